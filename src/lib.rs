@@ -1,0 +1,12 @@
+//! sluice: a Type-1 Arm64 hypervisor whose reason to exist is PCI(e) passthrough.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod guestdt;
+pub mod mm;
+pub mod platform;
+pub mod psci;
+pub mod trap;
+pub mod vgic;
+pub mod vuart;
