@@ -1,1 +1,5 @@
-//! TODO
+//! Memory management: address ranges and translation-table building.
+
+pub mod range;
+
+pub use range::PhysRange;
