@@ -3,3 +3,4 @@
 pub mod range;
 
 pub use range::PhysRange;
+pub mod carve;
