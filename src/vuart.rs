@@ -147,7 +147,7 @@ impl Pl011 {
             RIS => self.raw_interrupts(),
             MIS => self.raw_interrupts() & self.imsc,
             DMACR => self.dmacr,
-            ID_START..=0xffc if offset % 4 == 0 => IDS[((offset - ID_START) / 4) as usize],
+            ID_START..=0xffc if offset.is_multiple_of(4) => IDS[((offset - ID_START) / 4) as usize],
             _ => 0,
         }
     }

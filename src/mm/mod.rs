@@ -4,3 +4,4 @@ pub mod range;
 
 pub use range::PhysRange;
 pub mod carve;
+pub mod pagetable;

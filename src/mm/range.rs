@@ -31,7 +31,10 @@ impl PhysRange {
 
     /// Whether `[addr, addr + len)` lies entirely inside the range.
     pub fn contains_span(&self, addr: u64, len: u64) -> bool {
-        self.contains(addr) && (addr - self.start).checked_add(len).is_some_and(|e| e <= self.size_bytes)
+        self.contains(addr)
+            && (addr - self.start)
+                .checked_add(len)
+                .is_some_and(|e| e <= self.size_bytes)
     }
 
     /// Whether the two ranges share at least one address.
@@ -49,7 +52,12 @@ impl PhysRange {
 
 impl fmt::Display for PhysRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}..{:#x}", self.start, self.start.saturating_add(self.size_bytes))
+        write!(
+            f,
+            "{:#x}..{:#x}",
+            self.start,
+            self.start.saturating_add(self.size_bytes)
+        )
     }
 }
 
@@ -60,7 +68,9 @@ mod tests {
     #[test]
     fn contains_is_half_open() {
         let r = PhysRange::new(0x1000, 0x1000);
-        assert!(r.contains(0x1000) && r.contains(0x1fff) && !r.contains(0x2000) && !r.contains(0xfff));
+        assert!(
+            r.contains(0x1000) && r.contains(0x1fff) && !r.contains(0x2000) && !r.contains(0xfff)
+        );
     }
 
     #[test]
