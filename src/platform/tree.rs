@@ -1,0 +1,268 @@
+//! Walking the host DT with the `fdt` crate, after a structural check of our own (the crate
+//! panics on a malformed structure block; sluice must not).
+#![forbid(unsafe_code)]
+
+use super::*;
+use alloc::format;
+use fdt::node::FdtNode;
+use fdt::Fdt;
+
+const FDT_BEGIN_NODE: u32 = 1;
+const FDT_END_NODE: u32 = 2;
+const FDT_PROP: u32 = 3;
+const FDT_NOP: u32 = 4;
+const FDT_END: u32 = 9;
+const GIC_SPI: u32 = 0;
+const GIC_PPI: u32 = 1;
+
+fn be32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(
+        bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
+/// Checks the header and every token of the structure block, so that walking it cannot fail.
+pub(super) fn validate(dtb: &[u8]) -> core::result::Result<(), &'static str> {
+    let field = |n: usize| be32(dtb, 4 * n).ok_or("truncated header");
+    if field(0)? != 0xd00d_feed {
+        return Err("bad magic");
+    }
+    let (total, off_struct, off_strings) =
+        (field(1)? as usize, field(2)? as usize, field(3)? as usize);
+    let (version, size_strings, size_struct) = (field(5)?, field(8)? as usize, field(9)? as usize);
+    if total > dtb.len() || version < 16 {
+        return Err("truncated blob or version older than 16");
+    }
+    check_reservations(
+        dtb.get(field(4)? as usize..total)
+            .ok_or("bad reservation block")?,
+    )?;
+    let structs = off_struct
+        .checked_add(size_struct)
+        .and_then(|end| dtb.get(off_struct..end))
+        .ok_or("bad struct block")?;
+    let strings = off_strings
+        .checked_add(size_strings)
+        .and_then(|end| dtb.get(off_strings..end))
+        .ok_or("bad strings block")?;
+    walk_tokens(structs, strings)
+}
+
+/// The /memreserve/ block must end with a (0, 0) entry inside the blob.
+fn check_reservations(block: &[u8]) -> core::result::Result<(), &'static str> {
+    let entries = block.chunks_exact(16);
+    for entry in entries {
+        if entry.iter().all(|&b| b == 0) {
+            return Ok(());
+        }
+    }
+    Err("unterminated memory reservation block")
+}
+
+/// Whether `bytes` starts with a NUL-terminated UTF-8 string.
+fn is_c_string(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .position(|&b| b == 0)
+        .is_some_and(|n| core::str::from_utf8(&bytes[..n]).is_ok())
+}
+
+fn walk_tokens(structs: &[u8], strings: &[u8]) -> core::result::Result<(), &'static str> {
+    let (mut at, mut depth) = (0usize, 0usize);
+    loop {
+        let token = be32(structs, at).ok_or("structure block ends without FDT_END")?;
+        at += 4;
+        match token {
+            FDT_BEGIN_NODE => {
+                let name_len = structs
+                    .get(at..)
+                    .and_then(|s| s.iter().position(|&b| b == 0))
+                    .ok_or("unterminated node name")?;
+                core::str::from_utf8(&structs[at..at + name_len])
+                    .map_err(|_| "node name is not UTF-8")?;
+                at = (at + name_len + 1).next_multiple_of(4);
+                depth += 1;
+            }
+            FDT_END_NODE => depth = depth.checked_sub(1).ok_or("unbalanced FDT_END_NODE")?,
+            FDT_PROP => {
+                let len = be32(structs, at).ok_or("truncated property")? as usize;
+                let name_offset = be32(structs, at + 4).ok_or("truncated property")? as usize;
+                if !strings.get(name_offset..).is_some_and(is_c_string)
+                    || at + 8 + len > structs.len()
+                {
+                    return Err("property name or value outside its block");
+                }
+                at = (at + 8 + len).next_multiple_of(4);
+            }
+            FDT_NOP => {}
+            FDT_END if depth == 0 => return Ok(()),
+            _ => return Err("bad structure token"),
+        }
+    }
+}
+
+/// Cell counts in force for a node's `reg`: its parent's `#address-cells` / `#size-cells`.
+#[derive(Clone, Copy)]
+struct Cells {
+    address: usize,
+    size: usize,
+}
+
+impl Cells {
+    const DEFAULT: Self = Self {
+        address: 2,
+        size: 1,
+    };
+
+    fn of_children(node: FdtNode, inherited: Self) -> Self {
+        let get = |name| {
+            node.property(name)
+                .and_then(|p| be32(p.value, 0))
+                .map(|v| v as usize)
+        };
+        Self {
+            address: get("#address-cells").unwrap_or(inherited.address),
+            size: get("#size-cells").unwrap_or(inherited.size),
+        }
+    }
+}
+
+/// A node with what the walk knows about its place in the tree.
+#[derive(Clone, Copy)]
+struct Visited<'b, 'a> {
+    node: FdtNode<'b, 'a>,
+    reg_cells: Cells,
+}
+
+fn read_cells(value: &[u8], at_cell: usize, count: usize) -> Option<u64> {
+    if count > 2 {
+        return None;
+    }
+    (0..count).try_fold(0u64, |acc, i| {
+        Some(acc << 32 | be32(value, 4 * (at_cell + i))? as u64)
+    })
+}
+
+fn strings(value: &[u8]) -> impl Iterator<Item = &str> {
+    value
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| core::str::from_utf8(s).ok())
+}
+
+fn is_compatible(node: FdtNode, with: &str) -> bool {
+    node.property("compatible")
+        .is_some_and(|p| strings(p.value).any(|c| c == with))
+}
+
+fn malformed(path: &str, property: &'static str) -> PlatformError {
+    PlatformError::Malformed {
+        node: String::from(path),
+        property,
+    }
+}
+
+fn regs(v: &Visited, path: &str) -> Result<Vec<PhysRange>> {
+    let Some(prop) = v.node.property("reg") else {
+        return Ok(Vec::new());
+    };
+    let entry_cells = v.reg_cells.address + v.reg_cells.size;
+    if entry_cells == 0 || prop.value.len() % (4 * entry_cells) != 0 {
+        return Err(malformed(path, "reg"));
+    }
+    (0..prop.value.len() / (4 * entry_cells))
+        .map(|i| {
+            let start = read_cells(prop.value, i * entry_cells, v.reg_cells.address);
+            let size = read_cells(
+                prop.value,
+                i * entry_cells + v.reg_cells.address,
+                v.reg_cells.size,
+            );
+            start
+                .zip(size)
+                .map(|(s, n)| PhysRange::new(s, n))
+                .ok_or_else(|| malformed(path, "reg"))
+        })
+        .collect()
+}
+
+fn interrupt_triples(node: FdtNode, path: &str) -> Result<Vec<(u32, u32, u32)>> {
+    let Some(prop) = node.property("interrupts") else {
+        return Ok(Vec::new());
+    };
+    if prop.value.len() % 12 != 0 {
+        return Err(malformed(path, "interrupts"));
+    }
+    Ok(prop
+        .value
+        .chunks_exact(12)
+        .filter_map(|c| Some((be32(c, 0)?, be32(c, 4)?, be32(c, 8)?)))
+        .collect())
+}
+
+fn intid_of((kind, number, _): (u32, u32, u32)) -> Option<u32> {
+    match kind {
+        GIC_SPI => number.checked_add(32),
+        GIC_PPI => number.checked_add(16),
+        _ => None,
+    }
+}
+
+/// Visits every node depth-first with its full path.
+fn visit<'b, 'a>(
+    node: FdtNode<'b, 'a>,
+    path: &str,
+    reg_cells: Cells,
+    f: &mut dyn FnMut(&str, Visited<'b, 'a>) -> Result<()>,
+) -> Result<()> {
+    f(path, Visited { node, reg_cells })?;
+    // QEMU's guest-loader writes /chosen module `reg`s with the root's cell sizes and no
+    // #address-cells in /chosen; inheriting there (only) reads them as it meant.
+    let fallback = if path == "/chosen" {
+        reg_cells
+    } else {
+        Cells::DEFAULT
+    };
+    let child_cells = Cells::of_children(node, fallback);
+    for child in node.children() {
+        let child_path = if path == "/" {
+            format!("/{}", child.name)
+        } else {
+            format!("{path}/{}", child.name)
+        };
+        visit(child, &child_path, child_cells, f)?;
+    }
+    Ok(())
+}
+
+mod collect;
+
+/// Parses and checks the whole tree.
+pub(super) fn parse(dtb: &[u8]) -> Result<Platform> {
+    validate(dtb).map_err(PlatformError::BadDtb)?;
+    let fdt = Fdt::new(dtb).map_err(|_| PlatformError::BadDtb("rejected by the fdt parser"))?;
+    let root = fdt
+        .find_node("/")
+        .ok_or(PlatformError::BadDtb("no root node"))?;
+    let mut found = collect::Found::default();
+    visit(root, "/", Cells::DEFAULT, &mut |path, v| {
+        found.node(path, v)
+    })?;
+    found.reserved.extend(
+        fdt.memory_reservations()
+            .map(|r| PhysRange::new(r.address() as u64, r.size() as u64)),
+    );
+    found.finish(&fdt)
+}
+
+/// The console UART's base address, for reporting a fatal error before the rest parses.
+pub fn console_base(dtb: &[u8]) -> Option<u64> {
+    validate(dtb).ok()?;
+    let fdt = Fdt::new(dtb).ok()?;
+    let root = fdt.find_node("/")?;
+    let mut found = collect::Found::default();
+    let _ = visit(root, "/", Cells::DEFAULT, &mut |path, v| {
+        found.node(path, v)
+    });
+    found.console(&fdt).ok().map(|u| u.base.start)
+}

@@ -1,0 +1,261 @@
+//! Picks the nodes sluice cares about out of the walk and checks that they are all there.
+#![forbid(unsafe_code)]
+
+use super::*;
+
+/// What the walk found so far.
+#[derive(Default)]
+pub(super) struct Found {
+    pub memory: Vec<PhysRange>,
+    pub reserved: Vec<PhysRange>,
+    cpus: Vec<Cpu>,
+    gic: Option<Gic>,
+    its: Vec<PhysRange>,
+    uarts: Vec<(String, Uart)>,
+    psci: Option<Psci>,
+    timer: Option<TimerIrqs>,
+    kernel: Option<(PhysRange, String)>,
+    ramdisk: Option<PhysRange>,
+    pci_hosts: Vec<PciHost>,
+    smmus: Vec<PhysRange>,
+    clocks: Vec<(u32, u32)>,
+}
+
+impl Found {
+    /// Looks at one node.
+    pub fn node(&mut self, path: &str, v: Visited) -> Result<()> {
+        let node = v.node;
+        let device_type = node
+            .property("device_type")
+            .and_then(|p| strings(p.value).next());
+        if device_type == Some("memory") {
+            self.memory
+                .extend(regs(&v, path)?.into_iter().filter(|r| r.size_bytes != 0));
+        } else if device_type == Some("cpu") && path.starts_with("/cpus/") {
+            let reg = node.property("reg").ok_or_else(|| malformed(path, "reg"))?;
+            let mpidr = read_cells(reg.value, 0, reg.value.len() / 4)
+                .ok_or_else(|| malformed(path, "reg"))?;
+            self.cpus.push(Cpu { mpidr });
+        }
+        if path.starts_with("/reserved-memory/") {
+            self.reserved.extend(regs(&v, path)?);
+        }
+        if path.starts_with("/chosen/") {
+            self.chosen_module(path, &v)?;
+        }
+        if let Some(phandle) = node.property("phandle").and_then(|p| be32(p.value, 0)) {
+            if let Some(hz) = node
+                .property("clock-frequency")
+                .and_then(|p| be32(p.value, 0))
+            {
+                self.clocks.push((phandle, hz));
+            }
+        }
+        self.device(path, &v)
+    }
+
+    fn device(&mut self, path: &str, v: &Visited) -> Result<()> {
+        let node = v.node;
+        if is_compatible(node, "arm,gic-v3") {
+            self.gic = Some(gic(path, v)?);
+        } else if is_compatible(node, "arm,gic-v3-its") {
+            self.its.extend(regs(v, path)?);
+        } else if is_compatible(node, "arm,pl011") {
+            self.uarts.push((String::from(path), uart(path, v)?));
+        } else if is_compatible(node, "arm,psci-0.2")
+            || is_compatible(node, "arm,psci-1.0")
+            || is_compatible(node, "arm,psci")
+        {
+            let method = node
+                .property("method")
+                .and_then(|p| strings(p.value).next());
+            self.psci = match method {
+                Some("smc") => Some(Psci {
+                    method: Conduit::Smc,
+                }),
+                Some("hvc") => Some(Psci {
+                    method: Conduit::Hvc,
+                }),
+                _ => return Err(malformed(path, "method")),
+            };
+        } else if is_compatible(node, "arm,armv8-timer") {
+            self.timer = Some(timer(path, node)?);
+        } else if is_compatible(node, "pci-host-ecam-generic") {
+            self.pci_hosts.push(pci_host(path, v)?);
+        } else if is_compatible(node, "arm,smmu-v3") {
+            self.smmus.extend(regs(v, path)?);
+        }
+        Ok(())
+    }
+
+    fn chosen_module(&mut self, path: &str, v: &Visited) -> Result<()> {
+        let range = || {
+            regs(v, path)?
+                .first()
+                .copied()
+                .ok_or_else(|| malformed(path, "reg"))
+        };
+        if is_compatible(v.node, "multiboot,kernel") {
+            let bootargs = v
+                .node
+                .property("bootargs")
+                .and_then(|p| strings(p.value).next())
+                .unwrap_or("");
+            self.kernel = Some((range()?, String::from(bootargs)));
+        } else if is_compatible(v.node, "multiboot,ramdisk") {
+            self.ramdisk = Some(range()?);
+        }
+        Ok(())
+    }
+
+    /// The UART /chosen/stdout-path names (alias or path, options after ':' ignored), or the
+    /// first PL011.
+    pub fn console(&self, fdt: &Fdt) -> Result<Uart> {
+        let stdout = fdt
+            .find_node("/chosen")
+            .and_then(|c| c.property("stdout-path"))
+            .and_then(|p| strings(p.value).next());
+        let wanted = stdout.map(|s| s.split(':').next().unwrap_or(s)).map(|s| {
+            if s.starts_with('/') {
+                String::from(s)
+            } else {
+                let alias = fdt
+                    .find_node("/aliases")
+                    .and_then(|a| a.property(s))
+                    .and_then(|p| strings(p.value).next());
+                String::from(alias.unwrap_or(s))
+            }
+        });
+        let chosen = wanted.and_then(|w| self.uarts.iter().find(|(p, _)| *p == w));
+        let (_, uart) = chosen.or(self.uarts.first()).ok_or(PlatformError::NoUart)?;
+        let mut uart = uart.clone();
+        uart.clock_hz = uart
+            .clock_hz
+            .and_then(|phandle| self.clocks.iter().find(|(p, _)| *p == phandle).map(|c| c.1));
+        Ok(uart)
+    }
+
+    /// Checks that everything needed was found.
+    pub fn finish(self, fdt: &Fdt) -> Result<Platform> {
+        let uart = self.console(fdt)?;
+        let mut gic = self.gic.ok_or(PlatformError::NoGic)?;
+        gic.its = self.its;
+        if self.memory.is_empty() {
+            return Err(PlatformError::NoMemory);
+        }
+        if self.cpus.is_empty() {
+            return Err(PlatformError::NoCpus);
+        }
+        let (kernel, bootargs) = self.kernel.ok_or(PlatformError::NoKernelModule)?;
+        Ok(Platform {
+            memory: self.memory,
+            reserved: self.reserved,
+            dtb_size_bytes: fdt.total_size() as u64,
+            cpus: self.cpus,
+            gic,
+            uart,
+            psci: self.psci.ok_or(PlatformError::NoPsci)?,
+            timer: self.timer.ok_or(PlatformError::NoTimer)?,
+            guest: GuestImages {
+                kernel,
+                bootargs,
+                ramdisk: self.ramdisk,
+            },
+            pci_hosts: self.pci_hosts,
+            smmus: self.smmus,
+        })
+    }
+}
+
+fn gic(path: &str, v: &Visited) -> Result<Gic> {
+    let regs = regs(v, path)?;
+    let redist_count = v
+        .node
+        .property("#redistributor-regions")
+        .and_then(|p| be32(p.value, 0))
+        .unwrap_or(1) as usize;
+    if regs.len() < 1 + redist_count {
+        return Err(malformed(path, "reg"));
+    }
+    let maintenance = interrupt_triples(v.node, path)?
+        .first()
+        .copied()
+        .and_then(intid_of);
+    Ok(Gic {
+        dist: regs[0],
+        redist_regions: regs[1..1 + redist_count].to_vec(),
+        its: Vec::new(),
+        // Without the property the GICv3 binding's recommended PPI 9 is the usual choice.
+        maintenance_intid: maintenance.unwrap_or(25),
+    })
+}
+
+fn uart(path: &str, v: &Visited) -> Result<Uart> {
+    let base = regs(v, path)?
+        .first()
+        .copied()
+        .ok_or_else(|| malformed(path, "reg"))?;
+    let irq = interrupt_triples(v.node, path)?
+        .first()
+        .copied()
+        .filter(|t| t.0 == GIC_SPI);
+    let intid = irq
+        .and_then(intid_of)
+        .ok_or_else(|| malformed(path, "interrupts"))?;
+    // The first clock is the reference clock; its rate is resolved by phandle in `console`.
+    let clock_phandle = v.node.property("clocks").and_then(|p| be32(p.value, 0));
+    Ok(Uart {
+        base,
+        intid,
+        clock_hz: clock_phandle,
+        path: String::from(path),
+    })
+}
+
+fn timer(path: &str, node: FdtNode) -> Result<TimerIrqs> {
+    let ppis: Vec<Ppi> = interrupt_triples(node, path)?
+        .into_iter()
+        .map(|t| {
+            intid_of(t)
+                .filter(|_| t.0 == GIC_PPI)
+                .map(|intid| Ppi { intid, flags: t.2 })
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| malformed(path, "interrupts"))?;
+    match ppis[..] {
+        [secure_phys, nonsecure_phys, virt, hyp_phys, ..] => Ok(TimerIrqs {
+            secure_phys,
+            nonsecure_phys,
+            virt,
+            hyp_phys,
+        }),
+        _ => Err(PlatformError::NoTimer),
+    }
+}
+
+fn pci_host(path: &str, v: &Visited) -> Result<PciHost> {
+    let ecam = regs(v, path)?
+        .first()
+        .copied()
+        .ok_or_else(|| malformed(path, "reg"))?;
+    let bus_range = v.node.property("bus-range");
+    let (bus_start, bus_end) = match bus_range {
+        Some(p) => (be32(p.value, 0), be32(p.value, 4)),
+        None => (
+            Some(0),
+            Some(((ecam.size_bytes >> 20).saturating_sub(1)).min(255) as u32),
+        ),
+    };
+    let (Some(start), Some(end)) = (bus_start, bus_end) else {
+        return Err(malformed(path, "bus-range"));
+    };
+    if start > end || end > 255 {
+        return Err(malformed(path, "bus-range"));
+    }
+    Ok(PciHost {
+        ecam,
+        bus_start: start as u8,
+        bus_end: end as u8,
+        node_path: String::from(path),
+    })
+}
