@@ -1,0 +1,281 @@
+//! The interrupt registers shared by GICD and GICR SGI_base (same layout, IHI 0069 12.9/12.11),
+//! and the GICD frame itself.
+#![forbid(unsafe_code)]
+
+use super::irq::Irq;
+use super::{Kick, Result, Vgic, VgicAccessError, IIDR, PIDR2_GICV3, PIDR2_OFFSET, PRIVATE_IRQS};
+use core::ops::Range;
+
+const GICD_CTLR: u64 = 0x0000;
+const GICD_TYPER: u64 = 0x0004;
+const GICD_IIDR: u64 = 0x0008;
+const GICD_IROUTER: Range<u64> = 0x6000..0x8000;
+const CTLR_ENABLE_GRP0: u32 = 1 << 0;
+const CTLR_ENABLE_GRP1: u32 = 1 << 1;
+const CTLR_ARE: u32 = 1 << 4;
+const CTLR_DS: u32 = 1 << 6;
+/// GICD_TYPER.IDbits: 10 interrupt ID bits (no LPIs yet).
+const TYPER_ID_BITS: u32 = 9 << 19;
+
+/// Which bit array an offset falls in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BitReg {
+    Group,
+    SetEnable,
+    ClearEnable,
+    SetPending,
+    ClearPending,
+    SetActive,
+    ClearActive,
+}
+
+fn bit_register(offset: u64) -> Option<(BitReg, u64)> {
+    let reg = match offset {
+        0x080..0x100 => BitReg::Group,
+        0x100..0x180 => BitReg::SetEnable,
+        0x180..0x200 => BitReg::ClearEnable,
+        0x200..0x280 => BitReg::SetPending,
+        0x280..0x300 => BitReg::ClearPending,
+        0x300..0x380 => BitReg::SetActive,
+        0x380..0x400 => BitReg::ClearActive,
+        _ => return None,
+    };
+    Some((reg, (offset & 0x7f) / 4))
+}
+
+fn read_bit(reg: BitReg, irq: &Irq) -> bool {
+    match reg {
+        BitReg::Group => irq.group1,
+        BitReg::SetEnable | BitReg::ClearEnable => irq.enabled,
+        BitReg::SetPending | BitReg::ClearPending => irq.pending(),
+        BitReg::SetActive | BitReg::ClearActive => irq.active,
+    }
+}
+
+fn write_bit(reg: BitReg, irq: &mut Irq, set: bool) {
+    match reg {
+        BitReg::Group => irq.group1 = set,
+        _ if !set => {}
+        BitReg::SetEnable => irq.enabled = true,
+        BitReg::ClearEnable => irq.enabled = false,
+        BitReg::SetPending => irq.pending_latch = true,
+        // Clearing pending also clears a level source's latch; the line itself stays.
+        BitReg::ClearPending => irq.pending_latch = false,
+        BitReg::SetActive => irq.active = true,
+        BitReg::ClearActive => irq.active = false,
+    }
+}
+
+fn refuse(offset: u64, width_bytes: u8) -> VgicAccessError {
+    VgicAccessError {
+        offset,
+        width_bytes,
+    }
+}
+
+impl Vgic {
+    /// Reads an interrupt register for the INTIDs in `valid` (others read as zero), or `None`
+    /// if `offset` is not an interrupt register.
+    pub(super) fn irq_reg_read(
+        &self,
+        vcpu: usize,
+        offset: u64,
+        width: u8,
+        valid: Range<u32>,
+    ) -> Option<Result<u64>> {
+        let word_ok = width == 4 && offset % 4 == 0;
+        if let Some((reg, word)) = bit_register(offset) {
+            if !word_ok {
+                return Some(Err(refuse(offset, width)));
+            }
+            let value = (0..32u32)
+                .filter(|b| valid.contains(&(word as u32 * 32 + b)))
+                .filter(|&b| {
+                    self.irq(vcpu, word as u32 * 32 + b)
+                        .is_some_and(|i| read_bit(reg, i))
+                })
+                .fold(0u64, |acc, b| acc | 1 << b);
+            return Some(Ok(value));
+        }
+        match offset {
+            0x400..0x800 if width == 1 || word_ok => {
+                let first = (offset - 0x400) as u32;
+                let bytes = (0..width as u32).map(|i| {
+                    let intid = first + i;
+                    let p = if valid.contains(&intid) {
+                        self.irq(vcpu, intid).map_or(0, |irq| irq.priority)
+                    } else {
+                        0
+                    };
+                    (p as u64) << (8 * i)
+                });
+                Some(Ok(bytes.fold(0, |a, b| a | b)))
+            }
+            0xc00..0xd00 if word_ok => {
+                let first = ((offset - 0xc00) / 4) as u32 * 16;
+                let value = (0..16u32)
+                    .filter(|i| valid.contains(&(first + i)))
+                    .filter(|&i| self.irq(vcpu, first + i).is_some_and(|irq| irq.edge))
+                    .fold(0u64, |acc, i| acc | 2 << (2 * i));
+                Some(Ok(value))
+            }
+            0xd00..0xf00 if word_ok => Some(Ok(0)), // IGRPMODR, NSACR: RAZ/WI with one security state
+            0x400..0x800 | 0xc00..0xf00 => Some(Err(refuse(offset, width))),
+            _ => None,
+        }
+    }
+
+    /// Writes an interrupt register; returns the vCPUs to kick, or `None` if not one.
+    pub(super) fn irq_reg_write(
+        &mut self,
+        vcpu: usize,
+        offset: u64,
+        width: u8,
+        value: u64,
+        valid: Range<u32>,
+    ) -> Option<Result<Kick>> {
+        let word_ok = width == 4 && offset % 4 == 0;
+        let mut kick = Kick::NONE;
+        if let Some((reg, word)) = bit_register(offset) {
+            if !word_ok {
+                return Some(Err(refuse(offset, width)));
+            }
+            for b in (0..32u32).filter(|b| valid.contains(&(word as u32 * 32 + b))) {
+                let intid = word as u32 * 32 + b;
+                let set = value & (1 << b) != 0;
+                if let Some(irq) = self.irq_mut(vcpu, intid) {
+                    write_bit(reg, irq, set);
+                    if set || reg == BitReg::Group {
+                        kick = kick.union(self.kick_for(vcpu, intid));
+                    }
+                }
+            }
+            return Some(Ok(kick));
+        }
+        let mask = self.priority_mask();
+        match offset {
+            0x400..0x800 if width == 1 || word_ok => {
+                let first = (offset - 0x400) as u32;
+                for i in (0..width as u32).filter(|i| valid.contains(&(first + i))) {
+                    if let Some(irq) = self.irq_mut(vcpu, first + i) {
+                        irq.priority = (value >> (8 * i)) as u8 & mask;
+                    }
+                }
+                Some(Ok(Kick::NONE))
+            }
+            0xc00..0xd00 if word_ok => {
+                let first = ((offset - 0xc00) / 4) as u32 * 16;
+                // SGIs are always edge-triggered; their ICFGR bits are read-only.
+                for i in (0..16u32).filter(|i| valid.contains(&(first + i)) && first + i >= 16) {
+                    if let Some(irq) = self.irq_mut(vcpu, first + i) {
+                        irq.edge = value & (2 << (2 * i)) != 0;
+                    }
+                }
+                Some(Ok(Kick::NONE))
+            }
+            0xd00..0xf00 if word_ok => Some(Ok(Kick::NONE)),
+            0x400..0x800 | 0xc00..0xf00 => Some(Err(refuse(offset, width))),
+            _ => None,
+        }
+    }
+
+    fn spi_range(&self) -> Range<u32> {
+        PRIVATE_IRQS..PRIVATE_IRQS + self.cfg.spi_count
+    }
+
+    /// A guest read of the distributor frame.
+    pub fn dist_read(&mut self, offset: u64, width_bytes: u8) -> Result<u64> {
+        let spis = self.spi_range();
+        if let Some(result) = self.irq_reg_read(0, offset, width_bytes, spis) {
+            return result;
+        }
+        if GICD_IROUTER.contains(&offset) {
+            return self.irouter_read(offset, width_bytes);
+        }
+        if width_bytes != 4 || offset % 4 != 0 {
+            return Err(refuse(offset, width_bytes));
+        }
+        Ok(match offset {
+            GICD_CTLR => (self.ctlr | CTLR_ARE | CTLR_DS) as u64,
+            GICD_TYPER => {
+                let lines = (self.cfg.spi_count + PRIVATE_IRQS) / 32 - 1;
+                let cpus = (self.vcpu_count().saturating_sub(1)).min(7) as u32;
+                (lines | cpus << 5 | TYPER_ID_BITS) as u64
+            }
+            GICD_IIDR => IIDR as u64,
+            PIDR2_OFFSET => PIDR2_GICV3 as u64,
+            _ => 0, // TYPER2, STATUSR, SGIR, ITARGETSR, other IDs: RAZ
+        })
+    }
+
+    /// A guest write to the distributor frame.
+    pub fn dist_write(&mut self, offset: u64, width_bytes: u8, value: u64) -> Result<Kick> {
+        let spis = self.spi_range();
+        if let Some(result) = self.irq_reg_write(0, offset, width_bytes, value, spis) {
+            return result;
+        }
+        if GICD_IROUTER.contains(&offset) {
+            return self.irouter_write(offset, width_bytes, value);
+        }
+        if width_bytes != 4 || offset % 4 != 0 {
+            return Err(refuse(offset, width_bytes));
+        }
+        if offset == GICD_CTLR {
+            self.ctlr = value as u32 & (CTLR_ENABLE_GRP0 | CTLR_ENABLE_GRP1);
+            return Ok(self.all_vcpus());
+        }
+        Ok(Kick::NONE) // everything else is read-only or write-ignored
+    }
+
+    fn all_vcpus(&self) -> Kick {
+        (0..self.vcpu_count()).fold(Kick::NONE, |k, v| k.union(Kick::vcpu(v)))
+    }
+
+    fn irouter_intid(&self, offset: u64) -> Option<u32> {
+        let intid = ((offset - GICD_IROUTER.start) / 8) as u32;
+        self.spi_range().contains(&intid).then_some(intid)
+    }
+
+    fn irouter_read(&self, offset: u64, width: u8) -> Result<u64> {
+        let route = self
+            .irouter_intid(offset & !7)
+            .and_then(|i| self.irq(0, i))
+            .map_or(0, |irq| irq.route);
+        match (width, offset % 8) {
+            (8, 0) => Ok(route),
+            (4, 0) => Ok(route & 0xffff_ffff),
+            (4, 4) => Ok(route >> 32),
+            _ => Err(refuse(offset, width)),
+        }
+    }
+
+    fn irouter_write(&mut self, offset: u64, width: u8, value: u64) -> Result<Kick> {
+        const WRITABLE: u64 = 0xff_8000_0000 | 0xff_ffff; // Aff3, IRM, Aff2..Aff0
+        let Some(intid) = self.irouter_intid(offset & !7) else {
+            return Ok(Kick::NONE);
+        };
+        let old = self.irq(0, intid).map_or(0, |irq| irq.route);
+        let new = match (width, offset % 8) {
+            (8, 0) => value,
+            (4, 0) => (old & !0xffff_ffff) | (value & 0xffff_ffff),
+            (4, 4) => (old & 0xffff_ffff) | (value << 32),
+            _ => return Err(refuse(offset, width)),
+        } & WRITABLE;
+        let before = self.kick_for(0, intid);
+        if let Some(irq) = self.irq_mut(0, intid) {
+            irq.route = new;
+        }
+        Ok(before.union(self.kick_for(0, intid)))
+    }
+
+    /// Whether a group is enabled in GICD_CTLR.
+    pub(super) fn group_enabled(&self, group1: bool) -> bool {
+        self.ctlr
+            & if group1 {
+                CTLR_ENABLE_GRP1
+            } else {
+                CTLR_ENABLE_GRP0
+            }
+            != 0
+    }
+}
