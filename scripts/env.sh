@@ -1,0 +1,30 @@
+# Shared settings for sluice's scripts: sourced, never run. Pins the toolchain and the paths so
+# that nobody has to remember them.
+#   SLUICE_CACHE  where downloaded guest pieces are kept (default: target/guest)
+#   QEMU          the QEMU binary (default: qemu-system-aarch64)
+
+SLUICE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SLUICE_CACHE=${SLUICE_CACHE:-$SLUICE_ROOT/target/guest}
+SLUICE_TARGET=aarch64-unknown-none-softfloat
+SLUICE_ELF=$SLUICE_ROOT/target/$SLUICE_TARGET/release/sluice
+SLUICE_IMAGE=$SLUICE_ROOT/target/sluice.bin
+QEMU=${QEMU:-qemu-system-aarch64}
+
+# The EL2 image is built by Debian's rustc-web/cargo-web (1.96, with rust-web-src for
+# -Z build-std, unlocked by RUSTC_BOOTSTRAP); host unit tests use the rustup cargo on PATH.
+TARGET_CARGO=/usr/bin/cargo
+TARGET_RUSTC=/usr/bin/rustc
+
+# QEMU virt puts RAM at 1 GiB; run.sh places the guest-loader modules relative to it.
+VIRT_RAM_BASE=$((0x40000000))
+
+# Prints one line on stderr and exits with status ${2:-1}.
+die() {
+    echo "error: $1" >&2
+    exit "${2:-1}"
+}
+
+# Prints a progress line on stderr.
+note() {
+    echo "sluice: $*" >&2
+}

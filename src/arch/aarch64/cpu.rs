@@ -1,0 +1,149 @@
+//! CPU-level EL2 operations: identification, guest trap configuration, barriers, caches.
+
+use aarch64_cpu::registers::{
+    CNTFRQ_EL0, CNTHCTL_EL2, CNTPCT_EL0, CNTVOFF_EL2, HCR_EL2, ID_AA64MMFR0_EL1, MIDR_EL1,
+    MPIDR_EL1, TPIDR_EL2, VMPIDR_EL2,
+};
+use core::arch::asm;
+use tock_registers::interfaces::{Readable, Writeable};
+
+/// Reads a system register that `aarch64-cpu` does not name, by its assembler name.
+macro_rules! read_sysreg {
+    ($name:literal) => {{
+        let value: u64;
+        // SAFETY: reading this system register at EL2 has no side effect on memory.
+        unsafe { core::arch::asm!(concat!("mrs {}, ", $name), out(reg) value, options(nomem, nostack)) };
+        value
+    }};
+}
+
+/// Writes a system register that `aarch64-cpu` does not name, by its assembler name.
+macro_rules! write_sysreg {
+    ($name:literal, $value:expr) => {{
+        let value: u64 = $value;
+        // SAFETY: callers write architecturally valid values to EL2-owned registers; the effect
+        // is on CPU state only, never on Rust-visible memory.
+        unsafe { core::arch::asm!(concat!("msr ", $name, ", {}"), in(reg) value, options(nostack)) };
+    }};
+}
+pub(crate) use {read_sysreg, write_sysreg};
+
+/// Exception level this code runs at (2 for sluice).
+pub fn current_el() -> u64 {
+    (read_sysreg!("CurrentEL") >> 2) & 3
+}
+
+/// This CPU's MPIDR affinity value (Aff3..Aff0, other bits cleared).
+pub fn mpidr_affinity() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// Records this CPU's logical index for `cpu_index`.
+pub fn set_cpu_index(index: usize) {
+    TPIDR_EL2.set(index as u64);
+}
+
+/// The logical index given by `set_cpu_index`.
+pub fn cpu_index() -> usize {
+    TPIDR_EL2.get() as usize
+}
+
+/// The generic timer's counter value.
+pub fn counter() -> u64 {
+    // SAFETY: an ISB orders the counter read after earlier instructions; no memory effect.
+    unsafe { asm!("isb", options(nomem, nostack)) };
+    CNTPCT_EL0.get()
+}
+
+/// The counter frequency in Hz.
+pub fn counter_hz() -> u64 {
+    CNTFRQ_EL0.get()
+}
+
+/// ID_AA64MMFR0_EL1.PARange: the physical address size this CPU supports.
+pub fn pa_range() -> u8 {
+    (ID_AA64MMFR0_EL1.get() & 0xf) as u8
+}
+
+/// Sleeps until an event (SEV from another CPU, or an interrupt becoming pending).
+pub fn wait_for_event() {
+    // SAFETY: WFE only pauses this CPU.
+    unsafe { asm!("wfe", options(nomem, nostack)) };
+}
+
+/// Wakes every CPU sleeping in `wait_for_event`.
+pub fn send_event() {
+    // SAFETY: DSB makes earlier stores visible before the event; SEV has no memory effect.
+    unsafe { asm!("dsb ish", "sev", options(nostack)) };
+}
+
+/// Configures the EL2 controls that make the guest a guest: stage 2 on, physical interrupts
+/// and aborts to EL2, SMC trapped, guest runs AArch64 at EL1 with this CPU's identity.
+pub fn configure_guest_traps() {
+    HCR_EL2.write(
+        HCR_EL2::VM::Enable
+            + HCR_EL2::SWIO::SET
+            + HCR_EL2::FMO::EnableVirtualFIQ
+            + HCR_EL2::IMO::EnableVirtualIRQ
+            + HCR_EL2::AMO::SET
+            + HCR_EL2::FB::SET
+            + HCR_EL2::BSU::InnerShareable
+            + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
+            + HCR_EL2::RW::EL1IsAarch64
+            + HCR_EL2::API::DisableTrapPointerAuthInstToEl2
+            + HCR_EL2::APK::DisableTrapPointerAuthKeyRegsToEl2,
+    );
+    // The guest reads both counters and may use its physical timer; its virtual counter is the
+    // physical one (no offset), so guest and hypervisor timestamps agree.
+    CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
+    CNTVOFF_EL2.set(0);
+    write_sysreg!("vpidr_el2", MIDR_EL1.get());
+    VMPIDR_EL2.set(MPIDR_EL1.get());
+    configure_feature_traps();
+}
+
+/// Leaves FP/SIMD, SVE and SME untrapped at their full vector length, and hands the guest every
+/// PMU counter. sluice itself is soft-float, so the guest's FP state is never touched.
+fn configure_feature_traps() {
+    // CPTR_EL2 (non-VHE): RES1 bits 13, 9 and 7:0; TZ (8), TFP (10), TSM (12), TTA, TAM and
+    // TCPAC all clear.
+    write_sysreg!("cptr_el2", 0x22ff);
+    // SAFETY: ISB so that the ZCR/SMCR accesses below are not trapped by the old CPTR value.
+    unsafe { asm!("isb", options(nomem, nostack)) };
+    let pfr0 = read_sysreg!("id_aa64pfr0_el1");
+    let pfr1 = read_sysreg!("id_aa64pfr1_el1");
+    if (pfr0 >> 32) & 0xf != 0 {
+        write_sysreg!("S3_4_C1_C2_0", 0xf); // ZCR_EL2.LEN: no limit
+    }
+    if (pfr1 >> 24) & 0xf != 0 {
+        write_sysreg!("S3_4_C1_C2_6", 0xf); // SMCR_EL2.LEN: no limit, FA64 off
+    }
+    let mmfr1 = read_sysreg!("id_aa64mmfr1_el1");
+    if (mmfr1 >> 40) & 0xf != 0 {
+        write_sysreg!("S3_4_C1_C2_2", 0); // HCRX_EL2: no extra traps or enables
+    }
+    let pmcr_counters = (read_sysreg!("pmcr_el0") >> 11) & 0x1f;
+    write_sysreg!("mdcr_el2", pmcr_counters); // HPMN = all counters, no debug traps
+                                              // The guest starts with its MMU and caches off (arm64 boot protocol).
+    write_sysreg!("sctlr_el1", 0x30d0_0800);
+}
+
+/// Cleans the data cache to the point of coherency over `[start, start + len)`, so that a guest
+/// that starts with its MMU off sees what sluice wrote with caches on; then invalidates the
+/// instruction cache for the same reason.
+pub fn clean_dcache_range(start: u64, len: u64) {
+    let line = dcache_line_bytes();
+    let mut addr = start & !(line - 1);
+    let end = start.saturating_add(len);
+    while addr < end {
+        // SAFETY: DC CVAC on an identity-mapped RAM address only writes back cache lines.
+        unsafe { asm!("dc cvac, {}", in(reg) addr, options(nostack)) };
+        addr += line;
+    }
+    // SAFETY: barriers and I-cache invalidation have no effect on Rust-visible memory.
+    unsafe { asm!("dsb sy", "ic iallu", "dsb sy", "isb", options(nostack)) };
+}
+
+fn dcache_line_bytes() -> u64 {
+    4 << ((read_sysreg!("ctr_el0") >> 16) & 0xf)
+}

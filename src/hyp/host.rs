@@ -1,0 +1,260 @@
+//! The machine sluice owns: what the host DT described, the physical GIC, and the memory map
+//! (sluice's image, heap and the boot modules, all kept away from guests).
+
+use super::{boot, heap, tables::HeapTables};
+use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
+use alloc::vec::Vec;
+use core::fmt;
+use sluice::mm::carve::FreeMemory;
+use sluice::mm::pagetable::{self, Attributes, PageTable};
+use sluice::mm::PhysRange;
+use sluice::platform::Platform;
+use sluice::psci;
+use spin::Once;
+
+/// Bytes of host RAM given to sluice's heap (stage-2 tables, guest DT, device state).
+const HEAP_BYTES: u64 = 32 << 20;
+/// SGI sluice sends to another physical CPU to make its vCPU look at new interrupts.
+pub const KICK_SGI: u32 = 0;
+const ALIGN_2M: u64 = 2 << 20;
+
+/// The host machine as sluice sees it after boot.
+pub struct Host {
+    /// Everything the host DT said.
+    pub platform: Platform,
+    /// How to call the host firmware.
+    pub conduit: firmware::Conduit,
+    /// RAM that nothing uses yet: guests are carved from it.
+    pub free: spin::Mutex<FreeMemory>,
+    /// The physical distributor.
+    pub dist: gic::Distributor,
+    /// Where sluice's own image lives.
+    pub image: PhysRange,
+}
+
+/// Why the host could not be brought up.
+#[derive(Debug)]
+pub enum HostError {
+    /// No room for the heap.
+    Heap(sluice::mm::carve::CarveError),
+    /// The EL2 identity map could not be built.
+    PageTable(pagetable::PageTableError),
+    /// The boot CPU is not in the DT's /cpus.
+    BootCpuMissing(u64),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Heap(e) => write!(f, "cannot carve the hypervisor heap: {e}"),
+            Self::PageTable(e) => write!(f, "cannot build the EL2 page tables: {e}"),
+            Self::BootCpuMissing(m) => write!(
+                f,
+                "boot CPU (MPIDR {m:#x}) is not listed in the device tree /cpus"
+            ),
+        }
+    }
+}
+
+static HOST: Once<Host> = Once::new();
+
+/// The host, once `init` has run.
+pub fn get() -> &'static Host {
+    HOST.get()
+        .expect("host initialised before secondary CPUs start")
+}
+
+extern "C" {
+    static __image_start: u8;
+    static __image_end: u8;
+}
+
+/// Carves memory, turns on the EL2 MMU and the physical GIC on the boot CPU.
+pub fn init(
+    mut platform: Platform,
+    dtb_phys: u64,
+    load_phys: u64,
+) -> Result<&'static Host, HostError> {
+    let image_bytes =
+        core::ptr::addr_of!(__image_end) as u64 - core::ptr::addr_of!(__image_start) as u64;
+    let image = PhysRange::new(load_phys, image_bytes);
+    super::vcpu::check_stack_layout();
+    if platform.cpus.len() > super::vcpu::MAX_CPUS {
+        log::warn!(
+            "{} CPUs in the device tree; using the first {}",
+            platform.cpus.len(),
+            super::vcpu::MAX_CPUS
+        );
+        platform.cpus.truncate(super::vcpu::MAX_CPUS);
+    }
+    let mut free = FreeMemory::new(&platform.memory);
+    for used in used_ranges(&platform, dtb_phys, image) {
+        free.reserve(used);
+    }
+    let heap_range = free.take(HEAP_BYTES, ALIGN_2M).map_err(HostError::Heap)?;
+    // SAFETY: carved from free RAM above: no image, module, DTB or reservation overlaps it.
+    unsafe { heap::add(heap_range.start as usize, heap_range.size_bytes as usize) };
+    log::info!("hypervisor image {image}, heap {heap_range}");
+    enable_identity_map(&platform)?;
+    let boot_mpidr = cpu::mpidr_affinity();
+    let boot_index = platform
+        .cpus
+        .iter()
+        .position(|c| c.mpidr == boot_mpidr)
+        .ok_or(HostError::BootCpuMissing(boot_mpidr))?;
+    if boot_index != 0 {
+        log::warn!("boot CPU is /cpus entry {boot_index}; vCPU numbering follows the DT");
+    }
+    let conduit = match platform.psci.method {
+        sluice::platform::Conduit::Smc => firmware::Conduit::Smc,
+        sluice::platform::Conduit::Hvc => firmware::Conduit::Hvc,
+    };
+    // SAFETY: the DT's GICD frame, identity-mapped as Device memory by `enable_identity_map`.
+    let dist = unsafe { gic::Distributor::new(MmioBase::new(platform.gic.dist.start as usize)) };
+    dist.init();
+    let host = HOST.call_once(|| Host {
+        platform,
+        conduit,
+        free: spin::Mutex::new(free),
+        dist,
+        image,
+    });
+    cpu::set_cpu_index(boot_index);
+    init_this_cpu(host, boot_index);
+    Ok(host)
+}
+
+/// Memory that must never be handed out: firmware reservations, the DTB, the image, the
+/// boot modules (sluice keeps them as pristine copies of the guest's images).
+fn used_ranges(platform: &Platform, dtb_phys: u64, image: PhysRange) -> Vec<PhysRange> {
+    let mut used = platform.reserved.clone();
+    used.push(PhysRange::new(dtb_phys, platform.dtb_size_bytes));
+    used.push(image);
+    used.push(platform.guest.kernel);
+    used.extend(platform.guest.ramdisk);
+    used
+}
+
+/// Identity-maps RAM (normal, cacheable) and every device sluice drives or traps for (device
+/// memory), then turns on the MMU.
+fn enable_identity_map(platform: &Platform) -> Result<(), HostError> {
+    let pa_range = cpu::pa_range();
+    let mut mem = HeapTables;
+    let input_bits = pagetable::pa_range_bits(pa_range).min(48);
+    let mut table = PageTable::new(&mut mem, pagetable::Format::El2Stage1, input_bits)
+        .map_err(HostError::PageTable)?;
+    for ram in &platform.memory {
+        table
+            .map(
+                &mut mem,
+                ram.start,
+                ram.start,
+                ram.size_bytes,
+                Attributes::NORMAL_RWX,
+            )
+            .map_err(HostError::PageTable)?;
+    }
+    for device in device_ranges(platform) {
+        let page = PhysRange::new(
+            device.start & !0xfff,
+            (device.size_bytes + (device.start & 0xfff)).next_multiple_of(0x1000),
+        );
+        table
+            .map(
+                &mut mem,
+                page.start,
+                page.start,
+                page.size_bytes,
+                Attributes::DEVICE_RW,
+            )
+            .map_err(HostError::PageTable)?;
+    }
+    mmu::enable_el2_mmu(
+        pagetable::MAIR_EL2,
+        pagetable::tcr_el2(pa_range),
+        table.root_phys(),
+    );
+    core::mem::forget(table); // lives for ever
+    Ok(())
+}
+
+fn device_ranges(platform: &Platform) -> Vec<PhysRange> {
+    let mut devices = Vec::from([platform.gic.dist, platform.uart.base]);
+    devices.extend(platform.gic.redist_regions.iter().copied());
+    devices.extend(platform.gic.its.iter().copied());
+    devices.extend(platform.pci_hosts.iter().map(|p| p.ecam));
+    devices
+}
+
+/// Per-CPU GIC bring-up: redistributor, CPU interface, the PPIs/SGIs sluice uses; then the
+/// EL2 guest controls.
+pub fn init_this_cpu(host: &Host, cpu_index: usize) {
+    let mpidr = cpu::mpidr_affinity();
+    let redist = host
+        .platform
+        .gic
+        .redist_regions
+        .iter()
+        .find_map(|r| gic::Redistributor::find(r.start as usize, r.size_bytes as usize, mpidr))
+        .unwrap_or_else(|| {
+            boot::fatal(format_args!(
+                "no GIC redistributor for CPU {cpu_index} (MPIDR {mpidr:#x})"
+            ))
+        });
+    redist.init();
+    gic::init_cpu_interface();
+    let timer = &host.platform.timer;
+    for intid in [
+        KICK_SGI,
+        host.platform.gic.maintenance_intid,
+        timer.virt.intid,
+        timer.nonsecure_phys.intid,
+    ] {
+        redist.enable_private(intid);
+    }
+    cpu::configure_guest_traps();
+}
+
+/// Starts every other CPU of the DT at `secondary_entry` through host PSCI CPU_ON.
+pub fn start_secondaries(host: &Host) {
+    extern "C" {
+        fn secondary_entry();
+    }
+    let entry = secondary_entry as *const () as u64;
+    let boot_mpidr = cpu::mpidr_affinity();
+    for (index, c) in host
+        .platform
+        .cpus
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.mpidr != boot_mpidr)
+    {
+        let ret = firmware::call(
+            host.conduit,
+            psci::HOST_CPU_ON,
+            c.mpidr,
+            entry,
+            index as u64,
+        ) as i64;
+        if ret != 0 {
+            log::warn!(
+                "host PSCI CPU_ON for CPU {index} (MPIDR {:#x}) failed: {ret}",
+                c.mpidr
+            );
+        }
+    }
+}
+
+/// Powers the machine off through host PSCI; stops the CPU if the firmware returns.
+pub fn power_off_or_halt() -> ! {
+    let conduit = HOST.get().map_or(firmware::Conduit::Smc, |h| h.conduit);
+    let _ = firmware::call(conduit, psci::HOST_SYSTEM_OFF, 0, 0, 0);
+    boot::halt()
+}
+
+/// Resets the machine through host PSCI.
+pub fn reset_or_halt() -> ! {
+    let conduit = HOST.get().map_or(firmware::Conduit::Smc, |h| h.conduit);
+    let _ = firmware::call(conduit, psci::HOST_SYSTEM_RESET, 0, 0, 0);
+    boot::halt()
+}

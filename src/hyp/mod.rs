@@ -1,0 +1,16 @@
+//! The hypervisor proper: everything that runs on the target but is not architecture code.
+//!
+//! Boot flow: `boot` (primary and secondary entry) -> `host` (memory, MMU, GIC) -> `vm`
+//! (guest RAM, stage 2, guest DT, images) -> `vcpu` (enter guest). Trap flow: `vectors.S` ->
+//! `vcpu::handle_guest_exit` -> `devices` (MMIO by region) / `psci_glue` (HVC) / vGIC.
+
+pub mod boot;
+pub mod console;
+pub mod devices;
+pub mod heap;
+pub mod host;
+pub mod panic;
+pub mod psci_glue;
+pub mod tables;
+pub mod vcpu;
+pub mod vm;

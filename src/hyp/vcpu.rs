@@ -1,0 +1,228 @@
+//! vCPU life cycle and the guest exit handler.
+//!
+//! Every exit: sync the list registers into the vGIC model, handle the exit, flush the
+//! model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
+
+use super::{devices, host, psci_glue, vm::Vm};
+use crate::arch::context::{enter_guest, GuestFrame};
+use crate::arch::cpu::{self, read_sysreg};
+use crate::arch::gic;
+use sluice::trap::{self, Exit, InjectKind, MmioAccess};
+
+/// Exit kinds pushed by `vectors.S`.
+const EXIT_SYNC: u64 = 0;
+const EXIT_IRQ: u64 = 1;
+
+/// PSTATE for a vCPU's first instruction: EL1h, DAIF masked (arm64 boot protocol).
+const PSTATE_EL1H_MASKED: u64 = 0x3c5;
+
+/// Starts vCPU 0 at the kernel entry with the guest DT in x0.
+pub fn run_boot_vcpu(vm: &'static Vm) -> ! {
+    vm.install_stage2();
+    super::devices::console_enable(vm);
+    let index = cpu::cpu_index();
+    let _ = vm.power.lock().take_pending(index);
+    start(vm.kernel_entry, vm.dtb_guest_phys)
+}
+
+/// Waits for the guest to turn this vCPU on (PSCI CPU_ON), then starts it.
+pub fn run_secondary_vcpu(vm: &'static Vm, index: usize) -> ! {
+    vm.install_stage2();
+    wait_for_cpu_on(vm, index)
+}
+
+/// Parks this CPU until its vCPU is turned on, then enters the guest at the requested entry.
+pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
+    loop {
+        if let Some((entry, context_id)) = vm.power.lock().take_pending(index) {
+            start(entry, context_id);
+        }
+        cpu::wait_for_event();
+    }
+}
+
+fn start(entry: u64, x0: u64) -> ! {
+    let frame = GuestFrame::starting_at(entry, PSTATE_EL1H_MASKED, x0);
+    enter_guest(&frame, stack_top(cpu::cpu_index()))
+}
+
+extern "C" {
+    static __stacks_start: u8;
+    static __stacks_end: u8;
+}
+
+/// Per-CPU stack size; must match `__stack_size_per_cpu` in linker.ld (checked at boot by
+/// `check_stack_layout`).
+pub const STACK_BYTES_PER_CPU: u64 = 0x1_0000;
+/// CPUs with a stack; must match `__max_cpus` in linker.ld.
+pub const MAX_CPUS: usize = 8;
+
+fn stacks() -> (u64, u64) {
+    (
+        core::ptr::addr_of!(__stacks_start) as u64,
+        core::ptr::addr_of!(__stacks_end) as u64,
+    )
+}
+
+/// Panics if linker.ld and this module disagree about the stacks.
+pub fn check_stack_layout() {
+    let (start, end) = stacks();
+    assert_eq!(
+        end - start,
+        STACK_BYTES_PER_CPU * MAX_CPUS as u64,
+        "linker.ld stack layout differs from vcpu.rs"
+    );
+}
+
+fn stack_top(index: usize) -> u64 {
+    stacks().0 + STACK_BYTES_PER_CPU * (index as u64 + 1)
+}
+
+/// Called by `vectors.S` for every exit from the guest.
+#[no_mangle]
+extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
+    let vm = super::vm::get();
+    let vcpu = cpu::cpu_index();
+    sync_list_registers(vm, vcpu);
+    match kind {
+        EXIT_SYNC => handle_sync(vm, vcpu, frame),
+        EXIT_IRQ => handle_interrupts(vm, vcpu),
+        _ => {
+            log::error!(
+                "vCPU {vcpu}: unexpected exit kind {kind} (SError/FIQ) at pc {:#x}",
+                frame.pc
+            );
+            inject(frame, InjectKind::Undefined);
+        }
+    }
+    flush_list_registers(vm, vcpu);
+}
+
+fn sync_list_registers(vm: &Vm, vcpu: usize) {
+    let count = gic::list_register_count();
+    let mut lrs = [0u64; 16];
+    for (n, lr) in lrs.iter_mut().enumerate().take(count) {
+        *lr = gic::read_list_register(n);
+    }
+    vm.vgic.lock().sync(vcpu, &mut lrs[..count]);
+    for (n, lr) in lrs.iter().enumerate().take(count) {
+        gic::write_list_register(n, *lr);
+    }
+}
+
+fn flush_list_registers(vm: &Vm, vcpu: usize) {
+    let count = gic::list_register_count();
+    let mut lrs = [0u64; 16];
+    for (n, lr) in lrs.iter_mut().enumerate().take(count) {
+        *lr = gic::read_list_register(n);
+    }
+    let outcome = vm.vgic.lock().flush(vcpu, &mut lrs[..count]);
+    for (n, lr) in lrs.iter().enumerate().take(count) {
+        gic::write_list_register(n, *lr);
+    }
+    gic::set_underflow_interrupt(outcome.underflow_irq_needed);
+}
+
+fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
+    let esr = read_sysreg!("esr_el2");
+    let far = read_sysreg!("far_el2");
+    let hpfar = read_sysreg!("hpfar_el2");
+    match trap::decode(esr, far, hpfar) {
+        Exit::Mmio(access) => handle_mmio(vm, vcpu, frame, &access, esr),
+        Exit::Hvc { .. } => psci_glue::handle(vm, vcpu, frame),
+        Exit::Smc { .. } => {
+            // Guests are told to use HVC; an SMC gets SMCCC NOT_SUPPORTED and moves on.
+            frame.x[0] = u64::MAX;
+            frame.pc = trap::next_pc(frame.pc, esr);
+        }
+        Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 && !reg.is_read => {
+            let k = vm.vgic.lock().send_sgi(vcpu, frame.reg(reg.register));
+            devices::kick(vm, vcpu, k);
+            frame.pc = trap::next_pc(frame.pc, esr);
+        }
+        exit => {
+            log::warn!(
+                "vCPU {vcpu}: unhandled exit {exit:?} at pc {:#x}; injecting undefined instruction",
+                frame.pc
+            );
+            inject(frame, InjectKind::Undefined);
+        }
+    }
+}
+
+fn handle_mmio(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess, esr: u64) {
+    let region = vm.region(access.guest_phys);
+    let result = region.ok_or(devices::Refused).and_then(|r| {
+        let offset = access.guest_phys - r.range.start;
+        let value = access.is_write.then(|| frame.reg(access.register));
+        devices::access(vm, vcpu, r, offset, access.width_bytes, value)
+    });
+    match result {
+        Ok(value) => {
+            if !access.is_write {
+                frame.set_reg(access.register, access.read_result(value));
+            }
+            frame.pc = trap::next_pc(frame.pc, esr);
+        }
+        Err(devices::Refused) => {
+            log::warn!(
+                "vCPU {vcpu}: guest {} of {} bytes at IPA {:#x} ({}) not allowed: data abort injected (pc {:#x})",
+                if access.is_write { "write" } else { "read" },
+                access.width_bytes,
+                access.guest_phys,
+                region.map_or("no device", |_| "refused by emulator"),
+                frame.pc
+            );
+            inject(
+                frame,
+                InjectKind::DataAbort {
+                    far: read_sysreg!("far_el2"),
+                    is_write: access.is_write,
+                },
+            );
+        }
+    }
+}
+
+/// Makes the guest take a synchronous exception at its EL1 vector.
+pub fn inject(frame: &mut GuestFrame, kind: InjectKind) {
+    let state = trap::GuestExceptionState {
+        pc: frame.pc,
+        pstate: frame.pstate,
+        vbar_el1: read_sysreg!("vbar_el1"),
+        sctlr_el1: read_sysreg!("sctlr_el1"),
+    };
+    let injection = trap::inject_abort(&state, kind);
+    cpu::write_sysreg!("elr_el1", injection.elr_el1);
+    cpu::write_sysreg!("spsr_el1", injection.spsr_el1);
+    cpu::write_sysreg!("esr_el1", injection.esr_el1);
+    if let Some(far) = injection.far_el1 {
+        cpu::write_sysreg!("far_el1", far);
+    }
+    frame.pc = injection.new_pc;
+    frame.pstate = injection.new_pstate;
+}
+
+/// Drains every pending physical interrupt and routes it.
+fn handle_interrupts(vm: &Vm, vcpu: usize) {
+    let timer = &vm.host.platform.timer;
+    loop {
+        let intid = gic::acknowledge();
+        if intid >= gic::SPURIOUS_INTID {
+            break;
+        }
+        gic::end_of_interrupt(intid);
+        if intid == timer.virt.intid || intid == timer.nonsecure_phys.intid {
+            // HW-linked: the guest's deactivation deactivates the physical interrupt.
+            let k = vm.vgic.lock().inject_hw(vcpu, intid);
+            devices::kick(vm, vcpu, k);
+            continue;
+        }
+        if intid == vm.host.platform.uart.intid {
+            devices::console_input(vm, vcpu);
+        } else if intid != host::KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
+            log::warn!("vCPU {vcpu}: unexpected physical interrupt {intid}");
+        }
+        gic::deactivate(intid);
+    }
+}

@@ -1,0 +1,231 @@
+//! The guest: its RAM, stage-2 tables, emulated devices and vCPU power states.
+//!
+//! Guest RAM is identity-mapped for now (guest-physical == host-physical); every device the
+//! guest sees (GIC distributor and redistributors, PL011) sits at the host's address but is
+//! never mapped, so each access traps and is emulated.
+
+use super::devices::{self, MmioRegion};
+use super::host::Host;
+use super::tables::HeapTables;
+use crate::arch::{cpu, mmu};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use sluice::guestdt::{self, GuestDtConfig};
+use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
+use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
+use sluice::mm::PhysRange;
+use sluice::psci::VcpuPowerTable;
+use sluice::vgic::{Vgic, VgicConfig, REDIST_FRAME_BYTES};
+use sluice::vuart::Pl011;
+use spin::{Mutex, Once};
+
+/// The only guest's VMID.
+const VMID: u16 = 1;
+const ALIGN_2M: u64 = 2 << 20;
+
+/// A running guest.
+pub struct Vm {
+    /// Guest RAM (guest-physical == host-physical for now).
+    pub ram: PhysRange,
+    /// Stage-2 translation of the guest.
+    pub stage2: Mutex<PageTable>,
+    /// Stage-2 translation control value.
+    pub vtcr: u64,
+    /// The virtual GIC.
+    pub vgic: Mutex<Vgic>,
+    /// The guest's console UART.
+    pub uart: Mutex<Pl011>,
+    /// INTID of the guest UART's interrupt.
+    pub uart_intid: u32,
+    /// vCPU power states (PSCI).
+    pub power: Mutex<VcpuPowerTable>,
+    /// Trapped guest-physical regions and their emulators.
+    pub mmio: Vec<MmioRegion>,
+    /// Physical CPU affinity (MPIDR) of each vCPU's CPU.
+    pub vcpu_mpidrs: Vec<u64>,
+    /// Where vCPU 0 starts.
+    pub kernel_entry: u64,
+    /// The guest DT's address, passed in x0.
+    pub dtb_guest_phys: u64,
+    /// The host, for interrupts and power.
+    pub host: &'static Host,
+}
+
+/// Why the guest could not be created.
+#[derive(Debug)]
+pub enum VmError {
+    /// No RAM left for the guest.
+    NoRam(sluice::mm::carve::CarveError),
+    /// The kernel or its placement.
+    Loader(loader::LoaderError),
+    /// Stage-2 tables.
+    Stage2(pagetable::PageTableError),
+    /// Guest DT generation.
+    GuestDt(guestdt::GuestDtError),
+}
+
+impl fmt::Display for VmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoRam(e) => write!(f, "no RAM left for the guest: {e}"),
+            Self::Loader(e) => write!(f, "guest kernel: {e}"),
+            Self::Stage2(e) => write!(f, "guest stage-2 tables: {e}"),
+            Self::GuestDt(e) => write!(f, "guest device tree: {e}"),
+        }
+    }
+}
+
+static VM: Once<Vm> = Once::new();
+
+/// The guest, once created.
+pub fn get() -> &'static Vm {
+    VM.get().expect("VM created before secondary CPUs start")
+}
+
+/// Carves guest RAM, builds stage 2, the vGIC, the guest DT, and loads the images.
+pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
+    let ram = host
+        .free
+        .lock()
+        .take_largest(ALIGN_2M)
+        .map_err(VmError::NoRam)?;
+    let vcpu_mpidrs: Vec<u64> = host.platform.cpus.iter().map(|c| c.mpidr).collect();
+    let layout = plan_guest(host, ram)?;
+    let (stage2, vtcr) = build_stage2(ram)?;
+    let uart_intid = host.platform.uart.intid;
+    let dtb = build_guest_dt(host, ram, &layout, &vcpu_mpidrs)?;
+    load_images(host, &layout, &dtb);
+    let mut vgic = Vgic::new(VgicConfig {
+        vcpu_mpidrs: vcpu_mpidrs.clone(),
+        spi_count: host.dist.spi_count(),
+        list_register_count: crate::arch::gic::list_register_count(),
+        priority_bits: crate::arch::gic::virtual_priority_bits(),
+    });
+    let timer = &host.platform.timer;
+    for vcpu in 0..vcpu_mpidrs.len() {
+        // The guest's timers are the CPU's own: forwarded with LR.HW so that the guest's EOI
+        // deactivates the physical interrupt.
+        vgic.link_hw(vcpu, timer.virt.intid, timer.virt.intid);
+        vgic.link_hw(vcpu, timer.nonsecure_phys.intid, timer.nonsecure_phys.intid);
+    }
+    let vm = VM.call_once(|| Vm {
+        ram,
+        stage2: Mutex::new(stage2),
+        vtcr,
+        vgic: Mutex::new(vgic),
+        uart: Mutex::new(Pl011::new()),
+        uart_intid,
+        power: Mutex::new(VcpuPowerTable::new(&vcpu_mpidrs)),
+        mmio: devices::regions(host, vcpu_mpidrs.len()),
+        vcpu_mpidrs,
+        kernel_entry: layout.kernel.start,
+        dtb_guest_phys: layout.dtb.start,
+        host,
+    });
+    log::info!(
+        "guest: {} vCPUs, RAM {} ({} MiB), kernel at {:#x}, initrd {}, DT at {:#x}",
+        vm.vcpu_mpidrs.len(),
+        ram,
+        ram.size_bytes >> 20,
+        layout.kernel.start,
+        layout
+            .initrd
+            .map_or(String::from("none"), |r| alloc::format!("{r}")),
+        layout.dtb.start
+    );
+    Ok(vm)
+}
+
+fn plan_guest(host: &Host, ram: PhysRange) -> Result<GuestLayout, VmError> {
+    let kernel = host_slice(host.platform.guest.kernel);
+    let header = ImageHeader::parse(kernel).map_err(VmError::Loader)?;
+    let images = GuestImages {
+        header,
+        kernel_bytes: host.platform.guest.kernel.size_bytes,
+        initrd_bytes: host.platform.guest.ramdisk.map(|r| r.size_bytes),
+    };
+    loader::plan(ram, &images).map_err(VmError::Loader)
+}
+
+fn build_stage2(ram: PhysRange) -> Result<(PageTable, u64), VmError> {
+    let layout = Stage2Layout::from_pa_range(cpu::pa_range());
+    let mut mem = HeapTables;
+    let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(VmError::Stage2)?;
+    table
+        .map(
+            &mut mem,
+            ram.start,
+            ram.start,
+            ram.size_bytes,
+            Attributes::NORMAL_RWX,
+        )
+        .map_err(VmError::Stage2)?;
+    Ok((table, layout.vtcr_el2()))
+}
+
+fn build_guest_dt(
+    host: &Host,
+    ram: PhysRange,
+    layout: &GuestLayout,
+    mpidrs: &[u64],
+) -> Result<Vec<u8>, VmError> {
+    let p = &host.platform;
+    let gic = guestdt::GuestGic {
+        dist: p.gic.dist,
+        redist: PhysRange::new(
+            p.gic.redist_regions[0].start,
+            REDIST_FRAME_BYTES * mpidrs.len() as u64,
+        ),
+        its: None,
+    };
+    let cfg = GuestDtConfig {
+        cpus: mpidrs.to_vec(),
+        memory: Vec::from([ram]),
+        gic,
+        timer: p.timer,
+        uart: Some(guestdt::GuestUart {
+            base: p.uart.base,
+            intid: p.uart.intid,
+            clock_hz: p.uart.clock_hz.unwrap_or(24_000_000),
+        }),
+        bootargs: p.guest.bootargs.clone(),
+        initrd: layout.initrd,
+    };
+    guestdt::build(&cfg).map_err(VmError::GuestDt)
+}
+
+/// Copies the pristine kernel and initrd, and the guest DT, into guest RAM, then cleans them to
+/// the point of coherency: the guest starts with its MMU and caches off.
+fn load_images(host: &Host, layout: &GuestLayout, dtb: &[u8]) {
+    copy_to_guest(layout.kernel.start, host_slice(host.platform.guest.kernel));
+    if let (Some(dst), Some(src)) = (layout.initrd, host.platform.guest.ramdisk) {
+        copy_to_guest(dst.start, host_slice(src));
+    }
+    copy_to_guest(layout.dtb.start, dtb);
+}
+
+fn copy_to_guest(guest_phys: u64, bytes: &[u8]) {
+    // SAFETY: `guest_phys` lies in guest RAM (the loader checked that kernel, initrd and DT fit),
+    // which is identity-mapped, owned by this VM, and not yet running.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), guest_phys as *mut u8, bytes.len()) };
+    cpu::clean_dcache_range(guest_phys, bytes.len() as u64);
+}
+
+/// A boot module the firmware loaded, as a byte slice.
+fn host_slice(range: PhysRange) -> &'static [u8] {
+    // SAFETY: boot modules are reserved at boot (never carved) and identity-mapped as RAM.
+    unsafe { core::slice::from_raw_parts(range.start as *const u8, range.size_bytes as usize) }
+}
+
+impl Vm {
+    /// Installs this guest's stage 2 on the calling CPU.
+    pub fn install_stage2(&self) {
+        mmu::install_stage2(self.vtcr, self.stage2.lock().root_phys(), VMID);
+    }
+
+    /// The emulated region containing `guest_phys`, if any.
+    pub fn region(&self, guest_phys: u64) -> Option<&MmioRegion> {
+        self.mmio.iter().find(|r| r.range.contains(guest_phys))
+    }
+}
