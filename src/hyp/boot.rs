@@ -11,6 +11,7 @@ use sluice::platform::{self, Platform};
 /// A static arena that lets the heap work before host RAM has been carved.
 const BOOT_HEAP_BYTES: usize = 1 << 20;
 #[repr(align(4096))]
+#[allow(dead_code)] // only its address is used
 struct BootHeap([u8; BOOT_HEAP_BYTES]);
 static mut BOOT_HEAP: BootHeap = BootHeap([0; BOOT_HEAP_BYTES]);
 
@@ -42,6 +43,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     let vm = vm::create(host).unwrap_or_else(|e| fatal(format_args!("{e}")));
     host::start_secondaries(host);
     let elapsed_us = (cpu::counter() - boot_counter) * 1_000_000 / cpu::counter_hz().max(1);
+    log::info!("heap in use: {} KiB", heap::allocated_bytes() / 1024);
     log::info!(
         "entry to guest: {elapsed_us} us; starting vCPU 0 at {:#x}",
         vm.kernel_entry

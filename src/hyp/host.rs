@@ -28,8 +28,6 @@ pub struct Host {
     pub free: spin::Mutex<FreeMemory>,
     /// The physical distributor.
     pub dist: gic::Distributor,
-    /// Where sluice's own image lives.
-    pub image: PhysRange,
 }
 
 /// Why the host could not be brought up.
@@ -117,7 +115,6 @@ pub fn init(
         conduit,
         free: spin::Mutex::new(free),
         dist,
-        image,
     });
     cpu::set_cpu_index(boot_index);
     init_this_cpu(host, boot_index);

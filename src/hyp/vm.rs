@@ -224,6 +224,30 @@ impl Vm {
         mmu::install_stage2(self.vtcr, self.stage2.lock().root_phys(), VMID);
     }
 
+    /// Maps `[guest_phys, +size)` of this guest to host `host_phys` in stage 2.
+    #[allow(dead_code)] // first user: vPCI BAR mapping
+    pub fn map(
+        &self,
+        guest_phys: u64,
+        host_phys: u64,
+        size_bytes: u64,
+        attrs: Attributes,
+    ) -> Result<(), pagetable::PageTableError> {
+        self.stage2
+            .lock()
+            .map(&mut HeapTables, guest_phys, host_phys, size_bytes, attrs)
+    }
+
+    /// Removes `[guest_phys, +size)` from stage 2 and invalidates the TLBs of every CPU.
+    #[allow(dead_code)] // first user: vPCI BAR mapping
+    pub fn unmap(&self, guest_phys: u64, size_bytes: u64) -> Result<(), pagetable::PageTableError> {
+        self.stage2
+            .lock()
+            .unmap(&mut HeapTables, guest_phys, size_bytes)?;
+        mmu::invalidate_stage2_range(guest_phys, size_bytes);
+        Ok(())
+    }
+
     /// The emulated region containing `guest_phys`, if any.
     pub fn region(&self, guest_phys: u64) -> Option<&MmioRegion> {
         self.mmio.iter().find(|r| r.range.contains(guest_phys))

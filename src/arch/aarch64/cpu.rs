@@ -28,11 +28,6 @@ macro_rules! write_sysreg {
 }
 pub(crate) use {read_sysreg, write_sysreg};
 
-/// Exception level this code runs at (2 for sluice).
-pub fn current_el() -> u64 {
-    (read_sysreg!("CurrentEL") >> 2) & 3
-}
-
 /// This CPU's MPIDR affinity value (Aff3..Aff0, other bits cleared).
 pub fn mpidr_affinity() -> u64 {
     MPIDR_EL1.get() & 0xff_00ff_ffff

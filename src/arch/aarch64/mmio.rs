@@ -36,12 +36,6 @@ impl MmioBase {
         unsafe { core::ptr::write_volatile((self.0 + offset) as *mut u64, value) }
     }
 
-    /// Reads a byte register.
-    pub fn read8(&self, offset: usize) -> u8 {
-        // SAFETY: as for `read32`.
-        unsafe { core::ptr::read_volatile((self.0 + offset) as *const u8) }
-    }
-
     /// Writes a byte register.
     pub fn write8(&self, offset: usize, value: u8) {
         // SAFETY: as for `read32`.

@@ -1,7 +1,7 @@
 //! EL2 stage-1 MMU, stage-2 translation registers, TLB maintenance, and the frame memory that
 //! translation tables live in.
 
-use super::cpu::{read_sysreg, write_sysreg};
+use super::cpu::write_sysreg;
 use core::arch::asm;
 
 /// SCTLR_EL2 with the MMU, data and instruction caches and stack alignment checks on
@@ -89,9 +89,4 @@ pub fn invalidate_stage2_range(ipa: u64, len: u64) {
             options(nostack)
         )
     };
-}
-
-/// ID_AA64MMFR0_EL1 as read on this CPU.
-pub fn mmfr0() -> u64 {
-    read_sysreg!("id_aa64mmfr0_el1")
 }

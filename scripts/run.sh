@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Boots sluice with a Linux guest on QEMU virt (or the guest alone, natively, with --native).
+#
+#   scripts/run.sh [--kernel FILE] [--initrd FILE] [--append "ARGS"] [--smp N] [--mem SIZE]
+#                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--native] [--no-guest]
+#                  [-- EXTRA QEMU ARGS...]
+#
+#   --kernel FILE      guest kernel: arm64 Image, or gzip-compressed (default: cached Debian 6.1)
+#   --initrd FILE      guest initramfs (default: the demo initramfs)
+#   --append "ARGS"    added to the guest command line (after console=ttyAMA0)
+#   --smp N            CPUs of the machine, one vCPU each (default 2)
+#   --mem SIZE         machine RAM, QEMU syntax such as 1G or 768M (default 1G)
+#   --timeout SECONDS  give up after this long (default 300)
+#   --nic MODEL        add a NIC on the host PCIe bus with user networking; repeatable
+#   --native           boot the guest kernel directly at EL1, without sluice (baseline)
+#   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
+#   -- ...             everything after -- is passed to QEMU verbatim
+#
+# stdout is the serial console: sluice's lines start with "[sluice] ", the rest is the guest.
+# The console is also saved in target/run.log. Exit status:
+#   0 the guest powered off through PSCI SYSTEM_OFF (with --native: QEMU exited cleanly)
+#   1 bad option or missing file          3 hypervisor panic or fatal boot error
+#   2 setup or build failed               4 timeout
+#   5 QEMU failed or the guest stopped without powering off
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+kernel=$SLUICE_CACHE/Image
+initrd=$SLUICE_CACHE/initramfs.cpio.gz
+append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0
+nics=() extra=()
+
+need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --kernel) need_value "$@"; kernel=$2; kernel_given=1; shift 2 ;;
+        --initrd) need_value "$@"; initrd=$2; initrd_given=1; shift 2 ;;
+        --append) [ $# -ge 2 ] || die "option --append needs a value"; append=$2; shift 2 ;;
+        --smp) need_value "$@"; smp=$2; shift 2 ;;
+        --mem) need_value "$@"; mem=$2; shift 2 ;;
+        --timeout) need_value "$@"; timeout_s=$2; shift 2 ;;
+        --nic) need_value "$@"; nics+=("$2"); shift 2 ;;
+        --native) native=1; shift ;;
+        --no-guest) no_guest=1; shift ;;
+        -h | --help) usage; exit 0 ;;
+        --) shift; extra=("$@"); break ;;
+        *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
+    esac
+done
+
+[[ "$smp" =~ ^[1-8]$ ]] || die "--smp must be 1..8, got '$smp'"
+[[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds, got '$timeout_s'"
+[[ "$mem" =~ ^([0-9]+)([MG])$ ]] || die "--mem must look like 1G or 768M, got '$mem'"
+mem_mib=${BASH_REMATCH[1]}
+[ "${BASH_REMATCH[2]}" = G ] && mem_mib=$((mem_mib * 1024))
+[ "$mem_mib" -ge 256 ] || die "--mem must be at least 256M"
+for nic in "${nics[@]}"; do
+    case "$nic" in e1000e | virtio | none) ;; *) die "--nic must be e1000e, virtio or none, got '$nic'" ;; esac
+done
+[ "$kernel_given" = 0 ] || [ -f "$kernel" ] || die "kernel file not found: $kernel"
+[ "$initrd_given" = 0 ] || [ -f "$initrd" ] || die "initrd file not found: $initrd"
+
+"$SLUICE_ROOT/scripts/setup.sh" || die "setup failed" 2
+[ -f "$kernel" ] || die "kernel file not found: $kernel"
+[ -f "$initrd" ] || die "initrd file not found: $initrd"
+if [ "$native" = 0 ]; then
+    "$SLUICE_ROOT/scripts/build.sh" || die "build failed" 2
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# sluice loads a raw Image; accept a gzip-compressed one too.
+if [ "$(head -c 2 "$kernel" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
+    gzip -dc "$kernel" >"$tmp/Image" || die "cannot decompress $kernel"
+    kernel=$tmp/Image
+fi
+
+qemu_args=(-machine "virt,gic-version=3" -cpu max -smp "$smp" -m "$mem" -nographic -no-reboot)
+nic_index=0
+for nic in "${nics[@]}"; do
+    case "$nic" in
+        e1000e) qemu_args+=(-netdev "user,id=net$nic_index" -device "e1000e,netdev=net$nic_index") ;;
+        virtio) qemu_args+=(-netdev "user,id=net$nic_index" -device "virtio-net-pci,disable-legacy=on,netdev=net$nic_index") ;;
+        none) ;;
+    esac
+    nic_index=$((nic_index + 1))
+done
+
+bootargs="console=ttyAMA0${append:+ $append}"
+if [ "$native" = 1 ]; then
+    qemu_args+=(-kernel "$kernel" -initrd "$initrd" -append "$bootargs")
+else
+    qemu_args[1]="virt,virtualization=on,gic-version=3"
+    qemu_args+=(-kernel "$SLUICE_IMAGE")
+    if [ "$no_guest" = 0 ]; then
+        # Modules at the top of RAM, 2 MiB aligned, leaving the top 2 MiB to QEMU.
+        align=$((2 << 20))
+        ram_top=$((VIRT_RAM_BASE + mem_mib * 1024 * 1024 - align))
+        initrd_addr=$(((ram_top - $(stat -c %s "$initrd")) / align * align))
+        kernel_addr=$(((initrd_addr - $(stat -c %s "$kernel")) / align * align))
+        qemu_args+=(-device "guest-loader,addr=$(printf 0x%x "$kernel_addr"),kernel=$kernel,bootargs=$bootargs"
+            -device "guest-loader,addr=$(printf 0x%x "$initrd_addr"),initrd=$initrd")
+    fi
+fi
+
+log=$SLUICE_ROOT/target/run.log
+stdin=/dev/null
+[ -t 0 ] && stdin=/dev/stdin
+set +e
+timeout --foreground -k 5 "$timeout_s" "$QEMU" "${qemu_args[@]}" "${extra[@]}" <"$stdin" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+[ -t 0 ] && stty sane 2>/dev/null
+
+if grep -qE '^\[sluice\] (PANIC|FATAL)' "$log"; then
+    die "hypervisor panic or fatal error (see $log)" 3
+fi
+[ "$status" != 124 ] && [ "$status" != 137 ] || die "timeout after $timeout_s s (see $log)" 4
+[ "$status" = 0 ] || die "QEMU exited with status $status (see $log)" 5
+if [ "$native" = 1 ]; then
+    grep -q 'reboot: Power down' "$log" || die "the guest stopped without powering off (see $log)" 5
+else
+    grep -q '^\[sluice\] guest powered off (PSCI SYSTEM_OFF)' "$log" ||
+        die "the guest stopped without powering off (see $log)" 5
+fi

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Runs every test: host unit tests, then whole-system scenarios that boot QEMU through
+# scripts/run.sh and check exact lines of the serial console. Ends with "N passed, M failed".
+#   scripts/test.sh [SCENARIO...]   (default: all; names as listed by --list)
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$SLUICE_ROOT"
+
+RUN=scripts/run.sh
+LOGS=$SLUICE_ROOT/target/test-logs
+passed=0 failed=0 failures=()
+
+# --- helpers ---------------------------------------------------------------------------------
+expect_line() { # LOG REGEX DESCRIPTION
+    grep -qE -- "$2" "$1" && return 0
+    echo "  missing: $3 (/$2/)"
+    return 1
+}
+reject_line() { # LOG REGEX DESCRIPTION
+    grep -qE -- "$2" "$1" || return 0
+    echo "  unexpected: $3:"
+    grep -E -- "$2" "$1" | head -3 | sed 's/^/    /'
+    return 1
+}
+count_lines() { grep -cE -- "$2" "$1"; }
+
+run_scenario() { # NAME: runs test_NAME, prints PASS/FAIL and the log tail on failure
+    local name=$1 log=$LOGS/$1.log
+    echo "--- $name"
+    if "test_$name" "$log" >"$LOGS/$name.out" 2>&1; then
+        passed=$((passed + 1))
+        echo "PASS $name"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "FAIL $name"
+        sed 's/^/  /' "$LOGS/$name.out"
+        [ -f "$log" ] && { echo "  last lines of $log:"; tail -n 25 "$log" | sed 's/^/  | /'; }
+    fi
+}
+
+# --- scenarios -------------------------------------------------------------------------------
+test_unit() {
+    cargo test --quiet 2>&1 | tee "$1" | tail -n 5
+    [ "${PIPESTATUS[0]}" = 0 ]
+}
+
+test_demo_boot() {
+    local log=$1 ok=0
+    $RUN --timeout 120 >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" '^\[sluice\] sluice [0-9.]+ ' "sluice banner" || ok=1
+    expect_line "$log" '^\[sluice\] entry to guest: [0-9]+ us' "entry-to-guest time" || ok=1
+    expect_line "$log" 'CPU: All CPU\(s\) started at EL1' "all CPUs at EL1" || ok=1
+    expect_line "$log" 'SMP: Total of 2 processors activated' "2 processors" || ok=1
+    expect_line "$log" '^sluice-demo: init started' "demo init marker" || ok=1
+    expect_line "$log" '^ *[0-9]+: +[1-9][0-9]* +[1-9][0-9]* +GICv3 +27 Level +arch_timer' "arch_timer counting on both CPUs" || ok=1
+    reject_line "$log" 'GIC.*([Ww][Aa][Rr][Nn]|[Bb]roken|[Ff]ailed)|WARNING:' "GIC warning in dmesg" || ok=1
+    reject_line "$log" '^\[sluice\] (WARN|ERROR)' "hypervisor warning during a clean boot" || ok=1
+    expect_line "$log" '^\[sluice\] guest powered off \(PSCI SYSTEM_OFF\)' "PSCI SYSTEM_OFF" || ok=1
+    return $ok
+}
+
+test_custom_initrd() {
+    local log=$1 ok=0 dir=$SLUICE_ROOT/target/test-initrd sock
+    mkdir -p "$dir"
+    scripts/mkinitramfs.sh --init scripts/guest/cmdline-init --output "$dir/cmdline.cpio.gz" || return 1
+    sock=$(mktemp -u /tmp/sluice-monitor.XXXXXX.sock)
+    $RUN --timeout 120 --initrd "$dir/cmdline.cpio.gz" --append 'x=1' -- -monitor "unix:$sock,server,nowait" \
+        >"$log" 2>&1 &
+    local pid=$! answer=""
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+    answer=$(python3 - "$sock" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(5)
+s.sendall(b"info status\n")
+data, deadline = b"", time.time() + 5
+while b"VM status" not in data and time.time() < deadline:
+    try:
+        data += s.recv(4096)
+    except socket.timeout:
+        break
+print(data.decode(errors="replace"))
+PY
+    ) || true
+    wait "$pid" || { echo "  run.sh exited with $?"; ok=1; }
+    rm -f "$sock"
+    echo "$answer" | grep -q 'VM status: running' || { echo "  monitor did not answer 'info status': $answer"; ok=1; }
+    expect_line "$log" '^cmdline-test: /proc/cmdline: .*\bx=1\b' "x=1 in /proc/cmdline" || ok=1
+    expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
+    return $ok
+}
+
+test_devmem_fault() {
+    local log=$1 ok=0 addr=0x09010000
+    $RUN --timeout 120 --append "sluice.devmem=$addr" >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" "^sluice-demo: devmem $addr read: killed by signal" "devmem read killed" || ok=1
+    expect_line "$log" "^sluice-demo: devmem $addr write: killed by signal" "devmem write killed" || ok=1
+    expect_line "$log" '^sluice-demo: guest alive after devmem' "guest alive" || ok=1
+    local reads writes
+    reads=$(count_lines "$log" '^\[sluice\] WARN: .*read .* IPA 0x9010000 ')
+    writes=$(count_lines "$log" '^\[sluice\] WARN: .*write .* IPA 0x9010000 ')
+    [ "$reads" = 1 ] && [ "$writes" = 1 ] || { echo "  expected one hypervisor line per access, got $reads reads, $writes writes"; ok=1; }
+    expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
+    return $ok
+}
+
+test_bad_script_input() {
+    local ok=0 out rc
+    out=$($RUN --kernel /nonexistent/Image 2>&1 >/dev/null); rc=$?
+    [ "$rc" != 0 ] && [ "$(echo "$out" | wc -l)" = 1 ] && [[ "$out" == error:*"/nonexistent/Image"* ]] ||
+        { echo "  missing kernel: status $rc, stderr: $out"; ok=1; }
+    out=$($RUN --frobnicate 2>&1 >/dev/null); rc=$?
+    [ "$rc" != 0 ] && [ "$(echo "$out" | wc -l)" = 1 ] && [[ "$out" == error:*"--frobnicate"* ]] ||
+        { echo "  unknown option: status $rc, stderr: $out"; ok=1; }
+    out=$($RUN --nic tokenring 2>&1 >/dev/null); rc=$?
+    [ "$rc" != 0 ] && [ "$(echo "$out" | wc -l)" = 1 ] || { echo "  bad --nic: status $rc, stderr: $out"; ok=1; }
+    return $ok
+}
+
+test_no_kernel_module() {
+    local log=$1 ok=0 rc
+    $RUN --no-guest --timeout 60 >"$log" 2>&1; rc=$?
+    [ "$rc" = 3 ] || { echo "  run.sh exit status $rc, expected 3 (fatal)"; ok=1; }
+    expect_line "$log" '^\[sluice\] FATAL: .*multiboot,kernel' "fatal error naming multiboot,kernel" || ok=1
+    return $ok
+}
+
+SCENARIOS=(unit demo_boot custom_initrd devmem_fault bad_script_input no_kernel_module)
+
+# --- main ------------------------------------------------------------------------------------
+if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
+selected=("${@:-${SCENARIOS[@]}}")
+mkdir -p "$LOGS"
+scripts/setup.sh || die "setup failed"
+scripts/build.sh || die "build failed"
+for name in "${selected[@]}"; do
+    declare -F "test_$name" >/dev/null || die "unknown scenario: $name (see --list)"
+    run_scenario "$name"
+done
+echo
+[ "$failed" = 0 ] || echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
