@@ -106,6 +106,10 @@ test_devmem_fault() {
     return $ok
 }
 
+test_console_input() {
+    python3 scripts/tests/type_into_shell.py "$1"
+}
+
 test_bad_script_input() {
     local ok=0 out rc
     out=$($RUN --kernel /nonexistent/Image 2>&1 >/dev/null); rc=$?
@@ -127,7 +131,7 @@ test_no_kernel_module() {
     return $ok
 }
 
-SCENARIOS=(unit demo_boot custom_initrd devmem_fault bad_script_input no_kernel_module)
+SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module)
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi

@@ -8,6 +8,7 @@ pub mod loader;
 pub mod mm;
 pub mod platform;
 pub mod psci;
+pub mod ratelimit;
 pub mod trap;
 pub mod vgic;
 pub mod vuart;

@@ -7,7 +7,9 @@ use super::{devices, host, psci_glue, vm::Vm};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
+use sluice::ratelimit::{RateLimiter, Verdict};
 use sluice::trap::{self, Exit, InjectKind, MmioAccess};
+use spin::Mutex;
 
 /// Exit kinds pushed by `vectors.S`.
 const EXIT_SYNC: u64 = 0;
@@ -140,11 +142,50 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
             devices::kick(vm, vcpu, k);
             frame.pc = trap::next_pc(frame.pc, esr);
         }
-        exit => {
-            log::warn!(
-                "vCPU {vcpu}: unhandled exit {exit:?} at pc {:#x}; injecting undefined instruction",
+        Exit::DataAbortNoSyndrome {
+            guest_phys,
+            is_write,
+            on_table_walk,
+            ..
+        } => {
+            let what = if on_table_walk {
+                "page-table walk"
+            } else if is_write {
+                "write"
+            } else {
+                "read"
+            };
+            guest_fault(format_args!(
+                "vCPU {vcpu}: guest {what} at IPA {guest_phys:#x} cannot be emulated (no syndrome): \
+                 data abort injected (pc {:#x})",
                 frame.pc
+            ));
+            inject(
+                frame,
+                InjectKind::DataAbort {
+                    far: read_sysreg!("far_el2"),
+                    is_write,
+                },
             );
+        }
+        Exit::InstructionAbort { guest_phys, .. } => {
+            guest_fault(format_args!(
+                "vCPU {vcpu}: guest executed from IPA {guest_phys:#x} outside its memory: \
+                 instruction abort injected (pc {:#x})",
+                frame.pc
+            ));
+            inject(
+                frame,
+                InjectKind::InstructionAbort {
+                    far: read_sysreg!("far_el2"),
+                },
+            );
+        }
+        exit => {
+            guest_fault(format_args!(
+                "vCPU {vcpu}: unhandled exit {exit:?} at pc {:#x}: undefined instruction injected",
+                frame.pc
+            ));
             inject(frame, InjectKind::Undefined);
         }
     }
@@ -165,14 +206,14 @@ fn handle_mmio(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess
             frame.pc = trap::next_pc(frame.pc, esr);
         }
         Err(devices::Refused) => {
-            log::warn!(
+            guest_fault(format_args!(
                 "vCPU {vcpu}: guest {} of {} bytes at IPA {:#x} ({}) not allowed: data abort injected (pc {:#x})",
                 if access.is_write { "write" } else { "read" },
                 access.width_bytes,
                 access.guest_phys,
                 region.map_or("no device", |_| "refused by emulator"),
                 frame.pc
-            );
+            ));
             inject(
                 frame,
                 InjectKind::DataAbort {
@@ -181,6 +222,23 @@ fn handle_mmio(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess
                 },
             );
         }
+    }
+}
+
+/// Guest-caused faults may log at most this many lines per second (a hostile guest must not
+/// flood the console).
+const GUEST_FAULT_LINES_PER_SECOND: u32 = 20;
+static GUEST_FAULT_LIMIT: Mutex<Option<RateLimiter>> = Mutex::new(None);
+
+/// Logs a fault the guest caused, rate-limited.
+fn guest_fault(args: core::fmt::Arguments) {
+    let mut limiter = GUEST_FAULT_LIMIT.lock();
+    let limiter = limiter
+        .get_or_insert_with(|| RateLimiter::new(cpu::counter_hz(), GUEST_FAULT_LINES_PER_SECOND));
+    match limiter.check(cpu::counter()) {
+        Verdict::Log { suppressed: 0 } => log::warn!("{args}"),
+        Verdict::Log { suppressed } => log::warn!("{args} ({suppressed} similar lines suppressed)"),
+        Verdict::Suppress => {}
     }
 }
 

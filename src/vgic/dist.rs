@@ -83,7 +83,7 @@ impl Vgic {
         width: u8,
         valid: Range<u32>,
     ) -> Option<Result<u64>> {
-        let word_ok = width == 4 && offset % 4 == 0;
+        let word_ok = width == 4 && offset.is_multiple_of(4);
         if let Some((reg, word)) = bit_register(offset) {
             if !word_ok {
                 return Some(Err(refuse(offset, width)));
@@ -134,7 +134,7 @@ impl Vgic {
         value: u64,
         valid: Range<u32>,
     ) -> Option<Result<Kick>> {
-        let word_ok = width == 4 && offset % 4 == 0;
+        let word_ok = width == 4 && offset.is_multiple_of(4);
         let mut kick = Kick::NONE;
         if let Some((reg, word)) = bit_register(offset) {
             if !word_ok {
@@ -192,7 +192,7 @@ impl Vgic {
         if GICD_IROUTER.contains(&offset) {
             return self.irouter_read(offset, width_bytes);
         }
-        if width_bytes != 4 || offset % 4 != 0 {
+        if width_bytes != 4 || !offset.is_multiple_of(4) {
             return Err(refuse(offset, width_bytes));
         }
         Ok(match offset {
@@ -217,7 +217,7 @@ impl Vgic {
         if GICD_IROUTER.contains(&offset) {
             return self.irouter_write(offset, width_bytes, value);
         }
-        if width_bytes != 4 || offset % 4 != 0 {
+        if width_bytes != 4 || !offset.is_multiple_of(4) {
             return Err(refuse(offset, width_bytes));
         }
         if offset == GICD_CTLR {

@@ -33,7 +33,7 @@ impl PageTable {
     }
 
     fn check(&self, input: u64, output: u64, size_bytes: u64) -> Result<()> {
-        if (input | output | size_bytes) % PAGE_BYTES != 0 {
+        if !(input | output | size_bytes).is_multiple_of(PAGE_BYTES) {
             return Err(PageTableError::Misaligned);
         }
         let input_end = input
@@ -81,7 +81,7 @@ impl PageTable {
         (self.start_level.max(1)..3)
             .find(|&l| {
                 let b = level_bytes(l);
-                va % b == 0 && pa % b == 0 && remaining >= b
+                va.is_multiple_of(b) && pa.is_multiple_of(b) && remaining >= b
             })
             .unwrap_or(3)
     }
