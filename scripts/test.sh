@@ -131,7 +131,15 @@ test_no_kernel_module() {
     return $ok
 }
 
-SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module)
+test_not_at_el2() {
+    local log=$1 ok=0 rc
+    $RUN --timeout 60 -- -machine virtualization=off >"$log" 2>&1; rc=$?
+    [ "$rc" = 3 ] || { echo "  run.sh exit status $rc, expected 3 (fatal)"; ok=1; }
+    expect_line "$log" '^\[sluice\] FATAL: entered at EL1' "refusal to run below EL2" || ok=1
+    return $ok
+}
+
+SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2)
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi

@@ -32,6 +32,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     // SAFETY: the DT names this PL011 as the console; nothing else drives it.
     console::init(unsafe { uart::Pl011::new(platform.uart.base.start as usize) });
     console::init_log(log::LevelFilter::Info);
+    host::set_firmware_conduit(platform.psci.method);
     if current_el != 2 {
         fatal(format_args!(
             "entered at EL{current_el}; sluice must be started at EL2 (enable virtualization)"

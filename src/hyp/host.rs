@@ -5,6 +5,7 @@ use super::{boot, heap, tables::HeapTables};
 use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 use sluice::mm::carve::FreeMemory;
 use sluice::mm::pagetable::{self, Attributes, PageTable};
 use sluice::mm::PhysRange;
@@ -242,16 +243,31 @@ pub fn start_secondaries(host: &Host) {
     }
 }
 
+/// The host firmware's conduit as soon as the DT has been read (before `Host` exists, a
+/// fatal error still needs it to power off). SMC until then.
+static FIRMWARE_USES_HVC: AtomicBool = AtomicBool::new(false);
+
+/// Records how the host firmware is called.
+pub fn set_firmware_conduit(method: sluice::platform::Conduit) {
+    FIRMWARE_USES_HVC.store(method == sluice::platform::Conduit::Hvc, Ordering::Relaxed);
+}
+
+fn firmware_conduit() -> firmware::Conduit {
+    if FIRMWARE_USES_HVC.load(Ordering::Relaxed) {
+        firmware::Conduit::Hvc
+    } else {
+        firmware::Conduit::Smc
+    }
+}
+
 /// Powers the machine off through host PSCI; stops the CPU if the firmware returns.
 pub fn power_off_or_halt() -> ! {
-    let conduit = HOST.get().map_or(firmware::Conduit::Smc, |h| h.conduit);
-    let _ = firmware::call(conduit, psci::HOST_SYSTEM_OFF, 0, 0, 0);
+    let _ = firmware::call(firmware_conduit(), psci::HOST_SYSTEM_OFF, 0, 0, 0);
     boot::halt()
 }
 
 /// Resets the machine through host PSCI.
 pub fn reset_or_halt() -> ! {
-    let conduit = HOST.get().map_or(firmware::Conduit::Smc, |h| h.conduit);
-    let _ = firmware::call(conduit, psci::HOST_SYSTEM_RESET, 0, 0, 0);
+    let _ = firmware::call(firmware_conduit(), psci::HOST_SYSTEM_RESET, 0, 0, 0);
     boot::halt()
 }
