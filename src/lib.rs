@@ -6,6 +6,7 @@ extern crate alloc;
 pub mod guestdt;
 pub mod loader;
 pub mod mm;
+pub mod pci;
 pub mod platform;
 pub mod psci;
 pub mod ratelimit;
