@@ -137,8 +137,8 @@ fn used_ranges(platform: &Platform, dtb_phys: u64, image: PhysRange) -> Vec<Phys
 /// memory), then turns on the MMU.
 fn enable_identity_map(platform: &Platform) -> Result<(), HostError> {
     let pa_range = cpu::pa_range();
-    let mut mem = HeapTables;
-    let input_bits = pagetable::pa_range_bits(pa_range).min(48);
+    let mut mem = HeapTables::BUILDING;
+    let input_bits = pagetable::el2_input_bits(pa_range);
     let mut table = PageTable::new(&mut mem, pagetable::Format::El2Stage1, input_bits)
         .map_err(HostError::PageTable)?;
     for ram in &platform.memory {

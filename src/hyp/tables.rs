@@ -7,7 +7,18 @@ use sluice::mm::pagetable::TableMemory;
 const TABLE_BYTES: usize = 4096;
 
 /// Tables allocated from the heap (which is identity-mapped RAM).
-pub struct HeapTables;
+pub struct HeapTables {
+    /// Whether the tables are a live stage 2 whose TLB entries must be invalidated when an
+    /// entry is broken (block splits use break-before-make).
+    pub live_stage2: bool,
+}
+
+impl HeapTables {
+    /// For tables nothing walks yet, or the EL2 map built before the MMU is on.
+    pub const BUILDING: Self = Self { live_stage2: false };
+    /// For the stage 2 of a running guest.
+    pub const LIVE_STAGE2: Self = Self { live_stage2: true };
+}
 
 fn table_layout(count: usize) -> Layout {
     // 4 KiB granule tables; a concatenated stage-2 root needs `count` contiguous tables aligned
@@ -17,21 +28,27 @@ fn table_layout(count: usize) -> Layout {
 }
 
 impl TableMemory for HeapTables {
-    fn alloc_table(&mut self) -> Option<u64> {
+    fn alloc_tables_contiguous(&mut self, count: usize) -> Option<u64> {
         // SAFETY: the layout has a non-zero size.
-        let ptr = unsafe { alloc_zeroed(table_layout(1)) };
+        let ptr = unsafe { alloc_zeroed(table_layout(count)) };
         (!ptr.is_null()).then_some(ptr as u64)
     }
 
-    fn free_table(&mut self, table_phys: u64) {
-        // SAFETY: `table_phys` came from `alloc_table` with the same layout (the builder only
-        // frees tables it allocated).
-        unsafe { dealloc(table_phys as *mut u8, table_layout(1)) };
+    fn free_tables_contiguous(&mut self, first_phys: u64, count: usize) {
+        // SAFETY: `first_phys` came from `alloc_tables_contiguous(count)`, so the layout matches
+        // (the builder frees exactly what it allocated, with the same count).
+        unsafe { dealloc(first_phys as *mut u8, table_layout(count)) };
     }
 
     fn read_entry(&self, table_phys: u64, index: usize) -> u64 {
         // SAFETY: `table_phys` is a live table from `alloc_table`; index < 512 (builder invariant).
         unsafe { core::ptr::read_volatile((table_phys as *const u64).add(index % 512)) }
+    }
+
+    fn invalidate_tlb(&mut self, input_addr: u64, size_bytes: u64) {
+        if self.live_stage2 {
+            crate::arch::mmu::invalidate_stage2_range(input_addr, size_bytes);
+        }
     }
 
     fn write_entry(&mut self, table_phys: u64, index: usize, value: u64) {

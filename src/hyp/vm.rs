@@ -150,7 +150,7 @@ fn plan_guest(host: &Host, ram: PhysRange) -> Result<GuestLayout, VmError> {
 
 fn build_stage2(ram: PhysRange) -> Result<(PageTable, u64), VmError> {
     let layout = Stage2Layout::from_pa_range(cpu::pa_range());
-    let mut mem = HeapTables;
+    let mut mem = HeapTables::BUILDING;
     let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(VmError::Stage2)?;
     table
         .map(
@@ -233,17 +233,17 @@ impl Vm {
         size_bytes: u64,
         attrs: Attributes,
     ) -> Result<(), pagetable::PageTableError> {
+        let mut mem = HeapTables::LIVE_STAGE2;
         self.stage2
             .lock()
-            .map(&mut HeapTables, guest_phys, host_phys, size_bytes, attrs)
+            .map(&mut mem, guest_phys, host_phys, size_bytes, attrs)
     }
 
     /// Removes `[guest_phys, +size)` from stage 2 and invalidates the TLBs of every CPU.
     #[allow(dead_code)] // first user: vPCI BAR mapping
     pub fn unmap(&self, guest_phys: u64, size_bytes: u64) -> Result<(), pagetable::PageTableError> {
-        self.stage2
-            .lock()
-            .unmap(&mut HeapTables, guest_phys, size_bytes)?;
+        let mut mem = HeapTables::LIVE_STAGE2;
+        self.stage2.lock().unmap(&mut mem, guest_phys, size_bytes)?;
         mmu::invalidate_stage2_range(guest_phys, size_bytes);
         Ok(())
     }

@@ -1,74 +1,86 @@
-//! Building, splitting and walking the tables.
+//! Walking the tables: mapping with the largest blocks, and translating.
 #![forbid(unsafe_code)]
 
-use super::*;
+use super::{
+    level_bytes, level_shift, Attributes, PageTable, PageTableError, Result, TableMemory,
+    DESC_TABLE, DESC_VALID, MAX_ADDRESS_BITS, OUTPUT_MASK, PAGE_BYTES, TABLE_ENTRIES,
+};
+
+/// Where a walk for one address ended.
+pub(super) enum WalkEnd {
+    /// At a block or page descriptor.
+    Leaf {
+        /// The descriptor.
+        desc: u64,
+        /// Its level.
+        level: u8,
+    },
+    /// At an invalid descriptor: nothing in the `level_bytes(level)` around the address is mapped.
+    Hole {
+        /// Level of the invalid descriptor.
+        level: u8,
+    },
+}
 
 impl PageTable {
-    /// Empty tables for `format` translating `input_bits` of input address.
-    pub fn new(mem: &mut impl TableMemory, format: Format, input_bits: u8) -> Result<Self> {
-        let start_level = match input_bits {
-            40..=48 => 0,
-            31..=39 => 1,
-            _ => return Err(PageTableError::OutOfRange),
-        };
-        let root_phys = mem.alloc_table().ok_or(PageTableError::OutOfMemory)?;
-        Ok(Self {
-            root_phys,
-            start_level,
-            input_bits,
-            format,
-        })
+    /// The table and index holding the descriptor for `addr` at `level`, given the table at that
+    /// level (the root may span `root_tables` consecutive tables).
+    pub(super) fn slot(&self, table_phys: u64, level: u8, addr: u64) -> (u64, usize) {
+        let index = (addr >> level_shift(level)) as usize;
+        if level == self.start_level {
+            // addr < 2^input_bits, so index < root_tables * 512 and the offset stays in the root.
+            let table_offset = (index / TABLE_ENTRIES) as u64 * PAGE_BYTES;
+            (table_phys + table_offset, index % TABLE_ENTRIES)
+        } else {
+            (table_phys, index % TABLE_ENTRIES)
+        }
     }
 
-    /// Empty stage-2 tables shaped by `layout`.
-    pub fn new_stage2(mem: &mut impl TableMemory, layout: &Stage2Layout) -> Result<Self> {
-        let mut table = Self::new(mem, Format::Stage2, layout.input_bits)?;
-        table.start_level = layout.start_level;
-        Ok(table)
-    }
-
-    /// Physical address of the root table (for TTBR0_EL2 / VTTBR_EL2).
-    pub fn root_phys(&self) -> u64 {
-        self.root_phys
-    }
-
-    fn check(&self, input: u64, output: u64, size_bytes: u64) -> Result<()> {
-        if !(input | output | size_bytes).is_multiple_of(PAGE_BYTES) {
+    /// Checks that `[input_addr, input_addr + size_bytes)` is 4 KiB aligned and inside the input
+    /// range; returns its end.
+    pub(super) fn check_input(&self, input_addr: u64, size_bytes: u64) -> Result<u64> {
+        if !(input_addr | size_bytes).is_multiple_of(PAGE_BYTES) {
             return Err(PageTableError::Misaligned);
         }
-        let input_end = input
+        let end = input_addr
             .checked_add(size_bytes)
             .ok_or(PageTableError::OutOfRange)?;
-        let output_end = output
-            .checked_add(size_bytes)
-            .ok_or(PageTableError::OutOfRange)?;
-        if input_end > 1u64 << self.input_bits || output_end > 1u64 << 48 {
+        if end > 1u64 << self.input_bits {
             return Err(PageTableError::OutOfRange);
         }
-        Ok(())
+        Ok(end)
     }
 
-    /// Maps `[input, input + size)` to `[output, output + size)` with the largest blocks the
-    /// alignment allows. Fails without changing anything if any part is already mapped.
+    /// Maps `[input_addr, input_addr + size_bytes)` to `[output_phys, output_phys + size_bytes)`
+    /// with 1 GiB and 2 MiB blocks wherever both addresses are aligned to them and 4 KiB pages
+    /// elsewhere. Changes nothing and returns `AlreadyMapped` if any part is mapped already; on
+    /// `OutOfMemory`, undoes what it did before returning.
     pub fn map(
         &mut self,
         mem: &mut impl TableMemory,
-        input: u64,
-        output: u64,
+        input_addr: u64,
+        output_phys: u64,
         size_bytes: u64,
         attrs: Attributes,
     ) -> Result<()> {
-        self.check(input, output, size_bytes)?;
-        if let Some(mapped) = self.first_mapped(mem, input, size_bytes) {
+        let leaf_attrs = self.format.leaf_attributes(attrs)?;
+        let end = self.check_input(input_addr, size_bytes)?;
+        check_output(output_phys, size_bytes)?;
+        if let Some(mapped) = self.first_mapped(mem, input_addr, end) {
             return Err(PageTableError::AlreadyMapped { input_addr: mapped });
         }
-        let leaf_attrs = self.format.leaf_attributes(attrs);
+        // Both ends were checked above, so these sums cannot overflow.
         let mut done = 0;
         while done < size_bytes {
-            let (va, pa) = (input + done, output + done);
-            let level = self.leaf_level(va, pa, size_bytes - done);
-            if let Err(e) = self.set_leaf(mem, va, pa, level, leaf_attrs) {
-                let _ = self.unmap(mem, input, done);
+            let (input, output) = (input_addr + done, output_phys + done);
+            let level = self.leaf_level(input, output, size_bytes - done);
+            if let Err(e) = self.set_leaf(mem, input, output | leaf_attrs, level) {
+                // Out of memory part-way down: also drop the tables this step created.
+                let undo = match e {
+                    PageTableError::OutOfMemory => done + level_bytes(level),
+                    _ => done,
+                };
+                let _ = self.unmap(mem, input_addr, undo);
                 return Err(e);
             }
             done += level_bytes(level);
@@ -76,174 +88,116 @@ impl PageTable {
         Ok(())
     }
 
-    /// Level 1 or 2 blocks when aligned and big enough, otherwise level 3 pages.
-    fn leaf_level(&self, va: u64, pa: u64, remaining: u64) -> u8 {
+    /// Level 1 or 2 when both addresses are aligned to its block size and enough is left,
+    /// otherwise level 3. Blocks at the start level are allowed only from level 1 down (the 4 KiB
+    /// granule has no level 0 blocks).
+    fn leaf_level(&self, input: u64, output: u64, remaining_bytes: u64) -> u8 {
         (self.start_level.max(1)..3)
-            .find(|&l| {
-                let b = level_bytes(l);
-                va.is_multiple_of(b) && pa.is_multiple_of(b) && remaining >= b
+            .find(|&level| {
+                let block = level_bytes(level);
+                input.is_multiple_of(block)
+                    && output.is_multiple_of(block)
+                    && remaining_bytes >= block
             })
             .unwrap_or(3)
     }
 
+    /// Writes one block or page descriptor (`leaf` is output address | attributes), creating
+    /// tables on the way down.
     fn set_leaf(
         &mut self,
         mem: &mut impl TableMemory,
-        va: u64,
-        pa: u64,
+        input: u64,
+        leaf: u64,
         level: u8,
-        attrs: u64,
     ) -> Result<()> {
         let mut table = self.root_phys;
         for l in self.start_level..level {
-            let index = index_at(va, l);
-            let entry = mem.read_entry(table, index);
+            let (t, i) = self.slot(table, l, input);
+            let entry = mem.read_entry(t, i);
             table = if entry & DESC_VALID == 0 {
                 let next = mem.alloc_table().ok_or(PageTableError::OutOfMemory)?;
-                mem.write_entry(table, index, next | DESC_TABLE | DESC_VALID);
+                mem.write_entry(t, i, next | DESC_TABLE | DESC_VALID);
                 next
-            } else {
+            } else if entry & DESC_TABLE != 0 {
                 entry & OUTPUT_MASK
+            } else {
+                return Err(PageTableError::AlreadyMapped { input_addr: input });
             };
         }
+        let (t, i) = self.slot(table, level, input);
+        if mem.read_entry(t, i) & DESC_VALID != 0 {
+            return Err(PageTableError::AlreadyMapped { input_addr: input });
+        }
         let kind = if level == 3 { DESC_TABLE } else { 0 };
-        mem.write_entry(table, index_at(va, level), pa | attrs | kind | DESC_VALID);
+        mem.write_entry(t, i, leaf | kind | DESC_VALID);
         Ok(())
     }
 
-    /// The first mapped address in `[input, input + size)`, if any.
-    fn first_mapped(&self, mem: &impl TableMemory, input: u64, size_bytes: u64) -> Option<u64> {
-        let mut addr = input;
-        let end = input + size_bytes;
-        while addr < end {
-            match self.lookup(mem, addr) {
-                Some(_) => return Some(addr),
-                None => addr = (addr | (self.hole_bytes(mem, addr) - 1)) + 1,
-            }
-        }
-        None
-    }
-
-    /// Size of the unmapped hole that contains `addr` at the level where the walk stopped.
-    fn hole_bytes(&self, mem: &impl TableMemory, addr: u64) -> u64 {
-        let mut table = self.root_phys;
-        for level in self.start_level..=3 {
-            let entry = mem.read_entry(table, index_at(addr, level));
-            if entry & DESC_VALID == 0 || level == 3 {
-                return level_bytes(level);
-            }
-            table = entry & OUTPUT_MASK;
-        }
-        PAGE_BYTES
-    }
-
-    /// The leaf descriptor and its level for `addr`.
-    pub(super) fn lookup(&self, mem: &impl TableMemory, addr: u64) -> Option<(u64, u8)> {
-        if addr >> self.input_bits != 0 {
-            return None;
-        }
-        let mut table = self.root_phys;
-        for level in self.start_level..=3 {
-            let entry = mem.read_entry(table, index_at(addr, level));
-            if entry & DESC_VALID == 0 {
-                return None;
-            }
-            if level == 3 || entry & DESC_TABLE == 0 {
-                return Some((entry, level));
-            }
-            table = entry & OUTPUT_MASK;
-        }
-        None
-    }
-
-    /// Where `input` translates to, and with what attributes.
-    pub fn translate(&self, mem: &impl TableMemory, input: u64) -> Option<(u64, Attributes)> {
-        let (entry, level) = self.lookup(mem, input)?;
-        let offset = input & (level_bytes(level) - 1);
-        Some((
-            (entry & OUTPUT_MASK & !(level_bytes(level) - 1)) + offset,
-            self.format.decode_attributes(entry),
-        ))
-    }
-
-    /// Removes every mapping in `[input, input + size)`, splitting blocks that straddle its
-    /// ends and freeing tables that become empty. Unmapped parts are skipped.
-    pub fn unmap(&mut self, mem: &mut impl TableMemory, input: u64, size_bytes: u64) -> Result<()> {
-        self.check(input, 0, size_bytes)?;
-        let end = input + size_bytes;
-        self.unmap_in(mem, self.root_phys, self.start_level, input, end)?;
-        Ok(())
-    }
-
-    /// Unmaps `[start, end)` inside `table` (which covers the addresses around them at `level`);
-    /// returns whether the table is now empty.
-    fn unmap_in(
-        &mut self,
-        mem: &mut impl TableMemory,
-        table: u64,
-        level: u8,
-        start: u64,
-        end: u64,
-    ) -> Result<bool> {
-        let size = level_bytes(level);
+    /// The first mapped address in `[start, end)`, skipping whole holes at a time.
+    fn first_mapped(&self, mem: &impl TableMemory, start: u64, end: u64) -> Option<u64> {
         let mut addr = start;
         while addr < end {
-            let entry_base = addr & !(size - 1);
-            let entry_end = entry_base.saturating_add(size).min(end);
-            let index = index_at(addr, level);
-            let entry = mem.read_entry(table, index);
-            if entry & DESC_VALID != 0 {
-                let covers_all = addr == entry_base && entry_end == entry_base + size;
-                let is_table = level < 3 && entry & DESC_TABLE != 0;
-                if covers_all && !is_table {
-                    mem.write_entry(table, index, 0);
-                } else {
-                    let next = if is_table {
-                        entry & OUTPUT_MASK
-                    } else {
-                        self.split(mem, entry, level)?
-                    };
-                    if !is_table {
-                        mem.write_entry(table, index, next | DESC_TABLE | DESC_VALID);
-                    }
-                    if self.unmap_in(mem, next, level + 1, addr, entry_end)? {
-                        mem.write_entry(table, index, 0);
-                        mem.free_table(next);
-                    }
+            match self.walk(mem, addr) {
+                WalkEnd::Leaf { .. } => return Some(addr),
+                WalkEnd::Hole { level } => {
+                    addr = (addr | (level_bytes(level) - 1)).checked_add(1)?
                 }
             }
-            addr = entry_end;
         }
-        Ok((0..ENTRIES).all(|i| mem.read_entry(table, i) & DESC_VALID == 0))
+        None
     }
 
-    /// A new table at `level + 1` that maps exactly what the block `entry` mapped.
-    fn split(&mut self, mem: &mut impl TableMemory, entry: u64, level: u8) -> Result<u64> {
-        let next = mem.alloc_table().ok_or(PageTableError::OutOfMemory)?;
-        let child_bytes = level_bytes(level + 1);
-        let kind = if level + 1 == 3 { DESC_TABLE } else { 0 };
-        let base = entry & OUTPUT_MASK & !(level_bytes(level) - 1);
-        for i in 0..ENTRIES {
-            let pa = base + i as u64 * child_bytes;
-            mem.write_entry(next, i, pa | (entry & ATTR_MASK) | kind | DESC_VALID);
+    /// Walks from the root for `addr`, which must be below `2^input_bits`.
+    pub(super) fn walk(&self, mem: &impl TableMemory, addr: u64) -> WalkEnd {
+        let mut table = self.root_phys;
+        let mut level = self.start_level;
+        loop {
+            let (t, i) = self.slot(table, level, addr);
+            let entry = mem.read_entry(t, i);
+            let is_table_or_page = entry & DESC_TABLE != 0;
+            if entry & DESC_VALID == 0 || (level == 3 && !is_table_or_page) {
+                return WalkEnd::Hole { level };
+            }
+            if level == 3 || !is_table_or_page {
+                return WalkEnd::Leaf { desc: entry, level };
+            }
+            table = entry & OUTPUT_MASK;
+            level += 1;
         }
-        Ok(next)
     }
 
-    /// Frees every table.
-    pub fn destroy(self, mem: &mut impl TableMemory) {
-        free_tree(mem, self.root_phys, self.start_level);
+    /// The block or page descriptor for `input_addr` and its level, if mapped.
+    pub fn leaf_descriptor(&self, mem: &impl TableMemory, input_addr: u64) -> Option<(u64, u8)> {
+        if input_addr >> self.input_bits != 0 {
+            return None;
+        }
+        match self.walk(mem, input_addr) {
+            WalkEnd::Leaf { desc, level } => Some((desc, level)),
+            WalkEnd::Hole { .. } => None,
+        }
+    }
+
+    /// Where `input_addr` translates to, and with what attributes; `None` if unmapped or out
+    /// of range.
+    pub fn translate(&self, mem: &impl TableMemory, input_addr: u64) -> Option<(u64, Attributes)> {
+        let (desc, level) = self.leaf_descriptor(mem, input_addr)?;
+        let offset_mask = level_bytes(level) - 1;
+        let output = (desc & OUTPUT_MASK & !offset_mask) | (input_addr & offset_mask);
+        Some((output, self.format.decode_attributes(desc)))
     }
 }
 
-fn free_tree(mem: &mut impl TableMemory, table: u64, level: u8) {
-    if level < 3 {
-        for i in 0..ENTRIES {
-            let entry = mem.read_entry(table, i);
-            if entry & DESC_VALID != 0 && entry & DESC_TABLE != 0 {
-                free_tree(mem, entry & OUTPUT_MASK, level + 1);
-            }
-        }
+/// Checks that `[output_phys, output_phys + size_bytes)` is aligned and below 2^48.
+fn check_output(output_phys: u64, size_bytes: u64) -> Result<()> {
+    if !output_phys.is_multiple_of(PAGE_BYTES) {
+        return Err(PageTableError::Misaligned);
     }
-    mem.free_table(table);
+    let end = output_phys
+        .checked_add(size_bytes)
+        .ok_or(PageTableError::OutOfRange)?;
+    if end > 1u64 << MAX_ADDRESS_BITS {
+        return Err(PageTableError::OutOfRange);
+    }
+    Ok(())
 }
