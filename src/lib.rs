@@ -12,4 +12,5 @@ pub mod psci;
 pub mod ratelimit;
 pub mod trap;
 pub mod vgic;
+pub mod vpci;
 pub mod vuart;

@@ -1,0 +1,129 @@
+//! Where the virtual host bridge lives in the guest's physical address space: its ECAM and
+//! its two memory windows, placed where nothing else is, and never on the host's own PCI
+//! windows (so a guest BAR address can never equal the host's by accident).
+#![forbid(unsafe_code)]
+
+use super::topology::GUEST_ECAM_BYTES;
+use crate::mm::PhysRange;
+use core::fmt;
+
+/// Size of the guest's 32-bit memory window.
+pub const GUEST_MEM32_BYTES: u64 = 256 << 20;
+/// Size of the guest's 64-bit prefetchable window.
+pub const GUEST_MEM64_BYTES: u64 = 64 << 30;
+/// Lowest address considered for the 32-bit pieces (keeps BARs away from address 0).
+const LOW_FLOOR: u64 = 16 << 20;
+
+/// The guest's PCI address map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestPciLayout {
+    /// Configuration space, one bus.
+    pub ecam: PhysRange,
+    /// 32-bit non-prefetchable window.
+    pub mem32: PhysRange,
+    /// 64-bit prefetchable window.
+    pub mem64: PhysRange,
+}
+
+/// No room for a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRoom(pub &'static str);
+
+impl fmt::Display for NoRoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no free guest address range for the virtual PCI {}",
+            self.0
+        )
+    }
+}
+
+fn first_free(avoid: &[PhysRange], size: u64, from: u64, below: u64) -> Option<PhysRange> {
+    let mut start = from.checked_next_multiple_of(size)?;
+    while start.checked_add(size)? <= below {
+        let candidate = PhysRange::new(start, size);
+        match avoid
+            .iter()
+            .filter(|r| r.overlaps(&candidate))
+            .map(|r| r.start.saturating_add(r.size_bytes))
+            .max()
+        {
+            None => return Some(candidate),
+            Some(end) => start = end.checked_next_multiple_of(size)?,
+        }
+    }
+    None
+}
+
+fn last_free(avoid: &[PhysRange], size: u64, top: u64) -> Option<PhysRange> {
+    let mut start = top.checked_sub(size)? & !(size - 1);
+    loop {
+        let candidate = PhysRange::new(start, size);
+        match avoid
+            .iter()
+            .filter(|r| r.overlaps(&candidate))
+            .map(|r| r.start)
+            .min()
+        {
+            None => return Some(candidate),
+            Some(low) => start = low.checked_sub(size)? & !(size - 1),
+        }
+    }
+}
+
+/// Places ECAM and the 32-bit window below 4 GiB and the 64-bit window as high as the guest's
+/// `ipa_bits` allow, all clear of `avoid` (guest RAM, emulated devices, the host's PCI
+/// windows and ECAM).
+pub fn choose(avoid: &[PhysRange], ipa_bits: u8) -> Result<GuestPciLayout, NoRoom> {
+    const FOUR_GIB: u64 = 1 << 32;
+    let mem32 =
+        first_free(avoid, GUEST_MEM32_BYTES, LOW_FLOOR, FOUR_GIB).ok_or(NoRoom("32-bit window"))?;
+    let mut avoid_ecam = avoid.to_vec();
+    avoid_ecam.push(mem32);
+    let ecam =
+        first_free(&avoid_ecam, GUEST_ECAM_BYTES, LOW_FLOOR, FOUR_GIB).ok_or(NoRoom("ECAM"))?;
+    let top = 1u64.checked_shl(ipa_bits as u32).unwrap_or(u64::MAX);
+    let mem64 = last_free(avoid, GUEST_MEM64_BYTES, top)
+        .filter(|r| r.start >= FOUR_GIB)
+        .ok_or(NoRoom("64-bit window"))?;
+    Ok(GuestPciLayout { ecam, mem32, mem64 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// QEMU virt with 1 GiB: devices, host PCI windows and ECAMs, RAM.
+    fn qemu_avoid() -> [PhysRange; 6] {
+        [
+            PhysRange::new(0x800_0000, 0x100_0000),         // GIC, UART
+            PhysRange::new(0x1000_0000, 0x2eff_0000),       // host 32-bit window
+            PhysRange::new(0x3eff_0000, 0x1_0000),          // host I/O window
+            PhysRange::new(0x4000_0000, 0x4000_0000),       // RAM
+            PhysRange::new(0x40_1000_0000, 0x1000_0000),    // host ECAM
+            PhysRange::new(0x80_0000_0000, 0x80_0000_0000), // host 64-bit window
+        ]
+    }
+
+    #[test]
+    fn windows_avoid_ram_devices_and_the_host_windows() {
+        let l = choose(&qemu_avoid(), 40).unwrap();
+        for r in qemu_avoid() {
+            for w in [l.ecam, l.mem32, l.mem64] {
+                assert!(!w.overlaps(&r), "{w} overlaps {r}");
+            }
+        }
+        assert!(!l.ecam.overlaps(&l.mem32));
+        assert!(l.mem32.end_exclusive().unwrap() <= 1 << 32);
+        assert_eq!(l.mem32.start % GUEST_MEM32_BYTES, 0);
+        assert!(l.mem64.end_exclusive().unwrap() <= 1 << 40);
+        assert_eq!(l.mem64, PhysRange::new(0x70_0000_0000, GUEST_MEM64_BYTES));
+    }
+
+    #[test]
+    fn no_room_is_an_error() {
+        let everything = [PhysRange::new(0, u64::MAX)];
+        assert_eq!(choose(&everything, 48), Err(NoRoom("32-bit window")));
+    }
+}

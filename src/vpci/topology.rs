@@ -1,0 +1,82 @@
+//! The virtual bus: which slot holds which assigned function, and guest ECAM decoding
+//! (PCIe Base 4.0, 7.2.2: bus [27:20], device [19:15], function [14:12], register [11:0]).
+#![forbid(unsafe_code)]
+
+/// Slots on the virtual bus 0.
+pub const SLOTS: usize = 32;
+/// Bytes of guest ECAM: one bus.
+pub const GUEST_ECAM_BYTES: u64 = 1 << 20;
+
+/// Where a guest ECAM access lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EcamTarget {
+    /// Function 0 of `slot`, register `offset`.
+    Slot {
+        /// Device number on bus 0.
+        slot: u8,
+        /// Register offset, 0..4096.
+        offset: u16,
+    },
+    /// Any other function or bus: nothing there (reads all-ones, writes vanish).
+    Nothing,
+}
+
+/// Decodes an offset into the guest's ECAM window.
+pub fn decode(ecam_offset: u64) -> EcamTarget {
+    let bus = ecam_offset >> 20;
+    let slot = (ecam_offset >> 15) & 0x1f;
+    let function = (ecam_offset >> 12) & 0x7;
+    if bus != 0 || function != 0 {
+        return EcamTarget::Nothing;
+    }
+    EcamTarget::Slot {
+        slot: slot as u8,
+        offset: (ecam_offset & 0xfff) as u16,
+    }
+}
+
+/// Splits an access wider than a config register (an 8-byte LDR/STR) into naturally aligned
+/// pieces of at most 4 bytes: (offset, width, shift into the value).
+pub fn split_access(offset: u64, width_bytes: u8) -> impl Iterator<Item = (u64, u8, u32)> {
+    let pieces = if width_bytes == 8 { 2 } else { 1 };
+    let width = width_bytes.min(4);
+    (0..pieces).map(move |i| (offset + 4 * i, width, 32 * i as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_zero_of_each_slot_on_bus_zero_is_addressable() {
+        assert_eq!(decode(0x0), EcamTarget::Slot { slot: 0, offset: 0 });
+        assert_eq!(
+            decode(3 << 15 | 0x44),
+            EcamTarget::Slot {
+                slot: 3,
+                offset: 0x44
+            }
+        );
+        assert_eq!(
+            decode(31 << 15 | 0xffc),
+            EcamTarget::Slot {
+                slot: 31,
+                offset: 0xffc
+            }
+        );
+    }
+
+    #[test]
+    fn other_functions_and_buses_are_nothing() {
+        assert_eq!(decode(1 << 12), EcamTarget::Nothing);
+        assert_eq!(decode(1 << 20), EcamTarget::Nothing);
+        assert_eq!(decode(u64::MAX), EcamTarget::Nothing);
+    }
+
+    #[test]
+    fn an_eight_byte_access_is_split_in_two_dwords() {
+        let pieces: Vec<_> = split_access(0x10, 8).collect();
+        assert_eq!(pieces, [(0x10, 4, 0), (0x14, 4, 32)]);
+        assert_eq!(split_access(0x3d, 1).collect::<Vec<_>>(), [(0x3d, 1, 0)]);
+    }
+}
