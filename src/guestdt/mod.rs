@@ -43,6 +43,19 @@ pub struct GuestUart {
     pub clock_hz: u32,
 }
 
+/// The virtual PCI host bridge the guest sees (`pci-host-ecam-generic`, bus 0 only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestPciHost {
+    /// Guest ECAM, one bus (1 MiB).
+    pub ecam: PhysRange,
+    /// 32-bit non-prefetchable memory window (PCI address == guest address).
+    pub mem32: PhysRange,
+    /// 64-bit prefetchable memory window.
+    pub mem64: PhysRange,
+    /// INTx routing: (slot, pin 1..4, GIC SPI INTID) for every assigned function.
+    pub intx: Vec<(u8, u8, u32)>,
+}
+
 /// Everything the guest DT describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestDtConfig {
@@ -60,6 +73,8 @@ pub struct GuestDtConfig {
     pub bootargs: String,
     /// The initrd's guest-physical location.
     pub initrd: Option<PhysRange>,
+    /// The virtual PCI host bridge, when devices are passed through.
+    pub pci: Option<GuestPciHost>,
 }
 
 /// Why the guest DT could not be built.
@@ -118,6 +133,9 @@ pub fn build(cfg: &GuestDtConfig) -> Result<Vec<u8>> {
     timer(&mut w, &cfg.timer)?;
     if let Some(uart) = &cfg.uart {
         console(&mut w, uart)?;
+    }
+    if let Some(pci) = &cfg.pci {
+        pci_host(&mut w, pci)?;
     }
     chosen(&mut w, cfg)?;
     w.end_node(root)?;
@@ -215,6 +233,57 @@ fn console(w: &mut FdtWriter, uart: &GuestUart) -> Result<()> {
         "clock-names",
         ["uartclk", "apb_pclk"].map(String::from).to_vec(),
     )?;
+    Ok(w.end_node(node)?)
+}
+
+/// `ranges` flags cell (PCI Bus Binding to OF): 32-bit memory, and 64-bit prefetchable memory.
+const PCI_RANGE_MEM32: u32 = 0x0200_0000;
+const PCI_RANGE_MEM64_PREF: u32 = 0x4300_0000;
+
+fn pci_host(w: &mut FdtWriter, pci: &GuestPciHost) -> Result<()> {
+    let node = w.begin_node(&format!("pcie@{:x}", pci.ecam.start))?;
+    w.property_string("compatible", "pci-host-ecam-generic")?;
+    w.property_string("device_type", "pci")?;
+    w.property_u32("#address-cells", 3)?;
+    w.property_u32("#size-cells", 2)?;
+    w.property_u32("#interrupt-cells", 1)?;
+    w.property_array_u32("bus-range", &[0, 0])?;
+    w.property_u32("linux,pci-domain", 0)?;
+    w.property_null("dma-coherent")?;
+    reg(w, &[pci.ecam])?;
+    let mut ranges = Vec::new();
+    for (flags, window) in [
+        (PCI_RANGE_MEM32, pci.mem32),
+        (PCI_RANGE_MEM64_PREF, pci.mem64),
+    ] {
+        let (hi, lo) = ((window.start >> 32) as u32, window.start as u32);
+        let (size_hi, size_lo) = ((window.size_bytes >> 32) as u32, window.size_bytes as u32);
+        ranges.extend([flags, hi, lo, hi, lo, size_hi, size_lo]);
+    }
+    w.property_array_u32("ranges", &ranges)?;
+    w.property_array_u32("interrupt-map-mask", &[0xf800, 0, 0, 7])?;
+    let map: Vec<u32> = pci
+        .intx
+        .iter()
+        .flat_map(|&(slot, pin, intid)| {
+            // child address (3), pin, GIC phandle, GIC unit address (its #address-cells: 2),
+            // GIC specifier (3)
+            let spi = intid.saturating_sub(32);
+            [
+                (slot as u32) << 11,
+                0,
+                0,
+                pin as u32,
+                GIC_PHANDLE,
+                0,
+                0,
+                GIC_SPI,
+                spi,
+                IRQ_TYPE_LEVEL_HIGH,
+            ]
+        })
+        .collect();
+    w.property_array_u32("interrupt-map", &map)?;
     Ok(w.end_node(node)?)
 }
 

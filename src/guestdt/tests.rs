@@ -28,6 +28,7 @@ fn config() -> GuestDtConfig {
         }),
         bootargs: String::from("console=ttyAMA0 x=1"),
         initrd: Some(PhysRange::new(0x7000_0000, 0x12345)),
+        pci: None,
     }
 }
 
@@ -132,6 +133,70 @@ fn host_only_devices_are_absent() {
     ] {
         assert!(fdt.find_compatible(&[compatible]).is_none(), "{compatible}");
     }
+}
+
+#[test]
+fn pci_host_node_has_ecam_windows_and_an_interrupt_map_per_slot() {
+    let mut cfg = config();
+    cfg.pci = Some(GuestPciHost {
+        ecam: PhysRange::new(0x100_0000, 0x10_0000),
+        mem32: PhysRange::new(0x8000_0000, 0x1000_0000),
+        mem64: PhysRange::new(0x70_0000_0000, 0x10_0000_0000),
+        intx: [(0, 1, 36), (1, 1, 37)].to_vec(),
+    });
+    let blob = build(&cfg).unwrap();
+    let fdt = Fdt::new(&blob).unwrap();
+    let pci = fdt.find_compatible(&["pci-host-ecam-generic"]).unwrap();
+    assert_eq!(cells(pci.property("bus-range").unwrap().value), [0, 0]);
+    let reg = pci.reg().unwrap().next().unwrap();
+    assert_eq!(
+        (reg.starting_address as u64, reg.size),
+        (0x100_0000, Some(0x10_0000))
+    );
+    assert_eq!(
+        cells(pci.property("ranges").unwrap().value),
+        [
+            0x0200_0000,
+            0,
+            0x8000_0000,
+            0,
+            0x8000_0000,
+            0,
+            0x1000_0000,
+            0x4300_0000,
+            0x70,
+            0,
+            0x70,
+            0,
+            0x10,
+            0
+        ]
+    );
+    assert_eq!(
+        cells(pci.property("interrupt-map").unwrap().value),
+        [
+            0,
+            0,
+            0,
+            1,
+            GIC_PHANDLE,
+            0,
+            0,
+            0,
+            4,
+            4,
+            0x800,
+            0,
+            0,
+            1,
+            GIC_PHANDLE,
+            0,
+            0,
+            0,
+            5,
+            4
+        ]
+    );
 }
 
 #[test]

@@ -147,6 +147,41 @@ pub struct GuestImages {
     pub ramdisk: Option<PhysRange>,
 }
 
+/// What a host bridge window decodes (`ranges` space code, PCI Bus Binding to OF 2.2.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PciSpace {
+    /// I/O ports.
+    Io,
+    /// 32-bit memory.
+    Mem32,
+    /// 64-bit memory.
+    Mem64,
+}
+
+/// One `ranges` entry of a host bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PciWindow {
+    /// Space decoded.
+    pub space: PciSpace,
+    /// Prefetchable.
+    pub prefetchable: bool,
+    /// PCI bus address of the start.
+    pub pci_addr: u64,
+    /// CPU addresses.
+    pub cpu: PhysRange,
+}
+
+/// One `interrupt-map` entry: legacy INTx of a device number and pin, as a GIC INTID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntxRoute {
+    /// Device number (matched under the map's mask).
+    pub device: u8,
+    /// Pin, 1 (INTA) .. 4.
+    pub pin: u8,
+    /// GIC INTID it raises (an SPI).
+    pub intid: u32,
+}
+
 /// A `pci-host-ecam-generic` host bridge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PciHost {
@@ -158,6 +193,27 @@ pub struct PciHost {
     pub bus_end: u8,
     /// DT path of the node.
     pub node_path: String,
+    /// Address windows from `ranges`.
+    pub windows: Vec<PciWindow>,
+    /// INTx routing from `interrupt-map`.
+    pub intx_routes: Vec<IntxRoute>,
+    /// `interrupt-map-mask` applied to (device << 11, pin) before matching.
+    pub intx_mask: (u32, u32),
+}
+
+impl PciHost {
+    /// The GIC INTID that pin `pin` of root-bus device `device` raises.
+    pub fn intx_intid(&self, device: u8, pin: u8) -> Option<u32> {
+        let (addr_mask, pin_mask) = self.intx_mask;
+        let addr = (device as u32) << 11 & addr_mask;
+        self.intx_routes
+            .iter()
+            .find(|r| {
+                (r.device as u32) << 11 & addr_mask == addr
+                    && r.pin as u32 & pin_mask == pin as u32 & pin_mask
+            })
+            .map(|r| r.intid)
+    }
 }
 
 /// Everything sluice needs to know about the host.

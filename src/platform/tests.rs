@@ -52,6 +52,35 @@ fn psci_timer_and_pci_host_are_found() {
 }
 
 #[test]
+fn pci_host_windows_and_intx_routing_are_decoded() {
+    let p = parse(QEMU_VIRT).unwrap();
+    let host = &p.pci_hosts[0];
+    assert_eq!(host.windows.len(), 3);
+    let mem32 = PciWindow {
+        space: PciSpace::Mem32,
+        prefetchable: false,
+        pci_addr: 0x1000_0000,
+        cpu: PhysRange::new(0x1000_0000, 0x2eff_0000),
+    };
+    assert_eq!(host.windows[1], mem32);
+    assert_eq!(host.windows[2].space, PciSpace::Mem64);
+    assert_eq!(
+        host.windows[2].cpu,
+        PhysRange::new(0x80_0000_0000, 0x80_0000_0000)
+    );
+    assert_eq!(host.intx_routes.len(), 16);
+    // QEMU virt: slot s pin p raises SPI 3 + (s + p - 1) % 4.
+    assert_eq!(host.intx_intid(0, 1), Some(32 + 3));
+    assert_eq!(host.intx_intid(1, 1), Some(32 + 4));
+    assert_eq!(host.intx_intid(2, 1), Some(32 + 5));
+    assert_eq!(
+        host.intx_intid(5, 2),
+        Some(32 + 5),
+        "the mask keeps only device bits 0-1"
+    );
+}
+
+#[test]
 fn guest_loader_modules_give_kernel_ramdisk_and_bootargs() {
     let p = parse(QEMU_VIRT).unwrap();
     assert_eq!(p.guest.kernel, PhysRange::new(0x7c00_0000, 0x64));

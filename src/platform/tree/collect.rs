@@ -147,6 +147,10 @@ impl Found {
             return Err(PlatformError::NoCpus);
         }
         let (kernel, bootargs) = self.kernel.ok_or(PlatformError::NoKernelModule)?;
+        let mut pci_hosts = self.pci_hosts;
+        for host in &mut pci_hosts {
+            host.intx_routes = intx_routes(fdt, &host.node_path)?;
+        }
         Ok(Platform {
             memory: self.memory,
             reserved: self.reserved,
@@ -161,7 +165,7 @@ impl Found {
                 bootargs,
                 ramdisk: self.ramdisk,
             },
-            pci_hosts: self.pci_hosts,
+            pci_hosts,
             smmus: self.smmus,
         })
     }
@@ -252,10 +256,102 @@ fn pci_host(path: &str, v: &Visited) -> Result<PciHost> {
     if start > end || end > 255 {
         return Err(malformed(path, "bus-range"));
     }
+    let windows = pci_windows(path, v.node)?;
+    let mask = v
+        .node
+        .property("interrupt-map-mask")
+        .map(|p| (be32(p.value, 0), be32(p.value, 12)));
+    let intx_mask = match mask {
+        Some((Some(a), Some(p))) => (a, p),
+        None => (u32::MAX, u32::MAX),
+        _ => return Err(malformed(path, "interrupt-map-mask")),
+    };
     Ok(PciHost {
         ecam,
         bus_start: start as u8,
         bus_end: end as u8,
         node_path: String::from(path),
+        windows,
+        intx_routes: Vec::new(), // resolved in `finish`, which can follow phandles
+        intx_mask,
     })
+}
+
+/// Decodes `ranges` of a PCI host bridge: 3 PCI address cells, 2 CPU address cells (the
+/// root's), 2 size cells.
+fn pci_windows(path: &str, node: FdtNode) -> Result<Vec<PciWindow>> {
+    let Some(prop) = node.property("ranges") else {
+        return Ok(Vec::new());
+    };
+    if prop.value.len() % 28 != 0 {
+        return Err(malformed(path, "ranges"));
+    }
+    prop.value
+        .chunks_exact(28)
+        .map(|c| {
+            let flags = be32(c, 0).unwrap_or(0);
+            let cell = |i: usize| read_cells(c, i, 2).ok_or_else(|| malformed(path, "ranges"));
+            let space = match (flags >> 24) & 3 {
+                1 => PciSpace::Io,
+                2 => PciSpace::Mem32,
+                3 => PciSpace::Mem64,
+                _ => return Err(malformed(path, "ranges")),
+            };
+            Ok(PciWindow {
+                space,
+                prefetchable: flags & (1 << 30) != 0,
+                pci_addr: cell(1)?,
+                cpu: PhysRange::new(cell(3)?, cell(5)?),
+            })
+        })
+        .collect()
+}
+
+/// Decodes a host bridge's `interrupt-map`: child address (3 cells), pin (1), parent phandle,
+/// parent address (its #address-cells), parent specifier (its #interrupt-cells; GIC: 3).
+pub(super) fn intx_routes(fdt: &Fdt, path: &str) -> Result<Vec<IntxRoute>> {
+    let Some(node) = fdt.find_node(path) else {
+        return Ok(Vec::new());
+    };
+    let Some(prop) = node.property("interrupt-map") else {
+        return Ok(Vec::new());
+    };
+    let cells: Vec<u32> = prop
+        .value
+        .chunks_exact(4)
+        .filter_map(|c| be32(c, 0))
+        .collect();
+    let mut routes = Vec::new();
+    let mut at = 0;
+    while at < cells.len() {
+        let entry = cells
+            .get(at..at + 5)
+            .ok_or_else(|| malformed(path, "interrupt-map"))?;
+        let parent = fdt
+            .find_phandle(entry[4])
+            .ok_or_else(|| malformed(path, "interrupt-map"))?;
+        let cells_of = |name| {
+            parent
+                .property(name)
+                .and_then(|p| be32(p.value, 0))
+                .map(|v| v as usize)
+        };
+        let address_cells = cells_of("#address-cells").unwrap_or(0).min(4);
+        let interrupt_cells = cells_of("#interrupt-cells").unwrap_or(3).clamp(1, 4);
+        let spec_at = at + 5 + address_cells;
+        let spec = cells
+            .get(spec_at..spec_at + interrupt_cells)
+            .ok_or_else(|| malformed(path, "interrupt-map"))?;
+        if let (Some(&kind), Some(&number)) = (spec.first(), spec.get(1)) {
+            if let Some(intid) = intid_of((kind, number, 0)) {
+                routes.push(IntxRoute {
+                    device: ((entry[0] >> 11) & 0x1f) as u8,
+                    pin: entry[3] as u8,
+                    intid,
+                });
+            }
+        }
+        at = spec_at + interrupt_cells;
+    }
+    Ok(routes)
 }
