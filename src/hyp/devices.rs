@@ -18,6 +18,8 @@ pub enum Emulator {
     GicRedistributors,
     /// The guest's PL011 console.
     Uart,
+    /// The virtual PCI host bridge's configuration space.
+    PciEcam,
 }
 
 /// One trapped guest-physical region.
@@ -95,6 +97,10 @@ pub fn access(
             }
         }
         Emulator::Uart => Ok(uart_access(vm, vcpu, offset, width, write)),
+        Emulator::PciEcam => match &vm.pci {
+            Some(bus) => Ok(super::pci::ecam_access(vm, bus, offset, width, write)),
+            None => Err(Refused),
+        },
     }
 }
 

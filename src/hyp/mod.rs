@@ -10,6 +10,7 @@ pub mod devices;
 pub mod heap;
 pub mod host;
 pub mod panic;
+pub mod pci;
 pub mod psci_glue;
 pub mod tables;
 pub mod vcpu;

@@ -231,7 +231,7 @@ const GUEST_FAULT_LINES_PER_SECOND: u32 = 20;
 static GUEST_FAULT_LIMIT: Mutex<Option<RateLimiter>> = Mutex::new(None);
 
 /// Logs a fault the guest caused, rate-limited.
-fn guest_fault(args: core::fmt::Arguments) {
+pub fn guest_fault(args: core::fmt::Arguments) {
     let mut limiter = GUEST_FAULT_LIMIT.lock();
     let limiter = limiter
         .get_or_insert_with(|| RateLimiter::new(cpu::counter_hz(), GUEST_FAULT_LINES_PER_SECOND));
@@ -270,7 +270,10 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
             break;
         }
         gic::end_of_interrupt(intid);
-        if intid == timer.virt.intid || intid == timer.nonsecure_phys.intid {
+        if intid == timer.virt.intid
+            || intid == timer.nonsecure_phys.intid
+            || vm.intx_intids.contains(&intid)
+        {
             // HW-linked: the guest's deactivation deactivates the physical interrupt.
             let k = vm.vgic.lock().inject_hw(vcpu, intid);
             devices::kick(vm, vcpu, k);

@@ -6,6 +6,7 @@
 
 use super::devices::{self, MmioRegion};
 use super::host::Host;
+use super::pci::{self, VirtualBus};
 use super::tables::HeapTables;
 use crate::arch::{cpu, mmu};
 use alloc::string::String;
@@ -50,6 +51,10 @@ pub struct Vm {
     pub dtb_guest_phys: u64,
     /// The host, for interrupts and power.
     pub host: &'static Host,
+    /// The guest's virtual PCI bus with the functions passed through to it.
+    pub pci: Option<VirtualBus>,
+    /// Physical INTx SPIs forwarded to the guest (HW-linked, same INTID).
+    pub intx_intids: Vec<u32>,
 }
 
 /// Why the guest could not be created.
@@ -63,6 +68,8 @@ pub enum VmError {
     Stage2(pagetable::PageTableError),
     /// Guest DT generation.
     GuestDt(guestdt::GuestDtError),
+    /// No room for the virtual PCI host bridge.
+    Pci(sluice::vpci::layout::NoRoom),
 }
 
 impl fmt::Display for VmError {
@@ -72,6 +79,7 @@ impl fmt::Display for VmError {
             Self::Loader(e) => write!(f, "guest kernel: {e}"),
             Self::Stage2(e) => write!(f, "guest stage-2 tables: {e}"),
             Self::GuestDt(e) => write!(f, "guest device tree: {e}"),
+            Self::Pci(e) => write!(f, "{e}"),
         }
     }
 }
@@ -94,20 +102,26 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
     let layout = plan_guest(host, ram)?;
     let (stage2, vtcr) = build_stage2(ram)?;
     let uart_intid = host.platform.uart.intid;
-    let dtb = build_guest_dt(host, ram, &layout, &vcpu_mpidrs)?;
+    let pci = build_pci(host)?;
+    let dtb = build_guest_dt(host, ram, &layout, &vcpu_mpidrs, pci.as_ref())?;
     load_images(host, &layout, &dtb);
-    let mut vgic = Vgic::new(VgicConfig {
-        vcpu_mpidrs: vcpu_mpidrs.clone(),
-        spi_count: host.dist.spi_count(),
-        list_register_count: crate::arch::gic::list_register_count(),
-        priority_bits: crate::arch::gic::virtual_priority_bits(),
-    });
-    let timer = &host.platform.timer;
-    for vcpu in 0..vcpu_mpidrs.len() {
-        // The guest's timers are the CPU's own: forwarded with LR.HW so that the guest's EOI
-        // deactivates the physical interrupt.
-        vgic.link_hw(vcpu, timer.virt.intid, timer.virt.intid);
-        vgic.link_hw(vcpu, timer.nonsecure_phys.intid, timer.nonsecure_phys.intid);
+    let intx_intids: Vec<u32> = pci
+        .iter()
+        .flat_map(|bus| bus.assigned().filter_map(|a| a.intx_intid))
+        .collect();
+    let vgic = build_vgic(host, &vcpu_mpidrs, &intx_intids);
+    let mut mmio = devices::regions(host, vcpu_mpidrs.len());
+    if let Some(bus) = &pci {
+        mmio.push(MmioRegion {
+            range: bus.layout.ecam,
+            emulator: devices::Emulator::PciEcam,
+        });
+        log::info!(
+            "guest PCI: ECAM {}, windows {} and {}",
+            bus.layout.ecam,
+            bus.layout.mem32,
+            bus.layout.mem64
+        );
     }
     let vm = VM.call_once(|| Vm {
         ram,
@@ -117,11 +131,13 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         uart: Mutex::new(Pl011::new()),
         uart_intid,
         power: Mutex::new(VcpuPowerTable::new(&vcpu_mpidrs)),
-        mmio: devices::regions(host, vcpu_mpidrs.len()),
+        mmio,
         vcpu_mpidrs,
         kernel_entry: layout.kernel.start,
         dtb_guest_phys: layout.dtb.start,
         host,
+        pci,
+        intx_intids,
     });
     log::info!(
         "guest: {} vCPUs, RAM {} ({} MiB), kernel at {:#x}, initrd {}, DT at {:#x}",
@@ -135,6 +151,47 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         layout.dtb.start
     );
     Ok(vm)
+}
+
+/// The virtual GIC, with the timers and passed-through INTx lines forwarded with LR.HW so that
+/// the guest's deactivation deactivates the physical interrupt.
+fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32]) -> Vgic {
+    let mut vgic = Vgic::new(VgicConfig {
+        vcpu_mpidrs: vcpu_mpidrs.to_vec(),
+        spi_count: host.dist.spi_count(),
+        list_register_count: crate::arch::gic::list_register_count(),
+        priority_bits: crate::arch::gic::virtual_priority_bits(),
+    });
+    let timer = &host.platform.timer;
+    for vcpu in 0..vcpu_mpidrs.len() {
+        vgic.link_hw(vcpu, timer.virt.intid, timer.virt.intid);
+        vgic.link_hw(vcpu, timer.nonsecure_phys.intid, timer.nonsecure_phys.intid);
+    }
+    for &intid in intx_intids {
+        vgic.link_hw(0, intid, intid);
+        host.dist.enable_spi(intid, cpu::mpidr_affinity(), false);
+    }
+    vgic
+}
+
+/// Enumerates the host's PCI buses and builds the guest's virtual bus from every endpoint.
+fn build_pci(host: &Host) -> Result<Option<VirtualBus>, VmError> {
+    if host.platform.pci_hosts.is_empty() {
+        return Ok(None);
+    }
+    let buses = pci::enumerate_hosts(&host.platform.pci_hosts);
+    let p = &host.platform;
+    let mut avoid: Vec<PhysRange> = p.memory.clone();
+    avoid.extend([p.gic.dist, p.uart.base]);
+    avoid.extend(p.gic.redist_regions.iter().chain(&p.gic.its).copied());
+    for h in &p.pci_hosts {
+        avoid.push(h.ecam);
+        avoid.extend(h.windows.iter().map(|w| w.cpu));
+    }
+    let ipa_bits = Stage2Layout::from_pa_range(cpu::pa_range()).input_bits;
+    let layout = sluice::vpci::layout::choose(&avoid, ipa_bits).map_err(VmError::Pci)?;
+    let bus = VirtualBus::new(layout, buses);
+    Ok((bus.assigned().count() > 0).then_some(bus))
 }
 
 fn plan_guest(host: &Host, ram: PhysRange) -> Result<GuestLayout, VmError> {
@@ -169,6 +226,7 @@ fn build_guest_dt(
     ram: PhysRange,
     layout: &GuestLayout,
     mpidrs: &[u64],
+    pci: Option<&VirtualBus>,
 ) -> Result<Vec<u8>, VmError> {
     let p = &host.platform;
     let gic = guestdt::GuestGic {
@@ -191,6 +249,15 @@ fn build_guest_dt(
         }),
         bootargs: p.guest.bootargs.clone(),
         initrd: layout.initrd,
+        pci: pci.map(|bus| guestdt::GuestPciHost {
+            ecam: bus.layout.ecam,
+            mem32: bus.layout.mem32,
+            mem64: bus.layout.mem64,
+            intx: bus
+                .assigned()
+                .filter_map(|a| Some((a.slot, a.intx_pin, a.intx_intid?)))
+                .collect(),
+        }),
     };
     guestdt::build(&cfg).map_err(VmError::GuestDt)
 }

@@ -1,6 +1,7 @@
 //! The capability chain a guest sees: only capabilities known to be safe, each with its own
-//! register policy (PCI Local Bus 3.0 6.7, PCI PM 1.2, PCIe Base 4.0 7.5.3). Anything else in
-//! 0x40..0xff reads zero.
+//! register policy (PCI Local Bus 3.0 6.7, PCI PM 1.2, PCIe Base 4.0 7.5.3): power
+//! management, MSI, MSI-X, PCI Express, and vendor-specific ones read-only (virtio finds its
+//! register blocks through them). Anything else in 0x40..0xff reads zero.
 #![forbid(unsafe_code)]
 
 use crate::pci::regs::cap;
@@ -46,6 +47,9 @@ fn allowed_length(id: u8, control: u16) -> Option<u16> {
         cap::PM => Some(8),
         cap::EXP => Some(0x3c),
         cap::MSIX => Some(12),
+        // Vendor-specific capabilities describe the device (virtio's locate its register
+        // blocks); they are shown read-only, with the length their own header gives.
+        cap::VENDOR => Some((control & 0xff).max(4)),
         cap::MSI => {
             let is_64 = control & (1 << 7) != 0;
             let per_vector_mask = control & (1 << 8) != 0;

@@ -233,5 +233,5 @@ impl VirtualFunction {
 mod write;
 
 fn is_aligned(offset: u16, width: u8) -> bool {
-    matches!(width, 1 | 2 | 4) && offset % width as u16 == 0 && offset < CONFIG_SPACE_BYTES
+    matches!(width, 1 | 2 | 4) && offset.is_multiple_of(width as u16) && offset < CONFIG_SPACE_BYTES
 }

@@ -28,7 +28,7 @@ impl ConfigAccess for FakeFunction {
 }
 
 /// An e1000e-like function: BAR0 128 KiB, BAR3 16 KiB, BAR4/5 a 64-bit prefetchable 16 KiB;
-/// capabilities PM (0x40) -> vendor (0x50) -> MSI-X (0x60) -> PCIe (0x70); multi-function.
+/// capabilities PM (0x40) -> VPD (0x50) -> MSI-X (0x60) -> PCIe (0x70); multi-function.
 fn device() -> (FakeFunction, VirtualFunction) {
     let mut r = [0u32; 1024];
     r[0] = 0x10d3_8086;
@@ -40,7 +40,8 @@ fn device() -> (FakeFunction, VirtualFunction) {
     r[0x3c / 4] = 0x0100; // INTA
     r[0x40 / 4] = 0x5001;
     r[0x44 / 4] = 0x0000_0003; // PMCSR: D3hot
-    r[0x50 / 4] = 0x6009;
+    r[0x50 / 4] = 0x6003; // VPD: reads and writes an EEPROM through config space
+    r[0x54 / 4] = 0x1234_5678;
     r[0x60 / 4] = 0x8004_7011; // MSI-X, enabled, 5 vectors
     r[0x64 / 4] = 0x3;
     r[0x70 / 4] = 0x0002_0010;
@@ -229,7 +230,7 @@ fn capability_chain_skips_what_is_not_safe() {
     assert_eq!(
         read(&vf, &hw, 0x40, 2),
         0x6001,
-        "PM links straight to MSI-X, vendor cap hidden"
+        "PM links straight to MSI-X, VPD hidden"
     );
     assert_eq!(read(&vf, &hw, 0x60, 2), 0x7011);
     assert_eq!(
@@ -243,6 +244,33 @@ fn capability_chain_skips_what_is_not_safe() {
         Some(Action::Unclaimed { offset: 0x50 })
     ));
     assert_ne!(read(&vf, &hw, 0x06, 2) & regs::STATUS_CAP_LIST as u32, 0);
+}
+
+#[test]
+fn vendor_specific_capabilities_are_shown_read_only_with_their_own_length() {
+    let (hw, _) = device();
+    {
+        let mut r = hw.regs.borrow_mut();
+        r[0x50 / 4] = 0x1060_6009; // vendor cap, 16 bytes, next 0x60
+        r[0x54 / 4] = 0xaabb_ccdd;
+    }
+    let host = HostFunction {
+        bdf: BDF,
+        vendor_id: 0,
+        device_id: 0,
+        class_revision: 0,
+        is_bridge: false,
+        bars: vec![],
+        rom: None,
+        interrupt_pin: 0,
+        root_intx: None,
+    };
+    let mut vf = VirtualFunction::new(&host, &hw);
+    assert_eq!(read(&vf, &hw, 0x40, 2), 0x5001);
+    assert_eq!(read(&vf, &hw, 0x54, 4), 0xaabb_ccdd);
+    let before = hw.writes.borrow().len();
+    assert!(vf.write(&hw, 0x54, 4, 0).is_empty());
+    assert_eq!(hw.writes.borrow().len(), before);
 }
 
 #[test]
@@ -277,7 +305,7 @@ fn pcie_device_control_forwards_only_safe_bits_and_device_status_is_rw1c() {
     assert_eq!(offset, 0x78);
     assert_eq!(
         value & 0xffff,
-        0x2810 & !0x781f | 0x0011,
+        0x0011,
         "no FLR, payload size kept, RO and error enable set"
     );
     assert_eq!(

@@ -1,0 +1,333 @@
+//! PCI passthrough glue: host config space through ECAM, host enumeration at boot, the guest's
+//! virtual bus (one lock per function), and applying what a guest config access implies
+//! (stage-2 BAR mappings, checked first).
+
+use super::vm::Vm;
+use crate::arch::mmio::MmioBase;
+use alloc::vec::Vec;
+use sluice::mm::pagetable::Attributes;
+use sluice::mm::PhysRange;
+use sluice::pci::bar::Window;
+use sluice::pci::enumerate::{self, HostFunction, Windows};
+use sluice::pci::{Bdf, ConfigAccess};
+use sluice::platform::{PciHost, PciSpace};
+use sluice::vpci::layout::GuestPciLayout;
+use sluice::vpci::topology::{self, EcamTarget, SLOTS};
+use sluice::vpci::{Action, VirtualFunction};
+use spin::Mutex;
+
+/// Offset of the first extended capability header (PCIe Base 4.0, 7.6).
+const EXTENDED_CAPABILITY_HEADER: u16 = 0x100;
+
+/// A host bridge's ECAM window, identity-mapped as device memory.
+pub struct Ecam {
+    regs: MmioBase,
+    first_bus: u8,
+    last_bus: u8,
+}
+
+impl Ecam {
+    /// The ECAM of `host`.
+    pub fn new(host: &PciHost) -> Self {
+        // SAFETY: the DT's ECAM window, mapped as Device memory by the EL2 identity map; every
+        // access below stays inside it (bus range checked, offset < 4096).
+        let regs = unsafe { MmioBase::new(host.ecam.start as usize) };
+        Self {
+            regs,
+            first_bus: host.bus_start,
+            last_bus: host.bus_end,
+        }
+    }
+
+    fn offset(&self, bdf: Bdf, offset: u16) -> Option<usize> {
+        (bdf.bus >= self.first_bus && bdf.bus <= self.last_bus && offset < 4096)
+            .then(|| (bdf.ecam_offset(self.first_bus) + (offset & !3) as u64) as usize)
+    }
+}
+
+impl ConfigAccess for Ecam {
+    fn read32(&self, bdf: Bdf, offset: u16) -> u32 {
+        self.offset(bdf, offset)
+            .map_or(u32::MAX, |o| self.regs.read32(o))
+    }
+
+    fn write32(&self, bdf: Bdf, offset: u16, value: u32) {
+        if let Some(o) = self.offset(bdf, offset) {
+            self.regs.write32(o, value);
+        }
+    }
+}
+
+/// Everything found behind one host bridge.
+pub struct HostBus {
+    /// Its DT description.
+    pub host: PciHost,
+    /// Its config space.
+    pub ecam: Ecam,
+    /// Every function found, BARs assigned, quiesced.
+    pub functions: Vec<HostFunction>,
+}
+
+/// Enumerates every host bridge of the platform.
+pub fn enumerate_hosts(hosts: &[PciHost]) -> Vec<HostBus> {
+    hosts
+        .iter()
+        .map(|host| {
+            let ecam = Ecam::new(host);
+            let mut windows = windows_of(host);
+            let functions = enumerate::enumerate(&ecam, host.bus_start, host.bus_end, &mut windows);
+            for f in &functions {
+                log_function(f);
+            }
+            HostBus {
+                host: host.clone(),
+                ecam,
+                functions,
+            }
+        })
+        .collect()
+}
+
+fn windows_of(host: &PciHost) -> Windows {
+    let find = |space| {
+        host.windows
+            .iter()
+            .find(|w| w.space == space)
+            .map(|w| Window::new(w.cpu, w.pci_addr))
+    };
+    Windows {
+        mem32: find(PciSpace::Mem32),
+        mem64: find(PciSpace::Mem64),
+    }
+}
+
+fn log_function(f: &HostFunction) {
+    log::info!(
+        "pci {} {:04x}:{:04x} class {:06x}{}",
+        f.bdf,
+        f.vendor_id,
+        f.device_id,
+        f.class_revision >> 8,
+        if f.is_bridge { " (bridge)" } else { "" }
+    );
+    for bar in &f.bars {
+        log::info!(
+            "pci {}   bar {} {:?} {:#x} ({} KiB)",
+            f.bdf,
+            bar.index,
+            bar.kind,
+            bar.host_phys,
+            bar.size_bytes >> 10
+        );
+    }
+}
+
+/// A function the guest owns, in its slot on the virtual bus.
+pub struct AssignedFunction {
+    /// Virtual slot (device number on guest bus 0).
+    pub slot: u8,
+    /// Which host bus it is on (index into `Vm::pci_hosts`).
+    pub host_bus: usize,
+    /// GIC INTID of its INTx, if it has one.
+    pub intx_intid: Option<u32>,
+    /// Its interrupt pin (1..4), 0 for none.
+    pub intx_pin: u8,
+    /// Its emulated config space; the lock serialises config accesses and teardown.
+    pub function: Mutex<VirtualFunction>,
+}
+
+/// The guest's virtual PCI bus.
+pub struct VirtualBus {
+    /// Where it lives in the guest.
+    pub layout: GuestPciLayout,
+    /// The host buses its functions come from.
+    pub hosts: Vec<HostBus>,
+    /// Assigned functions by slot.
+    pub slots: Vec<Option<AssignedFunction>>,
+    /// BAR ranges mapped in stage 2 now, to refuse overlaps: (range, slot, bar). Taken after
+    /// a function's lock, never before.
+    pub mapped: Mutex<Vec<(PhysRange, u8, u8)>>,
+}
+
+impl VirtualBus {
+    /// Assigns every endpoint of every host bus, in order, to slots 0, 1, ...
+    pub fn new(layout: GuestPciLayout, hosts: Vec<HostBus>) -> Self {
+        let mut slots: Vec<Option<AssignedFunction>> = (0..SLOTS).map(|_| None).collect();
+        let mut next = 0usize;
+        for (host_bus, bus) in hosts.iter().enumerate() {
+            for f in bus.functions.iter().filter(|f| f.is_assignable_endpoint()) {
+                if next >= SLOTS {
+                    log::warn!(
+                        "pci {}: no free slot on the guest's bus (32 used); not assigned",
+                        f.bdf
+                    );
+                    continue;
+                }
+                let intx_intid = f
+                    .root_intx
+                    .and_then(|(device, pin)| bus.host.intx_intid(device, pin));
+                let function = Mutex::new(VirtualFunction::new(f, &bus.ecam));
+                log::info!("pci {} assigned to the guest as 00:{:02x}.0", f.bdf, next);
+                slots[next] = Some(AssignedFunction {
+                    slot: next as u8,
+                    host_bus,
+                    intx_intid,
+                    intx_pin: f.interrupt_pin,
+                    function,
+                });
+                next += 1;
+            }
+        }
+        Self {
+            layout,
+            hosts,
+            slots,
+            mapped: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every assigned function.
+    pub fn assigned(&self) -> impl Iterator<Item = &AssignedFunction> {
+        self.slots.iter().flatten()
+    }
+}
+
+/// A guest access to its ECAM window.
+pub fn ecam_access(vm: &Vm, bus: &VirtualBus, offset: u64, width: u8, write: Option<u64>) -> u64 {
+    let mut result = 0u64;
+    for (piece_offset, piece_width, shift) in topology::split_access(offset, width) {
+        let piece = write.map(|v| (v >> shift) as u32);
+        let value = match topology::decode(piece_offset) {
+            EcamTarget::Slot { slot, offset } => {
+                match bus.slots.get(slot as usize).and_then(Option::as_ref) {
+                    Some(assigned) => {
+                        function_access(vm, bus, assigned, offset, piece_width, piece)
+                    }
+                    None => u32::MAX,
+                }
+            }
+            EcamTarget::Nothing => u32::MAX,
+        };
+        let mask = if piece_width >= 4 {
+            u32::MAX as u64
+        } else {
+            (1u64 << (8 * piece_width)) - 1
+        };
+        result |= (value as u64 & mask) << shift;
+    }
+    result
+}
+
+fn function_access(
+    vm: &Vm,
+    bus: &VirtualBus,
+    assigned: &AssignedFunction,
+    offset: u16,
+    width: u8,
+    write: Option<u32>,
+) -> u32 {
+    let ecam = &bus.hosts[assigned.host_bus].ecam;
+    let mut function = assigned.function.lock();
+    let (value, actions) = match write {
+        None => {
+            let (value, unclaimed) = function.read(ecam, offset, width);
+            (value, unclaimed.into_iter().collect())
+        }
+        Some(v) => (0, function.write(ecam, offset, width, v)),
+    };
+    for action in actions {
+        apply(vm, bus, assigned, &mut function, action, write.is_some());
+    }
+    value
+}
+
+fn apply(
+    vm: &Vm,
+    bus: &VirtualBus,
+    assigned: &AssignedFunction,
+    function: &mut VirtualFunction,
+    action: Action,
+    is_write: bool,
+) {
+    let slot = assigned.slot;
+    match action {
+        // Reading the first extended capability header is how every OS looks for extended
+        // capabilities; that it reads 0 (none) is the policy, not a fault.
+        Action::Unclaimed {
+            offset: EXTENDED_CAPABILITY_HEADER,
+        } if !is_write => {
+            log::debug!("vpci 00:{slot:02x}.0: extended capabilities hidden")
+        }
+        Action::Unclaimed { offset } => super::vcpu::guest_fault(format_args!(
+            "vpci 00:{slot:02x}.0: guest {} of unclaimed config register {offset:#x}: {}",
+            if is_write { "write" } else { "read" },
+            if is_write { "dropped" } else { "reads 0" }
+        )),
+        Action::Unmap {
+            bar,
+            guest_phys,
+            size_bytes,
+        } => {
+            bus.mapped.lock().retain(|&(_, s, b)| (s, b) != (slot, bar));
+            if let Err(e) = vm.unmap(guest_phys, size_bytes) {
+                log::error!("vpci 00:{slot:02x}.0 bar {bar}: unmap of {guest_phys:#x} failed: {e}");
+            }
+        }
+        Action::Map {
+            bar,
+            guest_phys,
+            host_phys,
+            size_bytes,
+        } => {
+            let range = PhysRange::new(guest_phys, size_bytes);
+            if let Err(why) = check_placement(bus, range, host_phys, slot, bar) {
+                log::warn!("vpci 00:{slot:02x}.0 bar {bar}: guest address {range} refused ({why}); left unmapped");
+                function.mark_unmapped(bar);
+                return;
+            }
+            match vm.map(guest_phys, host_phys, size_bytes, Attributes::DEVICE_RW) {
+                Ok(()) => {
+                    bus.mapped.lock().push((range, slot, bar));
+                    log::info!(
+                        "vpci 00:{slot:02x}.0 bar {bar} {guest_phys:#x} -> {host_phys:#x} {} KiB",
+                        size_bytes >> 10
+                    );
+                }
+                Err(e) => {
+                    log::warn!(
+                        "vpci 00:{slot:02x}.0 bar {bar}: cannot map {range}: {e}; left unmapped"
+                    );
+                    function.mark_unmapped(bar);
+                }
+            }
+        }
+    }
+}
+
+/// A BAR may be mapped only inside the guest's PCI windows (so never over its RAM or an
+/// emulated device), at the host BAR's page offset, and not over another mapped BAR.
+fn check_placement(
+    bus: &VirtualBus,
+    range: PhysRange,
+    host_phys: u64,
+    slot: u8,
+    bar: u8,
+) -> Result<(), &'static str> {
+    if range.start % 4096 != host_phys % 4096 {
+        return Err("page offset differs from the host BAR's");
+    }
+    let end = range.end_exclusive().ok_or("wraps around")?;
+    let inside = |w: PhysRange| w.contains(range.start) && w.contains(end - 1);
+    if !inside(bus.layout.mem32) && !inside(bus.layout.mem64) {
+        return Err("outside the guest's PCI windows");
+    }
+    if bus
+        .mapped
+        .lock()
+        .iter()
+        .any(|&(r, s, b)| (s, b) != (slot, bar) && r.overlaps(&range))
+    {
+        return Err("overlaps another BAR");
+    }
+    Ok(())
+}
