@@ -139,7 +139,69 @@ test_not_at_el2() {
     return $ok
 }
 
-SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2)
+# --- PCI passthrough ---------------------------------------------------------------------------
+FETCH_BYTES=$((64 << 20))
+http_port=""
+
+# Serves a 64 MiB random file on a free loopback port (QEMU user networking: 10.0.2.2).
+start_http_server() {
+    [ -n "$http_port" ] && return
+    local www=$SLUICE_ROOT/target/www
+    mkdir -p "$www"
+    [ "$(stat -c %s "$www/blob" 2>/dev/null)" = "$FETCH_BYTES" ] || head -c "$FETCH_BYTES" /dev/urandom >"$www/blob"
+    http_md5=$(md5sum "$www/blob" | cut -d' ' -f1)
+    http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    (cd "$www" && exec python3 -m http.server "$http_port" --bind 127.0.0.1 >/dev/null 2>&1) &
+    http_pid=$!
+    trap 'kill $http_pid 2>/dev/null' EXIT
+    for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $http_port))" 2>/dev/null && break; sleep 0.1; done
+}
+
+# Checks a fetch through every NIC named in $3... ("driver" names), plus BAR mapping lines.
+check_fetch() { # LOG DRIVER...
+    local log=$1 ok=0 driver
+    shift
+    for driver in "$@"; do
+        expect_line "$log" "^sluice-demo: fetch eth[0-9] \($driver\) bytes=$FETCH_BYTES md5=$http_md5 " "$driver fetch with the right md5" || ok=1
+        expect_line "$log" "^sluice-demo: irq .*GICv3 +[0-9]+ Level +(eth[0-9]|virtio[0-9])" "NIC interrupts in /proc/interrupts" || ok=1
+    done
+    # Every BAR mapping moves the address: gfn != mfn.
+    local maps same
+    maps=$(count_lines "$log" '^\[sluice\] vpci .* bar [0-9] 0x[0-9a-f]+ -> 0x[0-9a-f]+ [0-9]+ KiB')
+    same=$(grep -E '^\[sluice\] vpci .* bar [0-9] ' "$log" | awk '$6 == $8' | wc -l)
+    [ "$maps" -gt 0 ] && [ "$same" = 0 ] || { echo "  expected gfn != mfn on every mapping ($maps maps, $same identical)"; ok=1; }
+    python3 scripts/tests/bar_sizes.py "$log" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|ERROR)' "hypervisor error" || ok=1
+    expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
+    return $ok
+}
+
+fetch_run() { # LOG RUN-ARGS...
+    local log=$1
+    shift
+    start_http_server
+    $RUN --timeout 300 --append "sluice.fetch=http://10.0.2.2:$http_port/blob" "$@" >"$log" 2>&1 ||
+        echo "  run.sh exited with $?"
+}
+
+test_nic_e1000e() { fetch_run "$1" --nic e1000e; check_fetch "$1" e1000e; }
+test_nic_virtio() { fetch_run "$1" --nic virtio; check_fetch "$1" virtio_net; }
+test_nic_both() { fetch_run "$1" --nic e1000e --nic virtio; check_fetch "$1" e1000e virtio_net; }
+
+test_nic_behind_root_port() {
+    fetch_run "$1" -- -netdev user,id=rpnet -device pcie-root-port,id=rp0,chassis=1 -device e1000e,bus=rp0,netdev=rpnet
+    local ok=0
+    check_fetch "$1" e1000e || ok=1
+    expect_line "$1" '^\[sluice\] pci 01:00\.0 assigned to the guest as 00:00\.0' "device behind the root port on guest bus 0" || ok=1
+    return $ok
+}
+
+test_config_fuzz() {
+    python3 scripts/tests/config_fuzz.py "$1" "${SLUICE_FUZZ_WRITES:-20000}"
+}
+
+SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
+    nic_e1000e nic_virtio nic_both nic_behind_root_port config_fuzz)
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi

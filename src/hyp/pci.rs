@@ -74,6 +74,13 @@ pub fn enumerate_hosts(hosts: &[PciHost]) -> Vec<HostBus> {
         .iter()
         .map(|host| {
             let ecam = Ecam::new(host);
+            log::info!(
+                "pci host bridge {}: ECAM {} buses {}-{}",
+                host.node_path,
+                host.ecam,
+                host.bus_start,
+                host.bus_end
+            );
             let mut windows = windows_of(host);
             let functions = enumerate::enumerate(&ecam, host.bus_start, host.bus_end, &mut windows);
             for f in &functions {
@@ -281,7 +288,9 @@ fn apply(
         } => {
             let range = PhysRange::new(guest_phys, size_bytes);
             if let Err(why) = check_placement(bus, range, host_phys, slot, bar) {
-                log::warn!("vpci 00:{slot:02x}.0 bar {bar}: guest address {range} refused ({why}); left unmapped");
+                super::vcpu::guest_fault(format_args!(
+                    "vpci 00:{slot:02x}.0 bar {bar}: guest address {range} refused ({why}); left unmapped"
+                ));
                 function.mark_unmapped(bar);
                 return;
             }
