@@ -12,6 +12,8 @@
 #   --mem SIZE         machine RAM, QEMU syntax such as 1G or 768M (default 1G)
 #   --timeout SECONDS  give up after this long (default 300)
 #   --nic MODEL        add a NIC on the host PCIe bus with user networking; repeatable
+#   --pci BDF          give the guest only this host function (bus:dev.fn); repeatable;
+#                      "none" gives it none (default: every endpoint)
 #   --native           boot the guest kernel directly at EL1, without sluice (baseline)
 #   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
 #   -- ...             everything after -- is passed to QEMU verbatim
@@ -30,7 +32,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 kernel=$SLUICE_CACHE/Image
 initrd=$SLUICE_CACHE/initramfs.cpio.gz
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0
-nics=() extra=()
+nics=() pcis=() extra=()
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
         --mem) need_value "$@"; mem=$2; shift 2 ;;
         --timeout) need_value "$@"; timeout_s=$2; shift 2 ;;
         --nic) need_value "$@"; nics+=("$2"); shift 2 ;;
+        --pci) need_value "$@"; pcis+=("$2"); shift 2 ;;
         --native) native=1; shift ;;
         --no-guest) no_guest=1; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -58,6 +61,9 @@ mem_mib=${BASH_REMATCH[1]}
 [ "$mem_mib" -ge 256 ] || die "--mem must be at least 256M"
 for nic in "${nics[@]}"; do
     case "$nic" in e1000e | virtio | none) ;; *) die "--nic must be e1000e, virtio or none, got '$nic'" ;; esac
+done
+for bdf in "${pcis[@]}"; do
+    [[ "$bdf" =~ ^([0-9a-f]{2}:[01][0-9a-f]\.[0-7]|none)$ ]] || die "--pci must be bus:device.function (hex) or none, got '$bdf'"
 done
 [ "$kernel_given" = 0 ] || [ -f "$kernel" ] || die "kernel file not found: $kernel"
 [ "$initrd_given" = 0 ] || [ -f "$initrd" ] || die "initrd file not found: $initrd"
@@ -94,6 +100,9 @@ if [ "$native" = 1 ]; then
 else
     qemu_args[1]="virt,virtualization=on,gic-version=3"
     qemu_args+=(-kernel "$SLUICE_IMAGE")
+    if [ ${#pcis[@]} -gt 0 ]; then
+        qemu_args+=(-append "sluice.pci=$(IFS=,; echo "${pcis[*]}")")
+    fi
     if [ "$no_guest" = 0 ]; then
         # Modules at the top of RAM, 2 MiB aligned, leaving the top 2 MiB to QEMU.
         align=$((2 << 20))

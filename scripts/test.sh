@@ -196,12 +196,22 @@ test_nic_behind_root_port() {
     return $ok
 }
 
+test_pci_selection() {
+    local log=$1 ok=0
+    $RUN --timeout 120 --nic e1000e --nic virtio --pci 00:02.0 >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" '^\[sluice\] pci 00:01\.0 not assigned' "the e1000e left out" || ok=1
+    expect_line "$log" 'pci 0000:00:00\.0: \[1af4:1041\]' "the virtio NIC as the guest's only device" || ok=1
+    reject_line "$log" 'pci 0000:00:0[1-9a-f]\.0: \[' "a second device in the guest" || ok=1
+    reject_line "$log" '\[8086:10d3\]' "the unassigned e1000e in the guest" || ok=1
+    return $ok
+}
+
 test_config_fuzz() {
     python3 scripts/tests/config_fuzz.py "$1" "${SLUICE_FUZZ_WRITES:-20000}"
 }
 
 SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
-    nic_e1000e nic_virtio nic_both nic_behind_root_port config_fuzz)
+    nic_e1000e nic_virtio nic_both nic_behind_root_port pci_selection config_fuzz)
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi

@@ -18,6 +18,7 @@ use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
 use sluice::mm::PhysRange;
 use sluice::psci::VcpuPowerTable;
 use sluice::vgic::{Vgic, VgicConfig, REDIST_FRAME_BYTES};
+use sluice::vpci::topology::Assignment;
 use sluice::vuart::Pl011;
 use spin::{Mutex, Once};
 
@@ -70,6 +71,8 @@ pub enum VmError {
     GuestDt(guestdt::GuestDtError),
     /// No room for the virtual PCI host bridge.
     Pci(sluice::vpci::layout::NoRoom),
+    /// A malformed `sluice.pci=` option.
+    Assignment(String),
 }
 
 impl fmt::Display for VmError {
@@ -80,6 +83,7 @@ impl fmt::Display for VmError {
             Self::Stage2(e) => write!(f, "guest stage-2 tables: {e}"),
             Self::GuestDt(e) => write!(f, "guest device tree: {e}"),
             Self::Pci(e) => write!(f, "{e}"),
+            Self::Assignment(e) => write!(f, "{e}"),
         }
     }
 }
@@ -190,7 +194,8 @@ fn build_pci(host: &Host) -> Result<Option<VirtualBus>, VmError> {
     }
     let ipa_bits = Stage2Layout::from_pa_range(cpu::pa_range()).input_bits;
     let layout = sluice::vpci::layout::choose(&avoid, ipa_bits).map_err(VmError::Pci)?;
-    let bus = VirtualBus::new(layout, buses);
+    let assignment = Assignment::from_bootargs(&p.host_bootargs).map_err(VmError::Assignment)?;
+    let bus = VirtualBus::new(layout, buses, &assignment);
     Ok((bus.assigned().count() > 0).then_some(bus))
 }
 

@@ -241,6 +241,8 @@ pub struct Platform {
     pub pci_hosts: Vec<PciHost>,
     /// SMMUv3 register frames, if any.
     pub smmus: Vec<PhysRange>,
+    /// sluice's own command line (`/chosen/bootargs`).
+    pub host_bootargs: String,
 }
 
 /// Parses a host DTB.

@@ -81,6 +81,8 @@ pub struct VirtualFunction {
     interrupt_line: u8,
     caps: Vec<KeptCapability>,
     shadow: [u8; 256],
+    /// Taken away from the guest (`teardown`): it reads as absent until `reattach`.
+    detached: bool,
 }
 
 impl VirtualFunction {
@@ -115,6 +117,7 @@ impl VirtualFunction {
             interrupt_line: 0,
             caps: caps::filter_chain(&chain),
             shadow,
+            detached: false,
         };
         function.clear_shadow_enables();
         function
@@ -146,7 +149,7 @@ impl VirtualFunction {
 
     /// A guest read of `width` bytes (1, 2 or 4, naturally aligned) at `offset`.
     pub fn read(&self, cfg: &impl ConfigAccess, offset: u16, width: u8) -> (u32, Option<Action>) {
-        if !is_aligned(offset, width) {
+        if !is_aligned(offset, width) || self.detached {
             return (u32::MAX, None);
         }
         let (dword, unclaimed) = self.read_dword(cfg, offset & !3);

@@ -127,3 +127,116 @@ mod tests {
         assert_eq!(choose(&everything, 48), Err(NoRoom("32-bit window")));
     }
 }
+
+/// Why a guest BAR address is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The guest page offset differs from the host BAR's (stage 2 maps whole pages).
+    PageOffset,
+    /// Not inside one of the guest's PCI windows (so it could cover RAM or a device).
+    OutsideWindows,
+    /// Overlaps another mapped BAR.
+    OverlapsBar,
+    /// The range wraps around the address space.
+    Wraps,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PageOffset => "page offset differs from the host BAR's",
+            Self::OutsideWindows => "outside the guest's PCI windows",
+            Self::OverlapsBar => "overlaps another BAR",
+            Self::Wraps => "wraps around the address space",
+        })
+    }
+}
+
+impl GuestPciLayout {
+    /// Whether the guest may have a BAR at `range` backed by `host_phys`, given the ranges of
+    /// the other BARs mapped now. Guest RAM and emulated devices lie outside the windows by
+    /// construction (`choose`), so staying inside a window keeps clear of them.
+    pub fn check_bar(
+        &self,
+        range: PhysRange,
+        host_phys: u64,
+        others: &[PhysRange],
+    ) -> Result<(), Refusal> {
+        if range.start % 4096 != host_phys % 4096 {
+            return Err(Refusal::PageOffset);
+        }
+        let last = range
+            .end_exclusive()
+            .and_then(|e| e.checked_sub(1))
+            .ok_or(Refusal::Wraps)?;
+        let inside = |w: PhysRange| w.contains(range.start) && w.contains(last);
+        if !inside(self.mem32) && !inside(self.mem64) {
+            return Err(Refusal::OutsideWindows);
+        }
+        if others.iter().any(|o| o.overlaps(&range)) {
+            return Err(Refusal::OverlapsBar);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    fn layout() -> GuestPciLayout {
+        GuestPciLayout {
+            ecam: PhysRange::new(0x100_0000, GUEST_ECAM_BYTES),
+            mem32: PhysRange::new(0x8000_0000, GUEST_MEM32_BYTES),
+            mem64: PhysRange::new(0x70_0000_0000, GUEST_MEM64_BYTES),
+        }
+    }
+
+    #[test]
+    fn a_bar_inside_a_window_at_the_host_page_offset_is_accepted() {
+        assert_eq!(
+            layout().check_bar(PhysRange::new(0x8000_0000, 0x2_0000), 0x1000_0000, &[]),
+            Ok(())
+        );
+        assert_eq!(
+            layout().check_bar(PhysRange::new(0x70_0000_4000, 0x4000), 0x80_0000_0000, &[]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_bar_over_guest_ram_or_a_device_is_outside_the_windows() {
+        let ram = PhysRange::new(0x4820_0000, 0x2_0000);
+        assert_eq!(
+            layout().check_bar(ram, 0x1000_0000, &[]),
+            Err(Refusal::OutsideWindows)
+        );
+        let gicd = PhysRange::new(0x800_0000, 0x1000);
+        assert_eq!(
+            layout().check_bar(gicd, 0x1000_0000, &[]),
+            Err(Refusal::OutsideWindows)
+        );
+        let straddling = PhysRange::new(0x8fff_f000, 0x2000);
+        assert_eq!(
+            layout().check_bar(straddling, 0x1000_0000, &[]),
+            Err(Refusal::OutsideWindows)
+        );
+    }
+
+    #[test]
+    fn a_bar_over_another_bar_or_at_a_different_page_offset_is_refused() {
+        let other = [PhysRange::new(0x8001_0000, 0x1000)];
+        assert_eq!(
+            layout().check_bar(PhysRange::new(0x8000_0000, 0x2_0000), 0x1000_0000, &other),
+            Err(Refusal::OverlapsBar)
+        );
+        assert_eq!(
+            layout().check_bar(PhysRange::new(0x8000_0800, 0x100), 0x1000_0000, &[]),
+            Err(Refusal::PageOffset)
+        );
+        assert_eq!(
+            layout().check_bar(PhysRange::new(u64::MAX - 0xfff, 0x2000), 0, &[]),
+            Err(Refusal::Wraps)
+        );
+    }
+}

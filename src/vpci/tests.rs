@@ -375,4 +375,17 @@ fn teardown_unmaps_everything_and_quiesces() {
         hw.regs.borrow()[1] & 0xffff,
         regs::COMMAND_INTX_DISABLE as u32
     );
+    assert_eq!(
+        read(&vf, &hw, 0, 4),
+        u32::MAX,
+        "a torn-down function is absent"
+    );
+    assert!(vf.write(&hw, 0x04, 2, 0x6).is_empty());
+    assert_eq!(
+        hw.regs.borrow()[1] & 0xffff,
+        regs::COMMAND_INTX_DISABLE as u32
+    );
+    vf.reattach();
+    assert_eq!(read(&vf, &hw, 0x10, 4), 0);
+    assert_eq!(read(&vf, &hw, 0, 4), 0x10d3_8086);
 }

@@ -80,3 +80,93 @@ mod tests {
         assert_eq!(split_access(0x3d, 1).collect::<Vec<_>>(), [(0x3d, 1, 0)]);
     }
 }
+
+/// Which host functions the guest gets, from the host command line's `sluice.pci=` option:
+/// `all` (the default: every endpoint), `none`, or a comma-separated list of `bus:dev.fn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    /// Every endpoint.
+    All,
+    /// None: the guest has no PCI bus.
+    None,
+    /// Only these functions.
+    Only(alloc::vec::Vec<crate::pci::Bdf>),
+}
+
+impl Assignment {
+    /// Reads `sluice.pci=` from a command line; a malformed value is an error naming it.
+    pub fn from_bootargs(bootargs: &str) -> Result<Self, alloc::string::String> {
+        let Some(value) = bootargs
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("sluice.pci="))
+        else {
+            return Ok(Self::All);
+        };
+        match value {
+            "all" => Ok(Self::All),
+            "none" => Ok(Self::None),
+            list => list
+                .split(',')
+                .map(|b| {
+                    parse_bdf(b).ok_or_else(|| {
+                        alloc::format!("sluice.pci: '{b}' is not bus:device.function")
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map(Self::Only),
+        }
+    }
+
+    /// Whether `bdf` goes to the guest.
+    pub fn includes(&self, bdf: crate::pci::Bdf) -> bool {
+        match self {
+            Self::All => true,
+            Self::None => false,
+            Self::Only(list) => list.contains(&bdf),
+        }
+    }
+}
+
+fn parse_bdf(text: &str) -> Option<crate::pci::Bdf> {
+    let (bus, rest) = text.split_once(':')?;
+    let (device, function) = rest.split_once('.')?;
+    let bus = u8::from_str_radix(bus, 16).ok()?;
+    let device = u8::from_str_radix(device, 16).ok().filter(|&d| d < 32)?;
+    let function = function.parse::<u8>().ok().filter(|&f| f < 8)?;
+    Some(crate::pci::Bdf::new(bus, device, function))
+}
+
+#[cfg(test)]
+mod assignment_tests {
+    use super::*;
+    use crate::pci::Bdf;
+
+    #[test]
+    fn default_is_every_endpoint_and_none_is_nothing() {
+        assert_eq!(
+            Assignment::from_bootargs("console=ttyAMA0"),
+            Ok(Assignment::All)
+        );
+        assert_eq!(
+            Assignment::from_bootargs("sluice.pci=none"),
+            Ok(Assignment::None)
+        );
+        assert!(!Assignment::None.includes(Bdf::new(0, 1, 0)));
+    }
+
+    #[test]
+    fn a_list_selects_exactly_those_functions() {
+        let a = Assignment::from_bootargs("x sluice.pci=00:02.0,01:00.0 y").unwrap();
+        assert!(a.includes(Bdf::new(0, 2, 0)) && a.includes(Bdf::new(1, 0, 0)));
+        assert!(!a.includes(Bdf::new(0, 1, 0)));
+    }
+
+    #[test]
+    fn malformed_entries_are_errors() {
+        assert!(Assignment::from_bootargs("sluice.pci=00:20.0").is_err());
+        assert!(Assignment::from_bootargs("sluice.pci=zz")
+            .unwrap_err()
+            .contains("'zz'"));
+        assert!(Assignment::from_bootargs("sluice.pci=00:01.8").is_err());
+    }
+}

@@ -166,6 +166,12 @@ impl Found {
                 ramdisk: self.ramdisk,
             },
             pci_hosts,
+            host_bootargs: String::from(
+                fdt.find_node("/chosen")
+                    .and_then(|c| c.property("bootargs"))
+                    .and_then(|p| strings(p.value).next())
+                    .unwrap_or(""),
+            ),
             smmus: self.smmus,
         })
     }

@@ -12,7 +12,7 @@ impl VirtualFunction {
         width: u8,
         value: u32,
     ) -> Vec<Action> {
-        if !is_aligned(offset, width) {
+        if !is_aligned(offset, width) || self.detached {
             return Vec::new();
         }
         let shift = 8 * (offset & 3) as u32;
@@ -180,8 +180,24 @@ impl VirtualFunction {
     /// off, INTx disabled). The caller holds this function's lock, so no access can race it.
     pub fn teardown(&mut self, cfg: &impl ConfigAccess) -> Vec<Action> {
         self.command = 0;
+        self.detached = true;
         cfg.write_command(self.host_bdf, regs::COMMAND_INTX_DISABLE);
         self.remap()
+    }
+
+    /// Gives a torn-down function back to the guest, as if freshly assigned: no decode, BARs
+    /// unprogrammed.
+    pub fn reattach(&mut self) {
+        self.detached = false;
+        self.command = 0;
+        for bar in self.bars.iter_mut().flatten() {
+            bar.guest_phys = 0;
+        }
+    }
+
+    /// Whether the function has been taken away from the guest.
+    pub fn is_detached(&self) -> bool {
+        self.detached
     }
 
     /// Guest-physical ranges currently mapped for this function's BARs.
