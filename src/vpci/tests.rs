@@ -389,3 +389,42 @@ fn teardown_unmaps_everything_and_quiesces() {
     assert_eq!(read(&vf, &hw, 0x10, 4), 0);
     assert_eq!(read(&vf, &hw, 0, 4), 0x10d3_8086);
 }
+
+/// The header registers the table claims (dword offsets); everything else below 0x40 is a
+/// read-only or reserved register that reads as the table says.
+const CLAIMED_HEADER: [u16; 13] = [
+    0x00, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c, 0x20, 0x24, 0x2c, 0x34, 0x3c,
+];
+
+#[test]
+fn default_deny_holds_at_every_offset_of_config_space() {
+    let (hw, mut vf) = device();
+    let kept: [(u16, u16); 3] = [(0x40, 8), (0x60, 12), (0x70, 0x3c)];
+    let claimed = |o: u16| {
+        CLAIMED_HEADER.contains(&(o & !3)) || kept.iter().any(|&(s, l)| o >= s && o < s + l)
+    };
+    for offset in (0..4096u16).step_by(2) {
+        let (value, unclaimed) = vf.read(&hw, offset, 2);
+        if claimed(offset) {
+            assert!(unclaimed.is_none(), "{offset:#x} is claimed");
+        } else {
+            assert_eq!(value, 0, "{offset:#x} must read zero");
+            assert!(
+                offset < 0x40 || unclaimed.is_some(),
+                "{offset:#x} must be reported"
+            );
+        }
+    }
+    let before = hw.writes.borrow().len();
+    for offset in (0..4096u16)
+        .step_by(4)
+        .filter(|&o| !claimed(o) && o >= 0x40)
+    {
+        vf.write(&hw, offset, 4, u32::MAX);
+    }
+    assert_eq!(
+        hw.writes.borrow().len(),
+        before,
+        "no unclaimed write reaches hardware"
+    );
+}
