@@ -165,6 +165,7 @@ fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32]) -> Vgic {
         spi_count: host.dist.spi_count(),
         list_register_count: crate::arch::gic::list_register_count(),
         priority_bits: crate::arch::gic::virtual_priority_bits(),
+        lpi_count: 0,
     });
     let timer = &host.platform.timer;
     for vcpu in 0..vcpu_mpidrs.len() {

@@ -135,17 +135,38 @@ impl ItsCommand {
                 itt_addr: d2 & 0x000f_ffff_ffff_ff00,
                 valid,
             },
-            opcode::MAPC => ItsCommand::Mapc { collection, target, valid },
-            opcode::MAPTI => ItsCommand::Mapti { device, event, intid: (d1 >> 32) as u32, collection },
-            opcode::MAPI => ItsCommand::Mapti { device, event, intid: event, collection },
-            opcode::MOVI => ItsCommand::Movi { device, event, collection },
+            opcode::MAPC => ItsCommand::Mapc {
+                collection,
+                target,
+                valid,
+            },
+            opcode::MAPTI => ItsCommand::Mapti {
+                device,
+                event,
+                intid: (d1 >> 32) as u32,
+                collection,
+            },
+            opcode::MAPI => ItsCommand::Mapti {
+                device,
+                event,
+                intid: event,
+                collection,
+            },
+            opcode::MOVI => ItsCommand::Movi {
+                device,
+                event,
+                collection,
+            },
             opcode::DISCARD => ItsCommand::Discard { device, event },
             opcode::INV => ItsCommand::Inv { device, event },
             opcode::INVALL => ItsCommand::Invall { collection },
             opcode::SYNC => ItsCommand::Sync { target },
             opcode::CLEAR => ItsCommand::Clear { device, event },
             opcode::INT => ItsCommand::Int { device, event },
-            opcode::MOVALL => ItsCommand::Movall { from: target, to: (d3 >> 16) & 0x7_ffff_ffff },
+            opcode::MOVALL => ItsCommand::Movall {
+                from: target,
+                to: (d3 >> 16) & 0x7_ffff_ffff,
+            },
             opcode => ItsCommand::Unknown { opcode },
         }
     }
@@ -153,33 +174,82 @@ impl ItsCommand {
     /// Encodes the command for a physical ITS.
     pub fn encode(&self) -> [u8; COMMAND_BYTES] {
         let (d0, d1, d2, d3): (u64, u64, u64, u64) = match *self {
-            ItsCommand::Mapd { device, event_bits, itt_addr, valid } => (
+            ItsCommand::Mapd {
+                device,
+                event_bits,
+                itt_addr,
+                valid,
+            } => (
                 opcode::MAPD as u64 | (device as u64) << 32,
                 (event_bits.saturating_sub(1) & 0x1f) as u64,
                 (itt_addr & 0x000f_ffff_ffff_ff00) | (valid as u64) << 63,
                 0,
             ),
-            ItsCommand::Mapc { collection, target, valid } => {
-                (opcode::MAPC as u64, 0, collection as u64 | (target & 0x7_ffff_ffff) << 16 | (valid as u64) << 63, 0)
-            }
-            ItsCommand::Mapti { device, event, intid, collection } => (
+            ItsCommand::Mapc {
+                collection,
+                target,
+                valid,
+            } => (
+                opcode::MAPC as u64,
+                0,
+                collection as u64 | (target & 0x7_ffff_ffff) << 16 | (valid as u64) << 63,
+                0,
+            ),
+            ItsCommand::Mapti {
+                device,
+                event,
+                intid,
+                collection,
+            } => (
                 opcode::MAPTI as u64 | (device as u64) << 32,
                 event as u64 | (intid as u64) << 32,
                 collection as u64,
                 0,
             ),
-            ItsCommand::Movi { device, event, collection } => {
-                (opcode::MOVI as u64 | (device as u64) << 32, event as u64, collection as u64, 0)
-            }
-            ItsCommand::Discard { device, event } => (opcode::DISCARD as u64 | (device as u64) << 32, event as u64, 0, 0),
-            ItsCommand::Inv { device, event } => (opcode::INV as u64 | (device as u64) << 32, event as u64, 0, 0),
+            ItsCommand::Movi {
+                device,
+                event,
+                collection,
+            } => (
+                opcode::MOVI as u64 | (device as u64) << 32,
+                event as u64,
+                collection as u64,
+                0,
+            ),
+            ItsCommand::Discard { device, event } => (
+                opcode::DISCARD as u64 | (device as u64) << 32,
+                event as u64,
+                0,
+                0,
+            ),
+            ItsCommand::Inv { device, event } => (
+                opcode::INV as u64 | (device as u64) << 32,
+                event as u64,
+                0,
+                0,
+            ),
             ItsCommand::Invall { collection } => (opcode::INVALL as u64, 0, collection as u64, 0),
-            ItsCommand::Sync { target } => (opcode::SYNC as u64, 0, (target & 0x7_ffff_ffff) << 16, 0),
-            ItsCommand::Clear { device, event } => (opcode::CLEAR as u64 | (device as u64) << 32, event as u64, 0, 0),
-            ItsCommand::Int { device, event } => (opcode::INT as u64 | (device as u64) << 32, event as u64, 0, 0),
-            ItsCommand::Movall { from, to } => {
-                (opcode::MOVALL as u64, 0, (from & 0x7_ffff_ffff) << 16, (to & 0x7_ffff_ffff) << 16)
+            ItsCommand::Sync { target } => {
+                (opcode::SYNC as u64, 0, (target & 0x7_ffff_ffff) << 16, 0)
             }
+            ItsCommand::Clear { device, event } => (
+                opcode::CLEAR as u64 | (device as u64) << 32,
+                event as u64,
+                0,
+                0,
+            ),
+            ItsCommand::Int { device, event } => (
+                opcode::INT as u64 | (device as u64) << 32,
+                event as u64,
+                0,
+                0,
+            ),
+            ItsCommand::Movall { from, to } => (
+                opcode::MOVALL as u64,
+                0,
+                (from & 0x7_ffff_ffff) << 16,
+                (to & 0x7_ffff_ffff) << 16,
+            ),
             ItsCommand::Unknown { opcode } => (opcode as u64, 0, 0, 0),
         };
         let mut out = [0u8; COMMAND_BYTES];
@@ -205,40 +275,104 @@ mod tests {
     #[test]
     fn mapd_from_linux_decodes_device_size_itt_and_valid() {
         let c = ItsCommand::decode(&raw([0x0000_0008_0000_0008, 4, 1 << 63 | 0x4820_1000, 0]));
-        assert_eq!(c, ItsCommand::Mapd { device: 8, event_bits: 5, itt_addr: 0x4820_1000, valid: true });
+        assert_eq!(
+            c,
+            ItsCommand::Mapd {
+                device: 8,
+                event_bits: 5,
+                itt_addr: 0x4820_1000,
+                valid: true
+            }
+        );
     }
 
     #[test]
     fn mapti_and_mapi_decode_to_the_same_shape() {
         let c = ItsCommand::decode(&raw([0x0000_0008_0000_000a, 0x0000_2000_0000_0003, 1, 0]));
-        assert_eq!(c, ItsCommand::Mapti { device: 8, event: 3, intid: 0x2000, collection: 1 });
+        assert_eq!(
+            c,
+            ItsCommand::Mapti {
+                device: 8,
+                event: 3,
+                intid: 0x2000,
+                collection: 1
+            }
+        );
         let c = ItsCommand::decode(&raw([0x0000_0008_0000_000b, 0x2001, 0, 0]));
-        assert_eq!(c, ItsCommand::Mapti { device: 8, event: 0x2001, intid: 0x2001, collection: 0 });
+        assert_eq!(
+            c,
+            ItsCommand::Mapti {
+                device: 8,
+                event: 0x2001,
+                intid: 0x2001,
+                collection: 0
+            }
+        );
     }
 
     #[test]
     fn mapc_sync_and_movall_carry_processor_targets() {
         assert_eq!(
             ItsCommand::decode(&raw([0x09, 0, 1 << 63 | 1 << 16 | 3, 0])),
-            ItsCommand::Mapc { collection: 3, target: 1, valid: true }
+            ItsCommand::Mapc {
+                collection: 3,
+                target: 1,
+                valid: true
+            }
         );
-        assert_eq!(ItsCommand::decode(&raw([0x05, 0, 1 << 16, 0])), ItsCommand::Sync { target: 1 });
-        assert_eq!(ItsCommand::decode(&raw([0x0e, 0, 0, 1 << 16])), ItsCommand::Movall { from: 0, to: 1 });
+        assert_eq!(
+            ItsCommand::decode(&raw([0x05, 0, 1 << 16, 0])),
+            ItsCommand::Sync { target: 1 }
+        );
+        assert_eq!(
+            ItsCommand::decode(&raw([0x0e, 0, 0, 1 << 16])),
+            ItsCommand::Movall { from: 0, to: 1 }
+        );
     }
 
     #[test]
     fn encode_then_decode_round_trips_every_command() {
         let commands = [
-            ItsCommand::Mapd { device: 0x10, event_bits: 11, itt_addr: 0x4100_0100, valid: true },
-            ItsCommand::Mapc { collection: 0, target: 1, valid: true },
-            ItsCommand::Mapti { device: 0x10, event: 7, intid: 8199, collection: 0 },
-            ItsCommand::Movi { device: 0x10, event: 7, collection: 1 },
-            ItsCommand::Discard { device: 0x10, event: 7 },
-            ItsCommand::Inv { device: 0x10, event: 7 },
+            ItsCommand::Mapd {
+                device: 0x10,
+                event_bits: 11,
+                itt_addr: 0x4100_0100,
+                valid: true,
+            },
+            ItsCommand::Mapc {
+                collection: 0,
+                target: 1,
+                valid: true,
+            },
+            ItsCommand::Mapti {
+                device: 0x10,
+                event: 7,
+                intid: 8199,
+                collection: 0,
+            },
+            ItsCommand::Movi {
+                device: 0x10,
+                event: 7,
+                collection: 1,
+            },
+            ItsCommand::Discard {
+                device: 0x10,
+                event: 7,
+            },
+            ItsCommand::Inv {
+                device: 0x10,
+                event: 7,
+            },
             ItsCommand::Invall { collection: 1 },
             ItsCommand::Sync { target: 1 },
-            ItsCommand::Clear { device: 1, event: 2 },
-            ItsCommand::Int { device: 1, event: 2 },
+            ItsCommand::Clear {
+                device: 1,
+                event: 2,
+            },
+            ItsCommand::Int {
+                device: 1,
+                event: 2,
+            },
             ItsCommand::Movall { from: 0, to: 1 },
         ];
         for c in commands {
@@ -248,7 +382,13 @@ mod tests {
 
     #[test]
     fn unknown_and_gicv4_opcodes_are_unknown() {
-        assert_eq!(ItsCommand::decode(&raw([0x2a, 0, 0, 0])), ItsCommand::Unknown { opcode: 0x2a });
-        assert_eq!(ItsCommand::decode(&raw([0xff, u64::MAX, u64::MAX, u64::MAX])), ItsCommand::Unknown { opcode: 0xff });
+        assert_eq!(
+            ItsCommand::decode(&raw([0x2a, 0, 0, 0])),
+            ItsCommand::Unknown { opcode: 0x2a }
+        );
+        assert_eq!(
+            ItsCommand::decode(&raw([0xff, u64::MAX, u64::MAX, u64::MAX])),
+            ItsCommand::Unknown { opcode: 0xff }
+        );
     }
 }

@@ -18,7 +18,10 @@ pub struct LpiAllocator {
 impl LpiAllocator {
     /// An allocator over `count` LPIs.
     pub fn new(count: u32) -> Self {
-        Self { count, used: Vec::new() }
+        Self {
+            count,
+            used: Vec::new(),
+        }
     }
 
     /// The lowest free block of `len` LPIs.

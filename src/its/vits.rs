@@ -129,7 +129,10 @@ impl VirtualIts {
     fn typer(&self) -> u64 {
         // Physical LPIs, 8-byte ITT entries, IDbits/Devbits as advertised, collections held by
         // the ITS itself (HCC = one per vCPU) so the guest provisions no tables.
-        1 | 7 << 4 | (INTID_BITS - 1) << 8 | (DEVICE_ID_BITS - 1) << 13 | (self.vcpus.min(255) as u64) << 24
+        1 | 7 << 4
+            | (INTID_BITS - 1) << 8
+            | (DEVICE_ID_BITS - 1) << 13
+            | (self.vcpus.min(255) as u64) << 24
     }
 
     /// A guest read of the ITS frame.
@@ -185,13 +188,20 @@ impl VirtualIts {
 
     /// The command queue: (guest-physical base, bytes), if valid.
     pub fn queue(&self) -> Option<(u64, u64)> {
-        (self.cbaser & CBASER_VALID != 0).then(|| (self.cbaser & 0x000f_ffff_ffff_f000, ((self.cbaser & 0xff) + 1) * 4096))
+        (self.cbaser & CBASER_VALID != 0).then(|| {
+            (
+                self.cbaser & 0x000f_ffff_ffff_f000,
+                ((self.cbaser & 0xff) + 1) * 4096,
+            )
+        })
     }
 
     /// Guest addresses of the commands to run now (each `COMMAND_BYTES` long), in order; the
     /// caller reads each and calls `execute`, then `advance`.
     pub fn pending_commands(&self) -> Vec<u64> {
-        let Some((base, size)) = self.queue() else { return Vec::new() };
+        let Some((base, size)) = self.queue() else {
+            return Vec::new();
+        };
         let mut at = self.creadr % size;
         let end = self.cwriter % size;
         let mut out = Vec::new();
@@ -210,17 +220,29 @@ impl VirtualIts {
     }
 
     fn check_owned(&self, device: u32) -> Result<(), ItsRefusal> {
-        self.owned.contains(&device).then_some(()).ok_or(ItsRefusal::NotOwned(device))
+        self.owned
+            .contains(&device)
+            .then_some(())
+            .ok_or(ItsRefusal::NotOwned(device))
     }
 
     fn event(&self, device: u32, event: u32) -> Result<(u32, u16), ItsRefusal> {
         self.check_owned(device)?;
-        let d = self.devices.get(&device).ok_or(ItsRefusal::NotMapped("device"))?;
-        d.events.get(&event).copied().ok_or(ItsRefusal::NotMapped("event"))
+        let d = self
+            .devices
+            .get(&device)
+            .ok_or(ItsRefusal::NotMapped("device"))?;
+        d.events
+            .get(&event)
+            .copied()
+            .ok_or(ItsRefusal::NotMapped("event"))
     }
 
     fn vcpu_of(&self, collection: u16) -> Result<usize, ItsRefusal> {
-        self.collections.get(&collection).copied().ok_or(ItsRefusal::NotMapped("collection"))
+        self.collections
+            .get(&collection)
+            .copied()
+            .ok_or(ItsRefusal::NotMapped("collection"))
     }
 
     /// Where an event of a guest device lands: (LPI, vCPU).

@@ -14,8 +14,10 @@ const CTLR_ENABLE_GRP0: u32 = 1 << 0;
 const CTLR_ENABLE_GRP1: u32 = 1 << 1;
 const CTLR_ARE: u32 = 1 << 4;
 const CTLR_DS: u32 = 1 << 6;
-/// GICD_TYPER.IDbits: 10 interrupt ID bits (no LPIs yet).
+/// GICD_TYPER.IDbits without LPIs: 10 interrupt ID bits.
 const TYPER_ID_BITS: u32 = 9 << 19;
+/// GICD_TYPER with LPIs: LPIS set, 16 interrupt ID bits.
+const TYPER_LPIS: u32 = 1 << 17 | 15 << 19;
 
 /// Which bit array an offset falls in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -200,7 +202,12 @@ impl Vgic {
             GICD_TYPER => {
                 let lines = (self.cfg.spi_count + PRIVATE_IRQS) / 32 - 1;
                 let cpus = (self.vcpu_count().saturating_sub(1)).min(7) as u32;
-                (lines | cpus << 5 | TYPER_ID_BITS) as u64
+                let ids = if self.has_lpis() {
+                    TYPER_LPIS
+                } else {
+                    TYPER_ID_BITS
+                };
+                (lines | cpus << 5 | ids) as u64
             }
             GICD_IIDR => IIDR as u64,
             PIDR2_OFFSET => PIDR2_GICV3 as u64,

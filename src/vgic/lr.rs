@@ -3,7 +3,7 @@
 //! Group [60], HW [61], State [63:62].
 #![forbid(unsafe_code)]
 
-use super::{Vgic, PRIVATE_IRQS};
+use super::{Vgic, FIRST_LPI, PRIVATE_IRQS};
 use alloc::vec::Vec;
 
 const LR_STATE_SHIFT: u32 = 62;
@@ -32,6 +32,19 @@ pub struct FlushOutcome {
 }
 
 impl Vgic {
+    /// An LPI's LR: group 1, pending, no EOI maintenance (LPIs are edge, with no active state).
+    fn load_lpi(&mut self, intid: u32) -> u64 {
+        let Some(lpi) = self.lpi.lpis.get_mut(&intid) else {
+            return 0;
+        };
+        lpi.in_lr = true;
+        lpi.pending = false;
+        intid as u64
+            | (lpi.priority as u64) << LR_PRIORITY_SHIFT
+            | LR_STATE_PENDING << LR_STATE_SHIFT
+            | LR_GROUP1
+    }
+
     /// Folds the list registers of `vcpu` back into the model after the guest ran, and clears
     /// those the guest finished with.
     pub fn sync(&mut self, vcpu: usize, lrs: &mut [u64]) {
@@ -41,7 +54,11 @@ impl Vgic {
             if *lr == 0 {
                 continue;
             }
-            if let Some(irq) = self.irq_mut(vcpu, intid) {
+            if intid >= FIRST_LPI {
+                if let Some(lpi) = self.lpi.lpis.get_mut(&intid) {
+                    lpi.in_lr = state != 0;
+                }
+            } else if let Some(irq) = self.irq_mut(vcpu, intid) {
                 irq.in_lr = state != 0;
                 irq.active = state & LR_STATE_ACTIVE != 0;
                 if state & LR_STATE_PENDING == 0 && !irq.edge && irq.hw_intid.is_none() {
@@ -115,11 +132,15 @@ impl Vgic {
                 irq.deliverable(self.group_enabled(irq.group1))
                     .then_some((irq.priority, intid))
             })
+            .chain(self.deliverable_lpis(vcpu))
             .collect()
     }
 
     /// Builds the LR for `intid` and marks it as held in an LR.
     fn load(&mut self, vcpu: usize, intid: u32) -> u64 {
+        if intid >= FIRST_LPI {
+            return self.load_lpi(intid);
+        }
         let Some(irq) = self.irq_mut(vcpu, intid) else {
             return 0;
         };

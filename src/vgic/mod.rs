@@ -10,6 +10,7 @@
 
 mod dist;
 mod irq;
+mod lpi;
 mod lr;
 mod redist;
 mod sgi;
@@ -18,6 +19,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use irq::Irq;
 
+pub use lpi::FIRST_LPI;
 pub use lr::FlushOutcome;
 pub use redist::REDIST_FRAME_BYTES;
 pub use sgi::SgiRequest;
@@ -42,6 +44,8 @@ pub struct VgicConfig {
     pub list_register_count: usize,
     /// Virtual priority bits the CPU interface implements.
     pub priority_bits: u8,
+    /// LPIs offered to the guest (0: no LPIs, no ITS).
+    pub lpi_count: u32,
 }
 
 /// vCPUs whose list registers are stale: their physical CPUs must be interrupted.
@@ -105,6 +109,7 @@ pub struct Vgic {
     private: Vec<[Irq; PRIVATE_IRQS as usize]>,
     /// GICR_WAKER.ProcessorSleep per vCPU.
     asleep: Vec<bool>,
+    lpi: lpi::LpiState,
 }
 
 impl Vgic {
@@ -120,6 +125,7 @@ impl Vgic {
             spis: alloc::vec![Irq::default(); spi_count as usize],
             private: alloc::vec![private; vcpus],
             asleep: alloc::vec![true; vcpus],
+            lpi: lpi::LpiState::new(vcpus),
         }
     }
 

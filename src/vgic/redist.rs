@@ -11,6 +11,8 @@ const GICR_CTLR: u64 = 0x0000;
 const GICR_IIDR: u64 = 0x0004;
 const GICR_TYPER: u64 = 0x0008;
 const GICR_WAKER: u64 = 0x0014;
+const GICR_PROPBASER: u64 = 0x0070;
+const GICR_PENDBASER: u64 = 0x0078;
 const TYPER_LAST: u64 = 1 << 4;
 const WAKER_PROCESSOR_SLEEP: u64 = 1 << 1;
 const WAKER_CHILDREN_ASLEEP: u64 = 1 << 2;
@@ -24,7 +26,43 @@ impl Vgic {
         } else {
             0
         };
-        affinity << 32 | (vcpu as u64 & 0xffff) << 8 | last
+        let plpis = self.has_lpis() as u64; // GICR_TYPER.PLPIS
+        affinity << 32 | (vcpu as u64 & 0xffff) << 8 | last | plpis
+    }
+
+    /// GICR_CTLR, PROPBASER and PENDBASER (LPI configuration), if `offset` is one of them.
+    fn lpi_reg(&mut self, vcpu: usize, offset: u64, width: u8, write: Option<u64>) -> Option<u64> {
+        let lpis = self.has_lpis();
+        let l = &mut self.lpi;
+        match (offset, width) {
+            (GICR_CTLR, 4) => {
+                if let (Some(v), true) = (write, lpis) {
+                    // EnableLPIs cannot be cleared once set (IHI 0069 12.11.2 allows that).
+                    l.enabled[vcpu] |= v & 1 != 0;
+                }
+                Some(l.enabled[vcpu] as u64)
+            }
+            (GICR_PROPBASER | GICR_PENDBASER, 8) | (0x70 | 0x74 | 0x78 | 0x7c, 4) if lpis => {
+                let table = if offset & !7 == GICR_PROPBASER {
+                    &mut l.propbaser
+                } else {
+                    &mut l.pendbaser
+                };
+                let shift = 8 * (offset & 4);
+                let mask = if width == 8 {
+                    u64::MAX
+                } else {
+                    0xffff_ffff << shift
+                };
+                if let Some(v) = write {
+                    if !l.enabled[vcpu] {
+                        table[vcpu] = (table[vcpu] & !mask) | (v << shift & mask);
+                    }
+                }
+                Some((table[vcpu] & mask) >> shift)
+            }
+            _ => None,
+        }
     }
 
     /// A guest read of `vcpu`'s redistributor at `offset` (0..128 KiB).
@@ -43,6 +81,9 @@ impl Vgic {
             } else {
                 Err(refused)
             });
+        }
+        if let Some(value) = self.lpi_reg(vcpu, offset, width_bytes, None) {
+            return Ok(value);
         }
         match (offset, width_bytes) {
             (GICR_TYPER, 8) => Ok(self.typer(vcpu)),
@@ -88,6 +129,12 @@ impl Vgic {
             } else {
                 Err(refused)
             });
+        }
+        if self
+            .lpi_reg(vcpu, offset, width_bytes, Some(value))
+            .is_some()
+        {
+            return Ok(Kick::vcpu(vcpu));
         }
         match (offset, width_bytes) {
             (GICR_WAKER, 4) => {

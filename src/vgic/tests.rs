@@ -8,7 +8,73 @@ fn vgic() -> Vgic {
         spi_count: 64,
         list_register_count: 4,
         priority_bits: 5,
+        lpi_count: 0,
     })
+}
+
+fn vgic_with_lpis() -> Vgic {
+    Vgic::new(VgicConfig {
+        vcpu_mpidrs: [0x0, 0x1].to_vec(),
+        spi_count: 64,
+        list_register_count: 4,
+        priority_bits: 5,
+        lpi_count: 8192,
+    })
+}
+
+#[test]
+fn lpis_are_advertised_only_when_offered() {
+    let mut g = vgic();
+    assert_eq!(g.dist_read(4, 4).unwrap() >> 17 & 1, 0);
+    assert_eq!(g.redist_read(0, 8, 8).unwrap() & 1, 0);
+    let mut g = vgic_with_lpis();
+    assert_eq!(g.dist_read(4, 4).unwrap() >> 17 & 1, 1);
+    assert_eq!(g.dist_read(4, 4).unwrap() >> 19 & 0x1f, 15);
+    assert_eq!(g.redist_read(1, 8, 8).unwrap() & 1, 1);
+}
+
+#[test]
+fn a_routed_enabled_lpi_is_injected_into_its_vcpu_only() {
+    let mut g = vgic_with_lpis();
+    g.dist_write(0, 4, 0x3).unwrap();
+    g.redist_write(1, 0x70, 8, 0x4900_0000 | 15).unwrap();
+    g.redist_write(1, 0, 4, 1).unwrap();
+    assert_eq!(g.lpi_property_table(), Some((0x4900_0000, 16)));
+    g.route_lpi(8200, 1);
+    assert_eq!(
+        g.set_lpi_config(8200, 0xa1),
+        Kick::NONE,
+        "nothing pending yet"
+    );
+    assert_eq!(g.inject_lpi(8200), Kick::vcpu(1));
+    let mut lrs = [0u64; 4];
+    g.flush(0, &mut lrs);
+    assert_eq!(lrs, [0; 4]);
+    g.flush(1, &mut lrs);
+    assert_eq!(lrs[0], 8200 | 0xa0 << 48 | 1 << 60 | 1 << 62);
+    lrs[0] = 0; // acknowledged: LPIs have no active state
+    g.sync(1, &mut lrs);
+    g.flush(1, &mut lrs);
+    assert_eq!(lrs, [0; 4], "delivered once");
+}
+
+#[test]
+fn disabled_unrouted_or_redistributor_disabled_lpis_stay_back() {
+    let mut g = vgic_with_lpis();
+    g.dist_write(0, 4, 0x3).unwrap();
+    g.route_lpi(8200, 0);
+    g.inject_lpi(8200);
+    let mut lrs = [0u64; 4];
+    g.set_lpi_config(8200, 0xa1);
+    g.flush(0, &mut lrs);
+    assert_eq!(lrs, [0; 4], "GICR_CTLR.EnableLPIs is off");
+    g.redist_write(0, 0, 4, 1).unwrap();
+    g.set_lpi_config(8200, 0xa0);
+    g.flush(0, &mut lrs);
+    assert_eq!(lrs, [0; 4], "disabled in the property table");
+    g.unroute_lpi(8200);
+    assert_eq!(g.inject_lpi(8200), Kick::NONE);
+    assert_eq!(g.lpi_count(), 0);
 }
 
 /// Enables both groups and makes `intid` group 1, enabled, priority `prio` for vCPU 0.

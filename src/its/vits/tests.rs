@@ -4,17 +4,46 @@ const OURS: u32 = 0x0008;
 
 fn its() -> VirtualIts {
     let mut its = VirtualIts::new(2, 8192, Vec::from([OURS, 0x0010]));
-    its.execute(ItsCommand::Mapc { collection: 0, target: 0, valid: true }).unwrap();
-    its.execute(ItsCommand::Mapc { collection: 1, target: 1, valid: true }).unwrap();
-    its.execute(ItsCommand::Mapd { device: OURS, event_bits: 5, itt_addr: 0, valid: true }).unwrap();
+    its.execute(ItsCommand::Mapc {
+        collection: 0,
+        target: 0,
+        valid: true,
+    })
+    .unwrap();
+    its.execute(ItsCommand::Mapc {
+        collection: 1,
+        target: 1,
+        valid: true,
+    })
+    .unwrap();
+    its.execute(ItsCommand::Mapd {
+        device: OURS,
+        event_bits: 5,
+        itt_addr: 0,
+        valid: true,
+    })
+    .unwrap();
     its
 }
 
 #[test]
 fn mapti_then_translate_gives_the_lpi_and_the_collections_vcpu() {
     let mut its = its();
-    let fx = its.execute(ItsCommand::Mapti { device: OURS, event: 3, intid: 8200, collection: 1 }).unwrap();
-    assert_eq!(fx, [ItsEffect::Route { intid: 8200, vcpu: 1 }]);
+    let fx = its
+        .execute(ItsCommand::Mapti {
+            device: OURS,
+            event: 3,
+            intid: 8200,
+            collection: 1,
+        })
+        .unwrap();
+    assert_eq!(
+        fx,
+        [ItsEffect::Route {
+            intid: 8200,
+            vcpu: 1
+        }]
+    );
     assert_eq!(its.translate(OURS, 3), Some((8200, 1)));
     assert_eq!(its.translate(OURS, 4), None);
 }
@@ -23,8 +52,22 @@ fn mapti_then_translate_gives_the_lpi_and_the_collections_vcpu() {
 fn commands_for_a_device_the_guest_does_not_own_are_refused() {
     let mut its = its();
     let not_ours = 0x0100;
-    assert_eq!(its.execute(ItsCommand::Mapd { device: not_ours, event_bits: 5, itt_addr: 0, valid: true }), Err(ItsRefusal::NotOwned(not_ours)));
-    assert_eq!(its.execute(ItsCommand::Int { device: not_ours, event: 0 }), Err(ItsRefusal::NotOwned(not_ours)));
+    assert_eq!(
+        its.execute(ItsCommand::Mapd {
+            device: not_ours,
+            event_bits: 5,
+            itt_addr: 0,
+            valid: true
+        }),
+        Err(ItsRefusal::NotOwned(not_ours))
+    );
+    assert_eq!(
+        its.execute(ItsCommand::Int {
+            device: not_ours,
+            event: 0
+        }),
+        Err(ItsRefusal::NotOwned(not_ours))
+    );
     assert_eq!(its.translate(not_ours, 0), None);
 }
 
@@ -32,36 +75,186 @@ fn commands_for_a_device_the_guest_does_not_own_are_refused() {
 fn out_of_range_events_lpis_collections_and_targets_are_refused() {
     let mut its = its();
     let refuse = |its: &mut VirtualIts, c| its.execute(c).unwrap_err();
-    assert_eq!(refuse(&mut its, ItsCommand::Mapti { device: OURS, event: 32, intid: 8200, collection: 0 }), ItsRefusal::OutOfRange("EventID"));
-    assert_eq!(refuse(&mut its, ItsCommand::Mapti { device: OURS, event: 1, intid: 100, collection: 0 }), ItsRefusal::OutOfRange("LPI"));
-    assert_eq!(refuse(&mut its, ItsCommand::Mapti { device: OURS, event: 1, intid: 8192 + 8192, collection: 0 }), ItsRefusal::OutOfRange("LPI"));
-    assert_eq!(refuse(&mut its, ItsCommand::Mapti { device: OURS, event: 1, intid: 8200, collection: 7 }), ItsRefusal::OutOfRange("collection"));
-    assert_eq!(refuse(&mut its, ItsCommand::Mapc { collection: 0, target: 5, valid: true }), ItsRefusal::OutOfRange("target processor"));
-    assert_eq!(refuse(&mut its, ItsCommand::Mapd { device: OURS, event_bits: 32, itt_addr: 0, valid: true }), ItsRefusal::OutOfRange("EventID size"));
-    assert_eq!(refuse(&mut its, ItsCommand::Unknown { opcode: 0x22 }), ItsRefusal::Unsupported(0x22));
+    assert_eq!(
+        refuse(
+            &mut its,
+            ItsCommand::Mapti {
+                device: OURS,
+                event: 32,
+                intid: 8200,
+                collection: 0
+            }
+        ),
+        ItsRefusal::OutOfRange("EventID")
+    );
+    assert_eq!(
+        refuse(
+            &mut its,
+            ItsCommand::Mapti {
+                device: OURS,
+                event: 1,
+                intid: 100,
+                collection: 0
+            }
+        ),
+        ItsRefusal::OutOfRange("LPI")
+    );
+    assert_eq!(
+        refuse(
+            &mut its,
+            ItsCommand::Mapti {
+                device: OURS,
+                event: 1,
+                intid: 8192 + 8192,
+                collection: 0
+            }
+        ),
+        ItsRefusal::OutOfRange("LPI")
+    );
+    assert_eq!(
+        refuse(
+            &mut its,
+            ItsCommand::Mapti {
+                device: OURS,
+                event: 1,
+                intid: 8200,
+                collection: 7
+            }
+        ),
+        ItsRefusal::OutOfRange("collection")
+    );
+    assert_eq!(
+        refuse(
+            &mut its,
+            ItsCommand::Mapc {
+                collection: 0,
+                target: 5,
+                valid: true
+            }
+        ),
+        ItsRefusal::OutOfRange("target processor")
+    );
+    assert_eq!(
+        refuse(
+            &mut its,
+            ItsCommand::Mapd {
+                device: OURS,
+                event_bits: 32,
+                itt_addr: 0,
+                valid: true
+            }
+        ),
+        ItsRefusal::OutOfRange("EventID size")
+    );
+    assert_eq!(
+        refuse(&mut its, ItsCommand::Unknown { opcode: 0x22 }),
+        ItsRefusal::Unsupported(0x22)
+    );
 }
 
 #[test]
 fn int_injects_movi_reroutes_discard_and_unmap_unroute() {
     let mut its = its();
-    its.execute(ItsCommand::Mapti { device: OURS, event: 1, intid: 8201, collection: 0 }).unwrap();
-    assert_eq!(its.execute(ItsCommand::Int { device: OURS, event: 1 }).unwrap(), [ItsEffect::Inject { intid: 8201, vcpu: 0 }]);
-    assert_eq!(its.execute(ItsCommand::Movi { device: OURS, event: 1, collection: 1 }).unwrap(), [ItsEffect::Route { intid: 8201, vcpu: 1 }]);
-    assert_eq!(its.execute(ItsCommand::Discard { device: OURS, event: 1 }).unwrap(), [ItsEffect::Unroute { intid: 8201 }]);
-    assert_eq!(its.execute(ItsCommand::Inv { device: OURS, event: 1 }), Err(ItsRefusal::NotMapped("event")));
-    its.execute(ItsCommand::Mapti { device: OURS, event: 2, intid: 8202, collection: 0 }).unwrap();
-    let fx = its.execute(ItsCommand::Mapd { device: OURS, event_bits: 0, itt_addr: 0, valid: false }).unwrap();
+    its.execute(ItsCommand::Mapti {
+        device: OURS,
+        event: 1,
+        intid: 8201,
+        collection: 0,
+    })
+    .unwrap();
+    assert_eq!(
+        its.execute(ItsCommand::Int {
+            device: OURS,
+            event: 1
+        })
+        .unwrap(),
+        [ItsEffect::Inject {
+            intid: 8201,
+            vcpu: 0
+        }]
+    );
+    assert_eq!(
+        its.execute(ItsCommand::Movi {
+            device: OURS,
+            event: 1,
+            collection: 1
+        })
+        .unwrap(),
+        [ItsEffect::Route {
+            intid: 8201,
+            vcpu: 1
+        }]
+    );
+    assert_eq!(
+        its.execute(ItsCommand::Discard {
+            device: OURS,
+            event: 1
+        })
+        .unwrap(),
+        [ItsEffect::Unroute { intid: 8201 }]
+    );
+    assert_eq!(
+        its.execute(ItsCommand::Inv {
+            device: OURS,
+            event: 1
+        }),
+        Err(ItsRefusal::NotMapped("event"))
+    );
+    its.execute(ItsCommand::Mapti {
+        device: OURS,
+        event: 2,
+        intid: 8202,
+        collection: 0,
+    })
+    .unwrap();
+    let fx = its
+        .execute(ItsCommand::Mapd {
+            device: OURS,
+            event_bits: 0,
+            itt_addr: 0,
+            valid: false,
+        })
+        .unwrap();
     assert_eq!(fx, [ItsEffect::Unroute { intid: 8202 }]);
 }
 
 #[test]
 fn movall_and_invall_cover_every_lpi_of_the_collection() {
     let mut its = its();
-    its.execute(ItsCommand::Mapti { device: OURS, event: 1, intid: 8201, collection: 0 }).unwrap();
-    its.execute(ItsCommand::Mapti { device: OURS, event: 2, intid: 8202, collection: 0 }).unwrap();
-    assert_eq!(its.execute(ItsCommand::Invall { collection: 0 }).unwrap().len(), 2);
+    its.execute(ItsCommand::Mapti {
+        device: OURS,
+        event: 1,
+        intid: 8201,
+        collection: 0,
+    })
+    .unwrap();
+    its.execute(ItsCommand::Mapti {
+        device: OURS,
+        event: 2,
+        intid: 8202,
+        collection: 0,
+    })
+    .unwrap();
+    assert_eq!(
+        its.execute(ItsCommand::Invall { collection: 0 })
+            .unwrap()
+            .len(),
+        2
+    );
     let fx = its.execute(ItsCommand::Movall { from: 0, to: 1 }).unwrap();
-    assert_eq!(fx, [ItsEffect::Route { intid: 8201, vcpu: 1 }, ItsEffect::Route { intid: 8202, vcpu: 1 }]);
+    assert_eq!(
+        fx,
+        [
+            ItsEffect::Route {
+                intid: 8201,
+                vcpu: 1
+            },
+            ItsEffect::Route {
+                intid: 8202,
+                vcpu: 1
+            }
+        ]
+    );
     assert_eq!(its.translate(OURS, 2), Some((8202, 1)));
 }
 
@@ -77,7 +270,11 @@ fn registers_advertise_physical_lpis_and_collections_and_no_tables() {
     assert_eq!(its.queue(), Some((0x4800_0000, 8192)));
     assert_eq!(its.write(0x0, 4, 1), Some(true));
     its.write(0x80, 8, 0);
-    assert_eq!(its.queue(), Some((0x4800_0000, 8192)), "CBASER is read-only while enabled");
+    assert_eq!(
+        its.queue(),
+        Some((0x4800_0000, 8192)),
+        "CBASER is read-only while enabled"
+    );
 }
 
 #[test]
@@ -88,7 +285,10 @@ fn pending_commands_walk_the_ring_from_creadr_to_cwriter_and_wrap() {
     its.write(0x88, 8, 0xfe0);
     its.advance();
     its.write(0x88, 8, 0x40);
-    assert_eq!(its.pending_commands(), [0x4800_0fe0, 0x4800_0000, 0x4800_0020]);
+    assert_eq!(
+        its.pending_commands(),
+        [0x4800_0fe0, 0x4800_0000, 0x4800_0020]
+    );
     its.advance();
     assert_eq!(its.read(0x90, 8), Some(0x40));
     assert!(its.pending_commands().is_empty());

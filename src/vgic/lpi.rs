@@ -1,0 +1,136 @@
+//! Virtual LPIs (IHI 0069, chapter 5): their configuration comes from the guest's property
+//! table (read by the hypervisor on INV/INVALL), their routing from the virtual ITS, and they
+//! are injected through list registers like any other interrupt (no active state).
+#![forbid(unsafe_code)]
+
+use super::{Kick, Vgic};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// First LPI INTID.
+pub const FIRST_LPI: u32 = 8192;
+const PROP_ENABLE: u8 = 1;
+const PROP_PRIORITY_MASK: u8 = 0xfc;
+
+/// One mapped LPI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lpi {
+    /// Enable bit from the guest's property table.
+    pub enabled: bool,
+    /// Priority from the guest's property table.
+    pub priority: u8,
+    /// Pending.
+    pub pending: bool,
+    /// Held in a list register.
+    pub in_lr: bool,
+    /// Target vCPU.
+    pub vcpu: usize,
+}
+
+/// The LPI side of the redistributors.
+#[derive(Debug, Clone, Default)]
+pub struct LpiState {
+    /// Mapped LPIs.
+    pub lpis: BTreeMap<u32, Lpi>,
+    /// GICR_CTLR.EnableLPIs per vCPU.
+    pub enabled: Vec<bool>,
+    /// GICR_PROPBASER per vCPU.
+    pub propbaser: Vec<u64>,
+    /// GICR_PENDBASER per vCPU.
+    pub pendbaser: Vec<u64>,
+}
+
+impl LpiState {
+    /// LPI state for `vcpus` redistributors.
+    pub fn new(vcpus: usize) -> Self {
+        Self {
+            lpis: BTreeMap::new(),
+            enabled: alloc::vec![false; vcpus],
+            propbaser: alloc::vec![0; vcpus],
+            pendbaser: alloc::vec![0; vcpus],
+        }
+    }
+}
+
+impl Vgic {
+    /// Whether the guest is offered LPIs.
+    pub fn has_lpis(&self) -> bool {
+        self.cfg.lpi_count > 0
+    }
+
+    /// LPI `intid` now targets `vcpu` (created unconfigured if new).
+    pub fn route_lpi(&mut self, intid: u32, vcpu: usize) -> Kick {
+        if intid < FIRST_LPI || vcpu >= self.vcpu_count() {
+            return Kick::NONE;
+        }
+        let lpi = self.lpi.lpis.entry(intid).or_default();
+        lpi.vcpu = vcpu;
+        if lpi.pending {
+            Kick::vcpu(vcpu)
+        } else {
+            Kick::NONE
+        }
+    }
+
+    /// LPI `intid` is no longer mapped.
+    pub fn unroute_lpi(&mut self, intid: u32) {
+        self.lpi.lpis.remove(&intid);
+    }
+
+    /// Applies a property table entry (priority in bits 7:2, enable in bit 0).
+    pub fn set_lpi_config(&mut self, intid: u32, property: u8) -> Kick {
+        let mask = self.priority_mask();
+        let Some(lpi) = self.lpi.lpis.get_mut(&intid) else {
+            return Kick::NONE;
+        };
+        lpi.enabled = property & PROP_ENABLE != 0;
+        lpi.priority = property & PROP_PRIORITY_MASK & mask;
+        if lpi.enabled && lpi.pending {
+            Kick::vcpu(lpi.vcpu)
+        } else {
+            Kick::NONE
+        }
+    }
+
+    /// Makes a mapped LPI pending (a device MSI or an INT command).
+    pub fn inject_lpi(&mut self, intid: u32) -> Kick {
+        let Some(lpi) = self.lpi.lpis.get_mut(&intid) else {
+            return Kick::NONE;
+        };
+        lpi.pending = true;
+        Kick::vcpu(lpi.vcpu)
+    }
+
+    /// Clears a mapped LPI's pending state.
+    pub fn clear_lpi(&mut self, intid: u32) {
+        if let Some(lpi) = self.lpi.lpis.get_mut(&intid) {
+            lpi.pending = false;
+        }
+    }
+
+    /// The guest's LPI property table (PROPBASER of the first redistributor that has LPIs
+    /// enabled): guest-physical base and the number of INTID bits it covers.
+    pub fn lpi_property_table(&self) -> Option<(u64, u32)> {
+        let vcpu = self.lpi.enabled.iter().position(|&e| e)?;
+        let propbaser = self.lpi.propbaser[vcpu];
+        Some((
+            propbaser & 0x000f_ffff_ffff_f000,
+            (propbaser & 0x1f) as u32 + 1,
+        ))
+    }
+
+    /// Mapped LPIs, for statistics.
+    pub fn lpi_count(&self) -> usize {
+        self.lpi.lpis.len()
+    }
+
+    /// (priority, intid) of the LPIs deliverable to `vcpu` now.
+    pub(super) fn deliverable_lpis(&self, vcpu: usize) -> impl Iterator<Item = (u8, u32)> + '_ {
+        let on = self.lpi.enabled.get(vcpu).copied().unwrap_or(false) && self.group_enabled(true);
+        self.lpi
+            .lpis
+            .iter()
+            .filter(move |(_, l)| on && l.vcpu == vcpu && l.enabled && l.pending && !l.in_lr)
+            .map(|(&intid, l)| (l.priority, intid))
+    }
+}
