@@ -19,6 +19,7 @@
 
 use super::bar::VirtualBar;
 use super::caps::{self, CapPolicy, KeptCapability};
+use super::msix::MsixTable;
 use crate::pci::bar::{BarKind, BAR_COUNT};
 use crate::pci::enumerate::{capabilities, HostFunction};
 use crate::pci::regs;
@@ -66,6 +67,13 @@ pub enum Action {
         /// Offset in config space.
         offset: u16,
     },
+    /// MSI-X enable or function mask changed: reprogram the real function.
+    MsixControl,
+    /// The guest changed MSI-X vector `index`: reprogram its real entry's mask.
+    MsixVector {
+        /// Vector.
+        index: usize,
+    },
 }
 
 /// An assigned function's virtual configuration space.
@@ -83,6 +91,10 @@ pub struct VirtualFunction {
     shadow: [u8; 256],
     /// Taken away from the guest (`teardown`): it reads as absent until `reattach`.
     detached: bool,
+    /// The MSI-X table, when the function has one and the guest has an MSI controller.
+    msix: Option<MsixTable>,
+    /// A config write changed MSI-X enable or function mask.
+    pending_msix_control: bool,
 }
 
 impl VirtualFunction {
@@ -118,6 +130,8 @@ impl VirtualFunction {
             caps: caps::filter_chain(&chain),
             shadow,
             detached: false,
+            msix: None,
+            pending_msix_control: false,
         };
         function.clear_shadow_enables();
         function
@@ -233,7 +247,9 @@ impl VirtualFunction {
     }
 }
 
+mod msix_glue;
 mod write;
+pub use msix_glue::MsixAccess;
 
 fn is_aligned(offset: u16, width: u8) -> bool {
     matches!(width, 1 | 2 | 4) && offset.is_multiple_of(width as u16) && offset < CONFIG_SPACE_BYTES

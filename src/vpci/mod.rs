@@ -8,6 +8,7 @@ pub mod bar;
 pub mod caps;
 pub mod function;
 pub mod layout;
+pub mod msix;
 pub mod topology;
 
 pub use function::{Action, VirtualFunction};

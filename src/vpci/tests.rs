@@ -1,4 +1,4 @@
-use super::function::{Action, VirtualFunction};
+use super::function::{Action, MsixAccess, VirtualFunction};
 use crate::pci::bar::{Bar, BarKind};
 use crate::pci::enumerate::HostFunction;
 use crate::pci::regs;
@@ -427,4 +427,85 @@ fn default_deny_holds_at_every_offset_of_config_space() {
         before,
         "no unclaimed write reaches hardware"
     );
+}
+
+/// The test device's MSI-X lives in BAR3 (16 KiB): table at 0, PBA at 0x2000.
+fn device_with_msix() -> (FakeFunction, VirtualFunction) {
+    let (hw, mut vf) = device();
+    hw.regs.borrow_mut()[0x64 / 4] = 0x0000_0003;
+    hw.regs.borrow_mut()[0x68 / 4] = 0x0000_2003;
+    vf.offer_msix(&hw);
+    (hw, vf)
+}
+
+#[test]
+fn with_msix_offered_the_table_and_pba_pages_are_left_out_of_the_bar_mapping() {
+    let (hw, mut vf) = device_with_msix();
+    vf.write(&hw, 0x1c, 4, 0x2010_0000);
+    let actions = vf.write(&hw, 0x04, 2, regs::COMMAND_MEMORY as u32);
+    assert_eq!(
+        actions,
+        [
+            Action::Map {
+                bar: 3,
+                guest_phys: 0x2010_1000,
+                host_phys: 0x1002_1000,
+                size_bytes: 0x1000
+            },
+            Action::Map {
+                bar: 3,
+                guest_phys: 0x2010_3000,
+                host_phys: 0x1002_3000,
+                size_bytes: 0x1000
+            },
+        ]
+    );
+}
+
+#[test]
+fn msix_enable_sticks_when_offered_and_reports_a_control_change() {
+    let (hw, mut vf) = device_with_msix();
+    let actions = vf.write(&hw, 0x62, 2, 0x8000);
+    assert_eq!(actions, [Action::MsixControl]);
+    assert_eq!(read(&vf, &hw, 0x62, 2) & 0xc000, 0x8000);
+    assert!(vf.msix().unwrap().enabled);
+    assert!(
+        hw.writes.borrow().iter().all(|&(o, _)| o != 0x60),
+        "sluice, not the guest, programs the real control"
+    );
+}
+
+#[test]
+fn trapped_accesses_hit_the_virtual_table_or_are_forwarded() {
+    let (hw, mut vf) = device_with_msix();
+    vf.write(&hw, 0x1c, 4, 0x2010_0000);
+    vf.write(&hw, 0x04, 2, regs::COMMAND_MEMORY as u32);
+    assert_eq!(
+        vf.msix_access(0x2010_0018, 4, Some(0x55)),
+        MsixAccess::Table {
+            value: 0,
+            changed: Some(1)
+        }
+    );
+    assert_eq!(
+        vf.msix_access(0x2010_0018, 4, None),
+        MsixAccess::Table {
+            value: 0x55,
+            changed: None
+        }
+    );
+    assert_eq!(
+        vf.msix_access(0x2010_2000, 8, None),
+        MsixAccess::Forward {
+            host_phys: 0x1002_2000
+        }
+    );
+    assert_eq!(
+        vf.msix_access(0x2010_0800, 4, None),
+        MsixAccess::Forward {
+            host_phys: 0x1002_0800
+        }
+    );
+    assert_eq!(vf.msix_access(0x2010_1000, 4, None), MsixAccess::NotTrapped);
+    assert_eq!(vf.msix_access(0x3000_0000, 4, None), MsixAccess::NotTrapped);
 }

@@ -39,6 +39,9 @@ impl VirtualFunction {
                 if !self.write_cap_dword(cfg, dword, value, byte_mask) {
                     actions.push(Action::Unclaimed { offset });
                 }
+                if self.take_msix_control_change() {
+                    actions.push(Action::MsixControl);
+                }
             }
             // Read-only registers of the header: writes vanish quietly, as on hardware.
             0..CAPABILITY_AREA => {}
@@ -100,6 +103,10 @@ impl VirtualFunction {
             if mask == 0 || half == c.offset {
                 continue; // untouched, or the read-only header
             }
+            if c.id == regs::cap::MSIX && half - c.offset == 2 && self.msix.is_some() {
+                self.write_msix_control(half, v, mask);
+                continue;
+            }
             match caps::policy(c.id, half - c.offset) {
                 CapPolicy::ReadOnly => {}
                 CapPolicy::Shadow { writable } => {
@@ -157,12 +164,12 @@ impl VirtualFunction {
                 });
             }
             if let Some(guest_phys) = wanted {
-                actions.push(Action::Map {
-                    bar: index as u8,
+                actions.extend(self.map_pieces(
+                    index as u8,
                     guest_phys,
-                    host_phys: bar.host.host_phys,
+                    bar.host.host_phys,
                     size_bytes,
-                });
+                ));
                 self.mapped[index] = Some(guest_phys);
             }
         }

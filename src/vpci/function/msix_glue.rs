@@ -1,0 +1,141 @@
+//! MSI-X on an assigned function: the table and PBA pages trap (they are left out of the BAR's
+//! stage-2 mapping), the table is the guest's own, and enable, function mask and vector masks
+//! are what reach the real function.
+#![forbid(unsafe_code)]
+
+use super::*;
+
+/// What a trapped access inside a BAR's MSI-X pages is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsixAccess {
+    /// Emulated table access: the value read (0 for writes) and the vector a write changed.
+    Table {
+        /// Value read.
+        value: u64,
+        /// Vector changed by a write.
+        changed: Option<usize>,
+    },
+    /// The PBA or another register sharing a trapped page: perform exactly this access on
+    /// the real BAR at `host_phys`.
+    Forward {
+        /// Host address.
+        host_phys: u64,
+    },
+    /// Not in a trapped page of a mapped BAR.
+    NotTrapped,
+}
+
+impl VirtualFunction {
+    /// Offers MSI-X to the guest (it has an MSI controller): the capability's enable and mask
+    /// bits take effect and the table and PBA pages trap.
+    pub fn offer_msix(&mut self, cfg: &impl ConfigAccess) {
+        let Some(cap) = self.caps.iter().find(|c| c.id == regs::cap::MSIX).copied() else {
+            return;
+        };
+        let control = cfg.read16(self.host_bdf, cap.offset + 2);
+        let table = cfg.read32(self.host_bdf, cap.offset + 4);
+        let pba = cfg.read32(self.host_bdf, cap.offset + 8);
+        self.msix = Some(MsixTable::from_capability(control, table, pba));
+    }
+
+    /// The guest's MSI-X table, if offered.
+    pub fn msix(&self) -> Option<&MsixTable> {
+        self.msix.as_ref()
+    }
+
+    pub(super) fn write_msix_control(&mut self, offset: u16, value: u16, byte_mask: u16) {
+        let writable = regs::MSIX_FLAGS_ENABLE | regs::MSIX_FLAGS_MASKALL;
+        let m = byte_mask & writable;
+        let new = (self.shadow16(offset) & !m) | (value & m);
+        self.shadow[offset as usize..offset as usize + 2].copy_from_slice(&new.to_le_bytes());
+        if let Some(t) = self.msix.as_mut() {
+            t.enabled = new & regs::MSIX_FLAGS_ENABLE != 0;
+            t.function_masked = new & regs::MSIX_FLAGS_MASKALL != 0;
+        }
+        self.pending_msix_control = true;
+    }
+
+    /// Stage-2 pieces of BAR `bar` placed at `guest_phys`: everything but its trapped pages.
+    pub(super) fn map_pieces(
+        &self,
+        bar: u8,
+        guest_phys: u64,
+        host_phys: u64,
+        size: u64,
+    ) -> Vec<Action> {
+        let holes = self
+            .msix
+            .as_ref()
+            .map(|t| t.trapped_pages(bar))
+            .unwrap_or_default();
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        for (start, len) in holes.into_iter().chain([(size, 0)]) {
+            let start = start.min(size);
+            if start > at {
+                pieces.push(Action::Map {
+                    bar,
+                    guest_phys: guest_phys + at,
+                    host_phys: host_phys + at,
+                    size_bytes: start - at,
+                });
+            }
+            at = at.max(start + len);
+        }
+        pieces
+    }
+
+    /// The BAR and offset a guest address falls in, among BARs mapped now.
+    fn bar_at(&self, guest_phys: u64) -> Option<(u8, u64)> {
+        (0..BAR_COUNT).find_map(|i| {
+            let base = self.mapped[i]?;
+            let bar = self.bars[i]?;
+            let offset = guest_phys
+                .checked_sub(base)
+                .filter(|&o| o < bar.mapped_bytes())?;
+            Some((i as u8, offset))
+        })
+    }
+
+    /// A trapped guest access at `guest_phys` that may fall in this function's MSI-X pages.
+    pub fn msix_access(&mut self, guest_phys: u64, width: u8, write: Option<u64>) -> MsixAccess {
+        let Some((bar, offset)) = self.bar_at(guest_phys) else {
+            return MsixAccess::NotTrapped;
+        };
+        let Some(table) = self.msix.as_mut() else {
+            return MsixAccess::NotTrapped;
+        };
+        if !table
+            .trapped_pages(bar)
+            .iter()
+            .any(|&(s, l)| offset >= s && offset < s + l)
+        {
+            return MsixAccess::NotTrapped;
+        }
+        let in_table = bar == table.table_bar
+            && offset >= table.table_offset
+            && offset - table.table_offset < table.table_bytes();
+        if !in_table {
+            let host = self.bars[bar as usize].map_or(0, |b| b.host.host_phys);
+            return MsixAccess::Forward {
+                host_phys: host + offset,
+            };
+        }
+        let relative = offset - table.table_offset;
+        match write {
+            None => MsixAccess::Table {
+                value: table.read(relative, width).unwrap_or(0),
+                changed: None,
+            },
+            Some(v) => MsixAccess::Table {
+                value: 0,
+                changed: table.write(relative, width, v),
+            },
+        }
+    }
+
+    /// Takes the "control changed" flag a config write set (the caller reprograms the function).
+    pub fn take_msix_control_change(&mut self) -> bool {
+        core::mem::take(&mut self.pending_msix_control)
+    }
+}
