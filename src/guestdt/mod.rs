@@ -54,6 +54,8 @@ pub struct GuestPciHost {
     pub mem64: PhysRange,
     /// INTx routing: (slot, pin 1..4, GIC SPI INTID) for every assigned function.
     pub intx: Vec<(u8, u8, u32)>,
+    /// MSIs go to the guest's ITS: requester ID == DeviceID (`msi-map`).
+    pub msi_map: bool,
 }
 
 /// Everything the guest DT describes.
@@ -284,6 +286,9 @@ fn pci_host(w: &mut FdtWriter, pci: &GuestPciHost) -> Result<()> {
         })
         .collect();
     w.property_array_u32("interrupt-map", &map)?;
+    if pci.msi_map {
+        w.property_array_u32("msi-map", &[0, ITS_PHANDLE, 0, 0x1_0000])?;
+    }
     Ok(w.end_node(node)?)
 }
 

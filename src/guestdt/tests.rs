@@ -143,6 +143,7 @@ fn pci_host_node_has_ecam_windows_and_an_interrupt_map_per_slot() {
         mem32: PhysRange::new(0x8000_0000, 0x1000_0000),
         mem64: PhysRange::new(0x70_0000_0000, 0x10_0000_0000),
         intx: [(0, 1, 36), (1, 1, 37)].to_vec(),
+        msi_map: false,
     });
     let blob = build(&cfg).unwrap();
     let fdt = Fdt::new(&blob).unwrap();

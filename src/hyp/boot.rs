@@ -57,7 +57,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
 extern "C" fn secondary_main(cpu_index: usize) -> ! {
     cpu::set_cpu_index(cpu_index);
     let host = host::get();
-    host::init_this_cpu(host, cpu_index);
+    let _ = host::init_this_cpu(host, cpu_index);
     vcpu::run_secondary_vcpu(vm::get(), cpu_index)
 }
 

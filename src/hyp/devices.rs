@@ -20,6 +20,8 @@ pub enum Emulator {
     Uart,
     /// The virtual PCI host bridge's configuration space.
     PciEcam,
+    /// The guest's virtual ITS.
+    Its,
 }
 
 /// One trapped guest-physical region.
@@ -97,6 +99,7 @@ pub fn access(
             }
         }
         Emulator::Uart => Ok(uart_access(vm, vcpu, offset, width, write)),
+        Emulator::Its => super::msi::its_access(vm, vcpu, offset, width, write).ok_or(Refused),
         Emulator::PciEcam => match &vm.pci {
             Some(bus) => Ok(super::pci::ecam_access(vm, bus, offset, width, write)),
             None => Err(Refused),

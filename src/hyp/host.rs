@@ -1,6 +1,7 @@
 //! The machine sluice owns: what the host DT described, the physical GIC, and the memory map
 //! (sluice's image, heap and the boot modules, all kept away from guests).
 
+use super::its::PhysicalIts;
 use super::{boot, heap, tables::HeapTables};
 use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
 use alloc::vec::Vec;
@@ -9,7 +10,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use sluice::mm::carve::FreeMemory;
 use sluice::mm::pagetable::{self, Attributes, PageTable};
 use sluice::mm::PhysRange;
-use sluice::platform::Platform;
+use sluice::platform::{PciSpace, Platform};
 use sluice::psci;
 use spin::Once;
 
@@ -29,6 +30,8 @@ pub struct Host {
     pub free: spin::Mutex<FreeMemory>,
     /// The physical distributor.
     pub dist: gic::Distributor,
+    /// The physical ITS, when the GIC has one (MSIs of assigned devices land there).
+    pub its: Option<PhysicalIts>,
 }
 
 /// Why the host could not be brought up.
@@ -111,14 +114,23 @@ pub fn init(
     // SAFETY: the DT's GICD frame, identity-mapped as Device memory by `enable_identity_map`.
     let dist = unsafe { gic::Distributor::new(MmioBase::new(platform.gic.dist.start as usize)) };
     dist.init();
+    let its = platform
+        .gic
+        .its
+        .first()
+        .map(|frame| PhysicalIts::init(*frame));
     let host = HOST.call_once(|| Host {
         platform,
         conduit,
         free: spin::Mutex::new(free),
         dist,
+        its,
     });
     cpu::set_cpu_index(boot_index);
-    init_this_cpu(host, boot_index);
+    let redist = init_this_cpu(host, boot_index);
+    if let Some(its) = &host.its {
+        its.map_boot_collection(redist.processor_number(), redist.base());
+    }
     Ok(host)
 }
 
@@ -181,12 +193,22 @@ fn device_ranges(platform: &Platform) -> Vec<PhysRange> {
     devices.extend(platform.gic.redist_regions.iter().copied());
     devices.extend(platform.gic.its.iter().copied());
     devices.extend(platform.pci_hosts.iter().map(|p| p.ecam));
+    // The host bridges' memory windows: sluice touches the MSI-X tables and PBAs of the BARs
+    // it assigns there.
+    devices.extend(
+        platform
+            .pci_hosts
+            .iter()
+            .flat_map(|p| &p.windows)
+            .filter(|w| w.space != PciSpace::Io)
+            .map(|w| w.cpu),
+    );
     devices
 }
 
 /// Per-CPU GIC bring-up: redistributor, CPU interface, the PPIs/SGIs sluice uses; then the
 /// EL2 guest controls.
-pub fn init_this_cpu(host: &Host, cpu_index: usize) {
+pub fn init_this_cpu(host: &Host, cpu_index: usize) -> gic::Redistributor {
     let mpidr = cpu::mpidr_affinity();
     let redist = host
         .platform
@@ -210,7 +232,15 @@ pub fn init_this_cpu(host: &Host, cpu_index: usize) {
     ] {
         redist.enable_private(intid);
     }
+    if let Some(its) = &host.its {
+        redist.enable_lpis(
+            its.prop_table,
+            super::its::LPI_ID_BITS,
+            PhysicalIts::new_pending_table(),
+        );
+    }
     cpu::configure_guest_traps();
+    redist
 }
 
 /// Starts every other CPU of the DT at `secondary_entry` through host PSCI CPU_ON.

@@ -9,6 +9,8 @@ pub mod console;
 pub mod devices;
 pub mod heap;
 pub mod host;
+pub mod its;
+pub mod msi;
 pub mod panic;
 pub mod pci;
 pub mod psci_glue;

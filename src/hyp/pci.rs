@@ -2,6 +2,7 @@
 //! virtual bus (one lock per function), and applying what a guest config access implies
 //! (stage-2 BAR mappings, checked first).
 
+use super::its::PhysicalIts;
 use super::vm::Vm;
 use crate::arch::mmio::MmioBase;
 use alloc::vec::Vec;
@@ -139,6 +140,8 @@ pub struct AssignedFunction {
     pub intx_intid: Option<u32>,
     /// Its interrupt pin (1..4), 0 for none.
     pub intx_pin: u8,
+    /// Physical LPIs wired to its MSI-X vectors: (first, count).
+    pub msix_lpis: Option<(u32, u32)>,
     /// Its emulated config space; the lock serialises config accesses and teardown.
     pub function: Mutex<VirtualFunction>,
 }
@@ -158,7 +161,12 @@ pub struct VirtualBus {
 
 impl VirtualBus {
     /// Assigns the selected endpoints of every host bus, in order, to slots 0, 1, ...
-    pub fn new(layout: GuestPciLayout, hosts: Vec<HostBus>, assignment: &Assignment) -> Self {
+    pub fn new(
+        layout: GuestPciLayout,
+        hosts: Vec<HostBus>,
+        assignment: &Assignment,
+        its: Option<&PhysicalIts>,
+    ) -> Self {
         let mut slots: Vec<Option<AssignedFunction>> = (0..SLOTS).map(|_| None).collect();
         let mut next = 0usize;
         for (host_bus, bus) in hosts.iter().enumerate() {
@@ -182,11 +190,14 @@ impl VirtualBus {
                     .and_then(|(device, pin)| bus.host.intx_intid(device, pin));
                 let function = Mutex::new(VirtualFunction::new(f, &bus.ecam));
                 log::info!("pci {} assigned to the guest as 00:{:02x}.0", f.bdf, next);
+                let msix_lpis =
+                    its.and_then(|its| wire_msix(its, f, &mut function.lock(), &bus.ecam));
                 slots[next] = Some(AssignedFunction {
                     slot: next as u8,
                     host_bus,
                     intx_intid,
                     intx_pin: f.interrupt_pin,
+                    msix_lpis,
                     function,
                 });
                 next += 1;
@@ -204,6 +215,55 @@ impl VirtualBus {
     pub fn assigned(&self) -> impl Iterator<Item = &AssignedFunction> {
         self.slots.iter().flatten()
     }
+
+    /// The function and MSI-X vector a physical LPI belongs to.
+    pub fn lpi_owner(&self, lpi: u32) -> Option<(&AssignedFunction, usize)> {
+        self.assigned().find_map(|a| {
+            let (first, count) = a.msix_lpis?;
+            (lpi >= first && lpi - first < count).then(|| (a, (lpi - first) as usize))
+        })
+    }
+
+    /// DeviceIDs of the guest's functions on its virtual ITS.
+    pub fn guest_device_ids(&self) -> Vec<u32> {
+        self.assigned()
+            .map(AssignedFunction::guest_device_id)
+            .collect()
+    }
+}
+
+impl AssignedFunction {
+    /// The DeviceID the guest's ITS knows this function by: its requester ID on the virtual
+    /// bus (the guest DT's msi-map is the identity).
+    pub fn guest_device_id(&self) -> u32 {
+        (self.slot as u32) << 3
+    }
+}
+
+/// Offers MSI-X to the guest and wires every vector to a physical LPI of its own (the real
+/// function's DeviceID is its requester ID: the host's msi-map is taken as the identity).
+fn wire_msix(
+    its: &PhysicalIts,
+    host: &HostFunction,
+    function: &mut VirtualFunction,
+    ecam: &Ecam,
+) -> Option<(u32, u32)> {
+    function.offer_msix(ecam);
+    let count = function.msix()?.entries.len() as u32;
+    let Some(first) = its.lpis.lock().allocate(count) else {
+        log::warn!(
+            "pci {}: no physical LPIs left for {count} MSI-X vectors; INTx only",
+            host.bdf
+        );
+        return None;
+    };
+    its.map_device(host.bdf.requester_id() as u32, first, count);
+    log::info!(
+        "pci {}: {count} MSI-X vectors -> LPIs {first}..{}",
+        host.bdf,
+        first + count - 1
+    );
+    Some((first, count))
 }
 
 /// De-assign hook: takes `slot`'s function away from the guest while holding its lock, so no
@@ -307,6 +367,8 @@ fn apply(
                 log::error!("vpci 00:{slot:02x}.0 bar {bar}: unmap of {guest_phys:#x} failed: {e}");
             }
         }
+        Action::MsixControl => super::msi::program_control(vm, bus, assigned, function),
+        Action::MsixVector { index } => super::msi::program_vector(vm, function, index),
         Action::Map {
             bar,
             guest_phys,

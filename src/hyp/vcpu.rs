@@ -193,11 +193,23 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
 
 fn handle_mmio(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess, esr: u64) {
     let region = vm.region(access.guest_phys);
-    let result = region.ok_or(devices::Refused).and_then(|r| {
-        let offset = access.guest_phys - r.range.start;
-        let value = access.is_write.then(|| frame.reg(access.register));
-        devices::access(vm, vcpu, r, offset, access.width_bytes, value)
-    });
+    let value = access.is_write.then(|| frame.reg(access.register));
+    let result = match region {
+        Some(r) => devices::access(
+            vm,
+            vcpu,
+            r,
+            access.guest_phys - r.range.start,
+            access.width_bytes,
+            value,
+        ),
+        // Not a fixed device: maybe the MSI-X table or PBA page of an assigned function.
+        None => vm
+            .pci
+            .as_ref()
+            .and_then(|bus| super::msi::trap(vm, bus, access.guest_phys, access.width_bytes, value))
+            .ok_or(devices::Refused),
+    };
     match result {
         Ok(value) => {
             if !access.is_write {
@@ -266,7 +278,7 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
     let timer = &vm.host.platform.timer;
     loop {
         let intid = gic::acknowledge();
-        if intid >= gic::SPURIOUS_INTID {
+        if gic::SPECIAL_INTIDS.contains(&intid) {
             break;
         }
         gic::end_of_interrupt(intid);
@@ -277,6 +289,10 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
             // HW-linked: the guest's deactivation deactivates the physical interrupt.
             let k = vm.vgic.lock().inject_hw(vcpu, intid);
             devices::kick(vm, vcpu, k);
+            continue;
+        }
+        if intid >= sluice::vgic::FIRST_LPI {
+            super::msi::deliver(vm, vcpu, intid); // LPIs have no active state: no deactivation
             continue;
         }
         if intid == vm.host.platform.uart.intid {

@@ -13,12 +13,16 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use sluice::guestdt::{self, GuestDtConfig};
+use sluice::its::vits::VirtualIts;
 use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
 use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
 use sluice::mm::PhysRange;
 use sluice::psci::VcpuPowerTable;
 use sluice::vgic::{Vgic, VgicConfig, REDIST_FRAME_BYTES};
 use sluice::vpci::topology::Assignment;
+
+/// LPIs the guest's vITS and vGIC offer (INTIDs 8192..65535, 16 ID bits).
+const GUEST_LPIS: u32 = 65536 - 8192;
 use sluice::vuart::Pl011;
 use spin::{Mutex, Once};
 
@@ -56,6 +60,8 @@ pub struct Vm {
     pub pci: Option<VirtualBus>,
     /// Physical INTx SPIs forwarded to the guest (HW-linked, same INTID).
     pub intx_intids: Vec<u32>,
+    /// The guest's virtual ITS (at the host ITS's address), when it has one.
+    pub vits: Option<Mutex<VirtualIts>>,
 }
 
 /// Why the guest could not be created.
@@ -107,14 +113,41 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
     let (stage2, vtcr) = build_stage2(ram)?;
     let uart_intid = host.platform.uart.intid;
     let pci = build_pci(host)?;
-    let dtb = build_guest_dt(host, ram, &layout, &vcpu_mpidrs, pci.as_ref())?;
+    // The guest gets an ITS of its own when the host has one and devices are passed through.
+    let vits = match (&host.its, &pci) {
+        (Some(_), Some(bus)) => Some(Mutex::new(VirtualIts::new(
+            vcpu_mpidrs.len(),
+            GUEST_LPIS,
+            bus.guest_device_ids(),
+        ))),
+        _ => None,
+    };
+    let dtb = build_guest_dt(
+        host,
+        ram,
+        &layout,
+        &vcpu_mpidrs,
+        pci.as_ref(),
+        vits.is_some(),
+    )?;
     load_images(host, &layout, &dtb);
     let intx_intids: Vec<u32> = pci
         .iter()
         .flat_map(|bus| bus.assigned().filter_map(|a| a.intx_intid))
         .collect();
-    let vgic = build_vgic(host, &vcpu_mpidrs, &intx_intids);
+    let vgic = build_vgic(
+        host,
+        &vcpu_mpidrs,
+        &intx_intids,
+        if vits.is_some() { GUEST_LPIS } else { 0 },
+    );
     let mut mmio = devices::regions(host, vcpu_mpidrs.len());
+    if let (Some(_), Some(frame)) = (&vits, host.its.as_ref().map(|i| i.frame)) {
+        mmio.push(MmioRegion {
+            range: frame,
+            emulator: devices::Emulator::Its,
+        });
+    }
     if let Some(bus) = &pci {
         mmio.push(MmioRegion {
             range: bus.layout.ecam,
@@ -142,6 +175,7 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         host,
         pci,
         intx_intids,
+        vits,
     });
     log::info!(
         "guest: {} vCPUs, RAM {} ({} MiB), kernel at {:#x}, initrd {}, DT at {:#x}",
@@ -159,13 +193,13 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
 
 /// The virtual GIC, with the timers and passed-through INTx lines forwarded with LR.HW so that
 /// the guest's deactivation deactivates the physical interrupt.
-fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32]) -> Vgic {
+fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32], lpi_count: u32) -> Vgic {
     let mut vgic = Vgic::new(VgicConfig {
         vcpu_mpidrs: vcpu_mpidrs.to_vec(),
         spi_count: host.dist.spi_count(),
         list_register_count: crate::arch::gic::list_register_count(),
         priority_bits: crate::arch::gic::virtual_priority_bits(),
-        lpi_count: 0,
+        lpi_count,
     });
     let timer = &host.platform.timer;
     for vcpu in 0..vcpu_mpidrs.len() {
@@ -196,7 +230,7 @@ fn build_pci(host: &Host) -> Result<Option<VirtualBus>, VmError> {
     let ipa_bits = Stage2Layout::from_pa_range(cpu::pa_range()).input_bits;
     let layout = sluice::vpci::layout::choose(&avoid, ipa_bits).map_err(VmError::Pci)?;
     let assignment = Assignment::from_bootargs(&p.host_bootargs).map_err(VmError::Assignment)?;
-    let bus = VirtualBus::new(layout, buses, &assignment);
+    let bus = VirtualBus::new(layout, buses, &assignment, host.its.as_ref());
     Ok((bus.assigned().count() > 0).then_some(bus))
 }
 
@@ -233,6 +267,7 @@ fn build_guest_dt(
     layout: &GuestLayout,
     mpidrs: &[u64],
     pci: Option<&VirtualBus>,
+    with_its: bool,
 ) -> Result<Vec<u8>, VmError> {
     let p = &host.platform;
     let gic = guestdt::GuestGic {
@@ -241,7 +276,11 @@ fn build_guest_dt(
             p.gic.redist_regions[0].start,
             REDIST_FRAME_BYTES * mpidrs.len() as u64,
         ),
-        its: None,
+        its: if with_its {
+            p.gic.its.first().copied()
+        } else {
+            None
+        },
     };
     let cfg = GuestDtConfig {
         cpus: mpidrs.to_vec(),
@@ -263,6 +302,7 @@ fn build_guest_dt(
                 .assigned()
                 .filter_map(|a| Some((a.slot, a.intx_pin, a.intx_intid?)))
                 .collect(),
+            msi_map: with_its,
         }),
     };
     guestdt::build(&cfg).map_err(VmError::GuestDt)
@@ -319,6 +359,26 @@ impl Vm {
         self.stage2.lock().unmap(&mut mem, guest_phys, size_bytes)?;
         mmu::invalidate_stage2_range(guest_phys, size_bytes);
         Ok(())
+    }
+
+    /// Guest-physical address of the guest's ITS frame (the host ITS's address).
+    pub fn its_guest_frame(&self) -> u64 {
+        self.host.its.as_ref().map_or(0, |i| i.frame.start)
+    }
+
+    /// Copies guest memory at `guest_phys` into `buf`; false (nothing read) unless the whole
+    /// range is guest RAM. Guest pointers are never trusted further than that.
+    pub fn read_guest(&self, guest_phys: u64, buf: &mut [u8]) -> bool {
+        if !self.ram.contains_span(guest_phys, buf.len() as u64) {
+            return false;
+        }
+        // SAFETY: the range lies in this guest's RAM, which is identity-mapped RAM owned by the
+        // VM; the copy only reads it (the guest may change it concurrently, which yields stale
+        // bytes, never unsoundness, since plain bytes have no invalid values).
+        unsafe {
+            core::ptr::copy_nonoverlapping(guest_phys as *const u8, buf.as_mut_ptr(), buf.len())
+        };
+        true
     }
 
     /// The emulated region containing `guest_phys`, if any.

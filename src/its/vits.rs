@@ -28,6 +28,13 @@ pub const MAX_EVENT_BITS: u8 = 11;
 const DEVICE_ID_BITS: u64 = 16;
 const INTID_BITS: u64 = 16;
 const CBASER_VALID: u64 = 1 << 63;
+/// GITS_BASER0: a flat Device table (Type 1, 8-byte entries). Guests size and allocate it, as
+/// on hardware; the virtual ITS never reads it (its tables are its own), but an OS needs it
+/// to accept DeviceIDs (Linux refuses DeviceID 0 without one).
+const BASER0_DEVICE_RO: u64 = 1 << 56 | 7 << 48;
+/// Guest-writable GITS_BASER0 fields: Valid, caches, PA, shareability, page size, size.
+const BASER0_WRITABLE: u64 =
+    1 << 63 | 7 << 59 | 7 << 53 | 0x0000_ffff_ffff_f000 | 3 << 10 | 3 << 8 | 0xff;
 
 /// What an accepted command asks of the vGIC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +108,7 @@ pub struct VirtualIts {
     cbaser: u64,
     cwriter: u64,
     creadr: u64,
+    baser0: u64,
     vcpus: usize,
     lpi_count: u32,
     owned: Vec<u32>,
@@ -118,6 +126,7 @@ impl VirtualIts {
             cbaser: 0,
             cwriter: 0,
             creadr: 0,
+            baser0: 0,
             vcpus,
             lpi_count,
             owned,
@@ -142,6 +151,7 @@ impl VirtualIts {
             GITS_CBASER => self.cbaser,
             GITS_CWRITER => self.cwriter,
             GITS_CREADR => self.creadr,
+            GITS_BASER_FIRST => self.baser0 | BASER0_DEVICE_RO,
             GITS_BASER_FIRST..=GITS_BASER_LAST => 0,
             _ => match (offset, width) {
                 (GITS_CTLR, 4) => self.enabled as u64 | (!self.enabled as u64) << 31,
@@ -171,6 +181,9 @@ impl VirtualIts {
             GITS_CBASER if !self.enabled => {
                 self.cbaser = merge(self.cbaser)? & (CBASER_VALID | 0x000f_ffff_ffff_f000 | 0xff);
                 self.creadr = 0;
+            }
+            GITS_BASER_FIRST if !self.enabled => {
+                self.baser0 = merge(self.baser0)? & BASER0_WRITABLE
             }
             GITS_CWRITER => {
                 self.cwriter = merge(self.cwriter)? & 0xf_ffe0;

@@ -26,7 +26,11 @@ const GICD_CTLR_ENABLE_GRP1: u32 = 1 << 1;
 const GICD_CTLR_ENABLE_GRP0: u32 = 1 << 0;
 
 // Redistributor registers (IHI 0069, 12.10/12.11); SGI_base is the second 64 KiB frame.
+const GICR_CTLR: usize = 0x0000;
+const GICR_CTLR_ENABLE_LPIS: u32 = 1 << 0;
 const GICR_TYPER: usize = 0x0008;
+const GICR_PROPBASER: usize = 0x0070;
+const GICR_PENDBASER: usize = 0x0078;
 const GICR_WAKER: usize = 0x0014;
 const GICR_SGI_BASE: usize = 0x1_0000;
 const GICR_IGROUPR0: usize = GICR_SGI_BASE + 0x0080;
@@ -42,8 +46,8 @@ const GICR_WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
 /// which runs with interrupts masked anyway).
 const DEFAULT_PRIORITY: u8 = 0xa0;
 
-/// INTIDs from 1020 up are special (spurious and friends).
-pub const SPURIOUS_INTID: u32 = 1020;
+/// INTIDs 1020..=1023 are special (1023: nothing pending); LPIs start at 8192.
+pub const SPECIAL_INTIDS: core::ops::RangeInclusive<u32> = 1020..=1023;
 
 /// The physical distributor.
 pub struct Distributor {
@@ -156,6 +160,35 @@ impl Redistributor {
         for intid in 0..32 {
             self.regs.write8(GICR_IPRIORITYR + intid, DEFAULT_PRIORITY);
         }
+    }
+
+    /// Gives this redistributor the LPI property table (shared by all) and its own pending
+    /// table, then enables LPIs (IHI 0069 12.11.2, 12.11.29-30). Tables are inner-shareable,
+    /// write-back cacheable heap memory; the pending table is zeroed (PTZ).
+    pub fn enable_lpis(&self, prop_phys: u64, id_bits: u32, pend_phys: u64) {
+        const INNER_SHAREABLE: u64 = 1 << 10;
+        const CACHE_WB_RAWA: u64 = 7 << 7;
+        const PENDBASER_PTZ: u64 = 1 << 62;
+        self.regs.write64(
+            GICR_PROPBASER,
+            prop_phys | INNER_SHAREABLE | CACHE_WB_RAWA | (id_bits - 1) as u64,
+        );
+        self.regs.write64(
+            GICR_PENDBASER,
+            pend_phys | INNER_SHAREABLE | CACHE_WB_RAWA | PENDBASER_PTZ,
+        );
+        let ctlr = self.regs.read32(GICR_CTLR);
+        self.regs.write32(GICR_CTLR, ctlr | GICR_CTLR_ENABLE_LPIS);
+    }
+
+    /// Physical address of this redistributor's RD_base frame.
+    pub fn base(&self) -> u64 {
+        self.regs.addr() as u64
+    }
+
+    /// GICR_TYPER.Processor_Number (an ITS target when GITS_TYPER.PTA is 0).
+    pub fn processor_number(&self) -> u64 {
+        (self.regs.read64(GICR_TYPER) >> 8) & 0xffff
     }
 
     /// Enables SGI or PPI `intid` on this CPU.

@@ -12,6 +12,23 @@ impl MmioBase {
         Self(base)
     }
 
+    /// The base address.
+    pub fn addr(&self) -> usize {
+        self.0
+    }
+
+    /// Reads a 16-bit register.
+    pub fn read16(&self, offset: usize) -> u16 {
+        // SAFETY: as for `read32`.
+        unsafe { core::ptr::read_volatile((self.0 + offset) as *const u16) }
+    }
+
+    /// Writes a 16-bit register.
+    pub fn write16(&self, offset: usize, value: u16) {
+        // SAFETY: as for `read32`.
+        unsafe { core::ptr::write_volatile((self.0 + offset) as *mut u16, value) }
+    }
+
     /// Reads a 32-bit register.
     pub fn read32(&self, offset: usize) -> u32 {
         // SAFETY: `new`'s contract makes base + offset a mapped device register.
@@ -34,6 +51,12 @@ impl MmioBase {
     pub fn write64(&self, offset: usize, value: u64) {
         // SAFETY: as for `read32`.
         unsafe { core::ptr::write_volatile((self.0 + offset) as *mut u64, value) }
+    }
+
+    /// Reads a byte register.
+    pub fn read8(&self, offset: usize) -> u8 {
+        // SAFETY: as for `read32`.
+        unsafe { core::ptr::read_volatile((self.0 + offset) as *const u8) }
     }
 
     /// Writes a byte register.

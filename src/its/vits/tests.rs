@@ -264,7 +264,18 @@ fn registers_advertise_physical_lpis_and_collections_and_no_tables() {
     let typer = its.read(0x8, 8).unwrap();
     assert_eq!(typer & 1, 1);
     assert_eq!(typer >> 24 & 0xff, 2, "HCC: one collection per vCPU");
-    assert_eq!(its.read(0x100, 8), Some(0), "no BASER tables to provision");
+    assert_eq!(
+        its.read(0x100, 8).unwrap() >> 56 & 7,
+        1,
+        "BASER0 is a device table"
+    );
+    assert_eq!(its.read(0x108, 8), Some(0), "no other tables");
+    its.write(0x100, 8, 1 << 63 | 0x4900_0000 | 1 << 62 | 0x1f);
+    assert_eq!(
+        its.read(0x100, 8).unwrap(),
+        1 << 63 | 0x4900_0000 | 1 << 56 | 7 << 48 | 0x1f,
+        "flat only"
+    );
     assert_eq!(its.read(0x0, 4), Some(1 << 31), "disabled and quiescent");
     its.write(0x80, 8, 1 << 63 | 0x4800_0000 | 1);
     assert_eq!(its.queue(), Some((0x4800_0000, 8192)));

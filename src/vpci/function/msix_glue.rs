@@ -38,6 +38,21 @@ impl VirtualFunction {
         self.msix = Some(MsixTable::from_capability(control, table, pba));
     }
 
+    /// Offset of the MSI-X control register in config space, if the function has MSI-X.
+    pub fn msix_control_offset(&self) -> Option<u16> {
+        self.caps
+            .iter()
+            .find(|c| c.id == regs::cap::MSIX)
+            .map(|c| c.offset + 2)
+    }
+
+    /// Host address of the real MSI-X table.
+    pub fn msix_table_host_phys(&self) -> Option<u64> {
+        let t = self.msix.as_ref()?;
+        let bar = self.bars.get(t.table_bar as usize).copied().flatten()?;
+        Some(bar.host.host_phys + t.table_offset)
+    }
+
     /// The guest's MSI-X table, if offered.
     pub fn msix(&self) -> Option<&MsixTable> {
         self.msix.as_ref()

@@ -1,0 +1,195 @@
+//! The physical ITS, which sluice owns: its tables and command queue, the LPI property and
+//! pending tables of the redistributors, and the device/event -> LPI mappings of every
+//! assigned function (IHI 0069 chapters 5 and 12.19).
+
+use crate::arch::mmio::MmioBase;
+use alloc::alloc::{alloc_zeroed, Layout};
+use sluice::its::lpi::{LpiAllocator, FIRST_LPI};
+use sluice::its::{ItsCommand, COMMAND_BYTES};
+use sluice::mm::PhysRange;
+use spin::Mutex;
+
+const GITS_CTLR: usize = 0x0000;
+const GITS_TYPER: usize = 0x0008;
+const GITS_CBASER: usize = 0x0080;
+const GITS_CWRITER: usize = 0x0088;
+const GITS_CREADR: usize = 0x0090;
+const GITS_BASER: usize = 0x0100;
+const GITS_CTLR_ENABLED: u32 = 1 << 0;
+const GITS_CTLR_QUIESCENT: u32 = 1 << 31;
+/// Offset of GITS_TRANSLATER, the MSI doorbell.
+pub const GITS_TRANSLATER: u64 = 0x1_0040;
+const BASER_VALID: u64 = 1 << 63;
+const BASER_CACHE_WB: u64 = 7 << 59;
+const BASER_INNER_SHAREABLE: u64 = 1 << 10;
+const PAGE: usize = 4096;
+const QUEUE_BYTES: usize = 64 << 10;
+/// INTID bits sluice's LPI tables cover: LPIs 8192..16383.
+pub const LPI_ID_BITS: u32 = 14;
+/// LPI priority sluice programs (same as its other interrupts).
+const LPI_PRIORITY: u8 = 0xa0;
+
+fn alloc_aligned(bytes: usize, align: usize) -> u64 {
+    let layout = Layout::from_size_align(bytes, align).expect("ITS table layout");
+    // SAFETY: non-zero size; the memory is handed to the GIC for ever.
+    let ptr = unsafe { alloc_zeroed(layout) };
+    assert!(!ptr.is_null(), "out of heap for ITS tables ({bytes} bytes)");
+    ptr as u64
+}
+
+/// The physical ITS.
+pub struct PhysicalIts {
+    regs: MmioBase,
+    /// The ITS frame.
+    pub frame: PhysRange,
+    queue: u64,
+    write_offset: Mutex<usize>,
+    itt_entry_bytes: usize,
+    /// LPIs handed to assigned functions.
+    pub lpis: Mutex<LpiAllocator>,
+    /// The LPI property table every redistributor uses.
+    pub prop_table: u64,
+    /// Target of collection 0 (the boot CPU), as MAPC wants it.
+    collection_target: Mutex<u64>,
+}
+
+impl PhysicalIts {
+    /// Resets the ITS, gives it device and collection tables and a command queue, and
+    /// enables it.
+    pub fn init(frame: PhysRange) -> Self {
+        // SAFETY: the DT's ITS frame, identity-mapped as Device memory by the EL2 map.
+        let regs = unsafe { MmioBase::new(frame.start as usize) };
+        regs.write32(GITS_CTLR, 0);
+        while regs.read32(GITS_CTLR) & GITS_CTLR_QUIESCENT == 0 {
+            core::hint::spin_loop();
+        }
+        let typer = regs.read64(GITS_TYPER);
+        let itt_entry_bytes = ((typer >> 4) & 0xf) as usize + 1;
+        let device_bits = ((typer >> 13) & 0x1f) as u32 + 1;
+        for n in 0..8 {
+            provision_table(&regs, GITS_BASER + 8 * n, device_bits);
+        }
+        let queue = alloc_aligned(QUEUE_BYTES, 64 << 10);
+        regs.write64(
+            GITS_CBASER,
+            BASER_VALID
+                | BASER_CACHE_WB
+                | BASER_INNER_SHAREABLE
+                | queue
+                | (QUEUE_BYTES / PAGE - 1) as u64,
+        );
+        regs.write64(GITS_CWRITER, 0);
+        regs.write32(GITS_CTLR, GITS_CTLR_ENABLED);
+        let prop_bytes = (1usize << LPI_ID_BITS) - FIRST_LPI as usize;
+        let prop_table = alloc_aligned(prop_bytes, 64 << 10);
+        // SAFETY: just allocated, `prop_bytes` long, owned by sluice.
+        unsafe { core::ptr::write_bytes(prop_table as *mut u8, LPI_PRIORITY | 1, prop_bytes) };
+        crate::arch::cpu::clean_dcache_range(prop_table, prop_bytes as u64);
+        log::info!(
+            "ITS {frame}: {} LPIs, DeviceID bits {device_bits}",
+            prop_bytes
+        );
+        Self {
+            regs,
+            frame,
+            queue,
+            write_offset: Mutex::new(0),
+            itt_entry_bytes,
+            lpis: Mutex::new(LpiAllocator::new(prop_bytes as u32)),
+            prop_table,
+            collection_target: Mutex::new(0),
+        }
+    }
+
+    /// A zeroed pending table for one redistributor (64 KiB aligned).
+    pub fn new_pending_table() -> u64 {
+        alloc_aligned((1usize << LPI_ID_BITS) / 8, 64 << 10)
+    }
+
+    /// The MSI doorbell devices write to.
+    pub fn doorbell(&self) -> u64 {
+        self.frame.start + GITS_TRANSLATER
+    }
+
+    /// Maps collection 0 to the boot CPU's redistributor (`target` as GITS_TYPER.PTA wants).
+    pub fn map_boot_collection(&self, processor_number: u64, rd_base: u64) {
+        let pta = self.regs.read64(GITS_TYPER) >> 19 & 1 != 0;
+        let target = if pta { rd_base >> 16 } else { processor_number };
+        *self.collection_target.lock() = target;
+        self.submit(&[
+            ItsCommand::Mapc {
+                collection: 0,
+                target,
+                valid: true,
+            },
+            ItsCommand::Sync { target },
+        ]);
+    }
+
+    /// Maps events 0..count of `device` to the LPIs from `first_lpi` in collection 0.
+    pub fn map_device(&self, device: u32, first_lpi: u32, count: u32) {
+        let event_bits = (32 - (count.max(2) - 1).leading_zeros()) as u8;
+        let itt = alloc_aligned(
+            ((1usize << event_bits) * self.itt_entry_bytes).max(256),
+            256,
+        );
+        let target = *self.collection_target.lock();
+        let mut commands = alloc::vec![ItsCommand::Mapd {
+            device,
+            event_bits,
+            itt_addr: itt,
+            valid: true
+        }];
+        commands.extend((0..count).map(|event| ItsCommand::Mapti {
+            device,
+            event,
+            intid: first_lpi + event,
+            collection: 0,
+        }));
+        commands.push(ItsCommand::Sync { target });
+        self.submit(&commands);
+    }
+
+    /// Writes commands to the queue and waits until the ITS has consumed them.
+    fn submit(&self, commands: &[ItsCommand]) {
+        let mut offset = self.write_offset.lock();
+        for command in commands {
+            let bytes = command.encode();
+            let slot = self.queue + *offset as u64;
+            // SAFETY: `slot` lies inside the queue sluice allocated (offset < QUEUE_BYTES,
+            // wraps below); only this function writes it, under the lock.
+            unsafe {
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), slot as *mut u8, COMMAND_BYTES)
+            };
+            crate::arch::cpu::clean_dcache_range(slot, COMMAND_BYTES as u64);
+            *offset = (*offset + COMMAND_BYTES) % QUEUE_BYTES;
+        }
+        self.regs.write64(GITS_CWRITER, *offset as u64);
+        while self.regs.read64(GITS_CREADR) as usize & 0xf_ffe0 != *offset {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// Gives a GITS_BASER its flat table (device tables sized for `device_bits`).
+fn provision_table(regs: &MmioBase, offset: usize, device_bits: u32) {
+    const TYPE_DEVICE: u64 = 1;
+    let baser = regs.read64(offset);
+    let kind = baser >> 56 & 7;
+    if kind == 0 {
+        return;
+    }
+    let entry_bytes = ((baser >> 48) & 0x1f) as usize + 1;
+    let entries = if kind == TYPE_DEVICE {
+        1usize << device_bits.min(16)
+    } else {
+        256
+    };
+    let pages = (entries * entry_bytes).div_ceil(PAGE).clamp(1, 256);
+    let table = alloc_aligned(pages * PAGE, 64 << 10);
+    let keep = baser & (7 << 56 | 0x1f << 48);
+    regs.write64(
+        offset,
+        BASER_VALID | BASER_CACHE_WB | BASER_INNER_SHAREABLE | keep | table | (pages - 1) as u64,
+    );
+}

@@ -1,0 +1,228 @@
+//! MSI-X for assigned functions through the guest's virtual ITS.
+//!
+//! Every vector of a function is wired, once, from its real (DeviceID, EventID = vector) to a
+//! physical LPI of sluice's. The real MSI-X table always holds sluice's doorbell and EventIDs;
+//! only the masks follow the guest. When a physical LPI fires, the guest's own table entry for
+//! that vector says which virtual ITS event it meant, the virtual ITS (which only knows the
+//! guest's own devices) turns it into a virtual LPI, and the vGIC injects it. Garbage in the
+//! guest's table can therefore only ever raise the guest's own LPIs, or nothing.
+
+use super::devices;
+use super::pci::{AssignedFunction, VirtualBus};
+use super::vm::Vm;
+use crate::arch::mmio::MmioBase;
+use sluice::its::vits::{ItsEffect, GITS_TRANSLATER};
+use sluice::its::{ItsCommand, COMMAND_BYTES};
+use sluice::pci::ConfigAccess;
+use sluice::vpci::function::MsixAccess;
+use sluice::vpci::msix::MSIX_ENTRY_BYTES;
+use sluice::vpci::VirtualFunction;
+
+/// Writes real MSI-X entry `index`: sluice's doorbell, EventID = index, the guest's mask.
+pub fn program_vector(vm: &Vm, function: &VirtualFunction, index: usize) {
+    let (Some(its), Some(table), Some(msix)) = (
+        &vm.host.its,
+        function.msix_table_host_phys(),
+        function.msix(),
+    ) else {
+        return;
+    };
+    let Some(entry) = msix.entries.get(index) else {
+        return;
+    };
+    let doorbell = its.doorbell();
+    // SAFETY: the real MSI-X table of a BAR sluice assigned, inside a host bridge window that
+    // the EL2 identity map covers as Device memory; `index` is below the table's size.
+    let regs = unsafe { MmioBase::new((table + index as u64 * MSIX_ENTRY_BYTES) as usize) };
+    regs.write32(12, 1); // mask while the entry changes
+    regs.write32(0, doorbell as u32);
+    regs.write32(4, (doorbell >> 32) as u32);
+    regs.write32(8, index as u32);
+    regs.write32(12, entry.masked as u32);
+}
+
+/// The guest changed MSI-X enable or function mask: reprogram every vector, then the control.
+pub fn program_control(
+    vm: &Vm,
+    bus: &VirtualBus,
+    assigned: &AssignedFunction,
+    function: &VirtualFunction,
+) {
+    let (Some(msix), Some(control)) = (function.msix(), function.msix_control_offset()) else {
+        return;
+    };
+    for index in 0..msix.entries.len() {
+        program_vector(vm, function, index);
+    }
+    let ecam = &bus.hosts[assigned.host_bus].ecam;
+    let flags = (msix.enabled as u16) << 15 | (msix.function_masked as u16) << 14;
+    let old = ecam.read16(function.host_bdf, control) & !0xc000;
+    ecam.write16(function.host_bdf, control, old | flags);
+}
+
+/// A trapped access that may be in an assigned function's MSI-X table or PBA pages.
+pub fn trap(
+    vm: &Vm,
+    bus: &VirtualBus,
+    guest_phys: u64,
+    width: u8,
+    write: Option<u64>,
+) -> Option<u64> {
+    for assigned in bus.assigned() {
+        let mut function = assigned.function.lock();
+        match function.msix_access(guest_phys, width, write) {
+            MsixAccess::NotTrapped => continue,
+            MsixAccess::Table { value, changed } => {
+                if let Some(index) = changed {
+                    program_vector(vm, &function, index);
+                }
+                return Some(value);
+            }
+            MsixAccess::Forward { host_phys } => return Some(forward(host_phys, width, write)),
+        }
+    }
+    None
+}
+
+/// Performs exactly the guest's access on the real BAR.
+fn forward(host_phys: u64, width: u8, write: Option<u64>) -> u64 {
+    // SAFETY: `host_phys` lies in a page of an assigned function's BAR (checked by
+    // `msix_access`), identity-mapped as Device memory; the access keeps the guest's width.
+    let regs = unsafe { MmioBase::new(host_phys as usize) };
+    match (width, write) {
+        (8, None) => regs.read64(0),
+        (8, Some(v)) => {
+            regs.write64(0, v);
+            0
+        }
+        (2, None) => regs.read16(0) as u64,
+        (2, Some(v)) => {
+            regs.write16(0, v as u16);
+            0
+        }
+        (1, None) => regs.read8(0) as u64,
+        (1, Some(v)) => {
+            regs.write8(0, v as u8);
+            0
+        }
+        (_, None) => regs.read32(0) as u64,
+        (_, Some(v)) => {
+            regs.write32(0, v as u32);
+            0
+        }
+    }
+}
+
+/// A physical LPI fired: deliver it as the guest meant, or drop it.
+pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
+    let (Some(bus), Some(vits)) = (&vm.pci, &vm.vits) else {
+        return;
+    };
+    let Some((assigned, vector)) = bus.lpi_owner(physical_lpi) else {
+        return;
+    };
+    let entry = {
+        let function = assigned.function.lock();
+        let Some(msix) = function.msix() else { return };
+        if !msix.vector_live(vector) {
+            return; // masked meanwhile: the device keeps it in its PBA
+        }
+        msix.entries[vector]
+    };
+    if entry.address != vm.its_guest_frame() + GITS_TRANSLATER {
+        return; // not aimed at the guest's ITS: nowhere to go
+    }
+    let Some((intid, _)) = vits
+        .lock()
+        .translate(assigned.guest_device_id(), entry.data)
+    else {
+        return;
+    };
+    let kick = vm.vgic.lock().inject_lpi(intid);
+    devices::kick(vm, vcpu, kick);
+}
+
+/// A guest access to its virtual ITS frame.
+pub fn its_access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u64>) -> Option<u64> {
+    let vits = vm.vits.as_ref()?;
+    match write {
+        None => vits.lock().read(offset, width),
+        Some(v) => {
+            let run = vits.lock().write(offset, width, v)?;
+            if run {
+                run_commands(vm, vcpu);
+            }
+            Some(0)
+        }
+    }
+}
+
+/// Reads the guest's new commands from its memory and executes them.
+fn run_commands(vm: &Vm, vcpu: usize) {
+    let Some(vits) = &vm.vits else { return };
+    let mut its = vits.lock();
+    for address in its.pending_commands() {
+        let mut bytes = [0u8; COMMAND_BYTES];
+        if !vm.read_guest(address, &mut bytes) {
+            super::vcpu::guest_fault(format_args!(
+                "vITS: command queue entry at IPA {address:#x} is outside guest memory: queue dropped"
+            ));
+            break;
+        }
+        let command = ItsCommand::decode(&bytes);
+        match its.execute(command) {
+            Ok(effects) => {
+                for effect in effects {
+                    apply_effect(vm, vcpu, effect);
+                }
+            }
+            Err(why) => super::vcpu::guest_fault(format_args!("vITS: {command:?} refused: {why}")),
+        }
+    }
+    its.advance();
+}
+
+fn apply_effect(vm: &Vm, vcpu: usize, effect: ItsEffect) {
+    let kick = match effect {
+        ItsEffect::Route {
+            intid,
+            vcpu: target,
+        } => {
+            let k = vm.vgic.lock().route_lpi(intid, target);
+            reload_lpi(vm, intid).union(k)
+        }
+        ItsEffect::Unroute { intid } => {
+            vm.vgic.lock().unroute_lpi(intid);
+            sluice::vgic::Kick::NONE
+        }
+        ItsEffect::Reload { intid } => reload_lpi(vm, intid),
+        ItsEffect::Inject { intid, .. } => vm.vgic.lock().inject_lpi(intid),
+        ItsEffect::Clear { intid } => {
+            vm.vgic.lock().clear_lpi(intid);
+            sluice::vgic::Kick::NONE
+        }
+    };
+    devices::kick(vm, vcpu, kick);
+}
+
+/// Reads LPI `intid`'s entry of the guest's property table (bounded by its IDbits and by
+/// guest memory) into the vGIC.
+fn reload_lpi(vm: &Vm, intid: u32) -> sluice::vgic::Kick {
+    let Some((base, id_bits)) = vm.vgic.lock().lpi_property_table() else {
+        return sluice::vgic::Kick::NONE;
+    };
+    if id_bits < 14 || intid >> id_bits.min(31) != 0 {
+        return sluice::vgic::Kick::NONE;
+    }
+    let mut property = [0u8; 1];
+    if !vm.read_guest(
+        base + (intid - sluice::vgic::FIRST_LPI) as u64,
+        &mut property,
+    ) {
+        super::vcpu::guest_fault(format_args!(
+            "vGIC: LPI property table at IPA {base:#x} is outside guest memory"
+        ));
+        return sluice::vgic::Kick::NONE;
+    }
+    vm.vgic.lock().set_lpi_config(intid, property[0])
+}
