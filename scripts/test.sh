@@ -193,7 +193,7 @@ fetch_run() { # LOG RUN-ARGS...
     local log=$1
     shift
     start_http_server
-    $RUN --timeout 300 --append "sluice.fetch=http://10.0.2.2:$http_port/blob" "$@" >"$log" 2>&1 ||
+    $RUN --timeout 300 --append "sluice.fetch=http://10.0.2.2:$http_port/blob${EXTRA_APPEND:+ $EXTRA_APPEND}" "$@" >"$log" 2>&1 ||
         echo "  run.sh exited with $?"
 }
 
@@ -201,7 +201,7 @@ test_nic_e1000e() { fetch_run "$1" --nic e1000e; check_fetch "$1" e1000e; }
 test_nic_virtio() { fetch_run "$1" --nic virtio; check_fetch "$1" virtio_net; }
 test_nic_both() { fetch_run "$1" --nic e1000e --nic virtio; check_fetch "$1" e1000e virtio_net; }
 test_nic_intx() {
-    fetch_run "$1" --nic e1000e --nic virtio --append pci=nomsi
+    EXTRA_APPEND=pci=nomsi fetch_run "$1" --nic e1000e --nic virtio
     IRQ_MODE=intx check_fetch "$1" e1000e virtio_net
 }
 
@@ -243,8 +243,32 @@ test_config_fuzz() {
     python3 scripts/tests/config_fuzz.py "$1" "${SLUICE_FUZZ_WRITES:-20000}"
 }
 
+# A guest that feeds its ITS commands for a device it does not own and with out-of-range
+# IDs (from a hand-built queue in its retained initrd): each is refused with a log line and
+# both NICs keep working.
+test_hostile_its() {
+    local log=$1 ok=0 dir=$SLUICE_ROOT/target/test-initrd layout offset count
+    mkdir -p "$dir"
+    layout=$(python3 scripts/tests/its_cmds_cpio.py "$dir/its-cmds.cpio") || return 1
+    read -r offset count <<<"$layout"
+    cat "$dir/its-cmds.cpio" "$SLUICE_CACHE/initramfs.cpio.gz" >"$dir/its-hostile.cpio"
+    start_http_server
+    $RUN --timeout 300 --nic e1000e --nic virtio --initrd "$dir/its-hostile.cpio" \
+        --append "retain_initrd iomem=relaxed sluice.itscmds=$offset:$count sluice.fetch=http://10.0.2.2:$http_port/blob" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" '^sluice-demo: itscmds ran' "commands issued" || ok=1
+    expect_line "$log" "refused: device 0x100 is not the guest's" "MAPD/INT on a device not owned" || ok=1
+    [ "$(count_lines "$log" "refused: device 0x100 is not the guest's")" -ge 2 ] || { echo "  expected MAPD and INT refused"; ok=1; }
+    expect_line "$log" 'refused: EventID out of range' "EventID out of range" || ok=1
+    expect_line "$log" 'refused: LPI out of range' "LPI out of range" || ok=1
+    expect_line "$log" 'refused: collection out of range' "collection out of range" || ok=1
+    expect_line "$log" 'refused: opcode 0x2a not supported' "undefined opcode" || ok=1
+    check_fetch "$log" e1000e virtio_net || ok=1
+    return $ok
+}
+
 SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
-    nic_e1000e nic_virtio nic_both nic_intx nic_behind_root_port pci_selection hostile_msi config_fuzz)
+    nic_e1000e nic_virtio nic_both nic_intx nic_behind_root_port pci_selection hostile_msi hostile_its config_fuzz)
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
