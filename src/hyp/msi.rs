@@ -60,6 +60,42 @@ pub fn program_control(
     ecam.write16(function.host_bdf, control, old | flags);
 }
 
+/// The guest changed its MSI capability: the real one gets sluice's doorbell, EventID base 0
+/// (the function ORs the vector into the data, giving events 0..n), the guest's mask bits
+/// and the guest's enable and Multiple Message Enable.
+pub fn program_msi(
+    vm: &Vm,
+    bus: &VirtualBus,
+    assigned: &AssignedFunction,
+    function: &VirtualFunction,
+) {
+    let (Some(its), Some(msi), Some((enabled, enabled_log2))) =
+        (&vm.host.its, function.msi(), function.msi_control())
+    else {
+        return;
+    };
+    let ecam = &bus.hosts[assigned.host_bus].ecam;
+    let bdf = function.host_bdf;
+    let control = msi.offset + 2;
+    let base = ecam.read16(bdf, control) & !(1 | 7 << 4);
+    ecam.write16(bdf, control, base); // off while it changes
+    let doorbell = its.doorbell();
+    ecam.write32(bdf, msi.offset + 4, doorbell as u32);
+    let data_offset = if msi.is_64 {
+        ecam.write32(bdf, msi.offset + 8, (doorbell >> 32) as u32);
+        msi.offset + 12
+    } else {
+        msi.offset + 8
+    };
+    ecam.write16(bdf, data_offset, 0);
+    if msi.per_vector_mask {
+        ecam.write32(bdf, data_offset + 4, function.msi_mask());
+    }
+    if enabled {
+        ecam.write16(bdf, control, base | 1 | (enabled_log2 as u16) << 4);
+    }
+}
+
 /// A trapped access that may be in an assigned function's MSI-X table or PBA pages.
 pub fn trap(
     vm: &Vm,
@@ -121,21 +157,25 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let Some((assigned, vector)) = bus.lpi_owner(physical_lpi) else {
         return;
     };
-    let entry = {
+    let message = {
         let function = assigned.function.lock();
-        let Some(msix) = function.msix() else { return };
-        if !msix.vector_live(vector) {
-            return; // masked meanwhile: the device keeps it in its PBA
+        match function.msix() {
+            Some(msix) if msix.enabled => {
+                if !msix.vector_live(vector) {
+                    return; // masked meanwhile: the device keeps it in its PBA
+                }
+                Some((msix.entries[vector].address, msix.entries[vector].data))
+            }
+            _ => function.msi_message(vector as u32),
         }
-        msix.entries[vector]
     };
-    if entry.address != vm.its_guest_frame() + GITS_TRANSLATER {
+    let Some((address, data)) = message else {
+        return;
+    };
+    if address != vm.its_guest_frame() + GITS_TRANSLATER {
         return; // not aimed at the guest's ITS: nowhere to go
     }
-    let Some((intid, _)) = vits
-        .lock()
-        .translate(assigned.guest_device_id(), entry.data)
-    else {
+    let Some((intid, _)) = vits.lock().translate(assigned.guest_device_id(), data) else {
         return;
     };
     let kick = vm.vgic.lock().inject_lpi(intid);

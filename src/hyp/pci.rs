@@ -249,17 +249,22 @@ fn wire_msix(
     ecam: &Ecam,
 ) -> Option<(u32, u32)> {
     function.offer_msix(ecam);
-    let count = function.msix()?.entries.len() as u32;
+    function.offer_msi();
+    let msix = function.msix().map_or(0, |t| t.entries.len() as u32);
+    let count = msix.max(function.msi_vectors());
+    if count == 0 {
+        return None;
+    }
     let Some(first) = its.lpis.lock().allocate(count) else {
         log::warn!(
-            "pci {}: no physical LPIs left for {count} MSI-X vectors; INTx only",
+            "pci {}: no physical LPIs left for {count} MSI/MSI-X vectors; INTx only",
             host.bdf
         );
         return None;
     };
     its.map_device(host.bdf.requester_id() as u32, first, count);
     log::info!(
-        "pci {}: {count} MSI-X vectors -> LPIs {first}..{}",
+        "pci {}: {count} MSI/MSI-X vectors -> LPIs {first}..{}",
         host.bdf,
         first + count - 1
     );
@@ -369,6 +374,7 @@ fn apply(
         }
         Action::MsixControl => super::msi::program_control(vm, bus, assigned, function),
         Action::MsixVector { index } => super::msi::program_vector(vm, function, index),
+        Action::MsiControl => super::msi::program_msi(vm, bus, assigned, function),
         Action::Map {
             bar,
             guest_phys,

@@ -74,6 +74,8 @@ pub enum Action {
         /// Vector.
         index: usize,
     },
+    /// The guest changed its MSI capability: reprogram the real one.
+    MsiControl,
 }
 
 /// An assigned function's virtual configuration space.
@@ -95,6 +97,10 @@ pub struct VirtualFunction {
     msix: Option<MsixTable>,
     /// A config write changed MSI-X enable or function mask.
     pending_msix_control: bool,
+    /// Plain MSI, when offered.
+    msi: Option<msix_glue::MsiCapability>,
+    /// A config write changed the MSI capability.
+    pending_msi_change: bool,
 }
 
 impl VirtualFunction {
@@ -132,6 +138,8 @@ impl VirtualFunction {
             detached: false,
             msix: None,
             pending_msix_control: false,
+            msi: None,
+            pending_msi_change: false,
         };
         function.clear_shadow_enables();
         function
@@ -249,7 +257,7 @@ impl VirtualFunction {
 
 mod msix_glue;
 mod write;
-pub use msix_glue::MsixAccess;
+pub use msix_glue::{MsiCapability, MsixAccess};
 
 fn is_aligned(offset: u16, width: u8) -> bool {
     matches!(width, 1 | 2 | 4) && offset.is_multiple_of(width as u16) && offset < CONFIG_SPACE_BYTES

@@ -118,7 +118,7 @@ impl MsixTable {
         let at = (offset % MSIX_ENTRY_BYTES / 4) as usize;
         match (width, offset % 4) {
             (4, 0) => Some(dwords[at] as u64),
-            (8, 0) if at % 2 == 0 => Some(dwords[at] as u64 | (dwords[at + 1] as u64) << 32),
+            (8, 0) if at.is_multiple_of(2) => Some(dwords[at] as u64 | (dwords[at + 1] as u64) << 32),
             _ => None,
         }
     }
@@ -130,7 +130,7 @@ impl MsixTable {
         let at = offset % MSIX_ENTRY_BYTES / 4;
         let pieces: &[(u64, u32)] = match (width, offset % 4) {
             (4, 0) => &[(at, value as u32)],
-            (8, 0) if at % 2 == 0 => &[(at, value as u32), (at + 1, (value >> 32) as u32)],
+            (8, 0) if at.is_multiple_of(2) => &[(at, value as u32), (at + 1, (value >> 32) as u32)],
             _ => return None,
         };
         for &(dword, v) in pieces {

@@ -509,3 +509,65 @@ fn trapped_accesses_hit_the_virtual_table_or_are_forwarded() {
     assert_eq!(vf.msix_access(0x2010_1000, 4, None), MsixAccess::NotTrapped);
     assert_eq!(vf.msix_access(0x3000_0000, 4, None), MsixAccess::NotTrapped);
 }
+
+/// A function with a 64-bit, per-vector-maskable MSI capability at 0x50 (4 vectors capable).
+fn device_with_msi() -> (FakeFunction, VirtualFunction) {
+    let (hw, _) = device();
+    {
+        let mut r = hw.regs.borrow_mut();
+        r[0x50 / 4] = (0x0184 | 2 << 1) << 16 | 0x7005; // MSI, next 0x70, 64-bit, masking, MMC=4
+        for dword in 0x54 / 4..0x70 / 4 {
+            r[dword] = 0;
+        }
+    }
+    let host = HostFunction {
+        bdf: BDF,
+        vendor_id: 0x8086,
+        device_id: 0x10d3,
+        class_revision: 0,
+        is_bridge: false,
+        bars: vec![],
+        rom: None,
+        interrupt_pin: 1,
+        root_intx: None,
+    };
+    let mut vf = VirtualFunction::new(&host, &hw);
+    vf.offer_msi();
+    (hw, vf)
+}
+
+#[test]
+fn msi_stays_inert_until_offered() {
+    let (hw, mut vf) = device();
+    hw.regs.borrow_mut()[0x50 / 4] = 0x0080_6005;
+    assert!(vf.write(&hw, 0x52, 2, 1).is_empty() || vf.msi().is_none());
+    assert_eq!(vf.msi_message(0), None);
+}
+
+#[test]
+fn offered_msi_enable_and_mme_stick_and_give_messages_per_vector() {
+    let (hw, mut vf) = device_with_msi();
+    assert_eq!(vf.msi_vectors(), 4);
+    assert_eq!(vf.write(&hw, 0x54, 4, 0x0809_0040), [Action::MsiControl]);
+    vf.write(&hw, 0x58, 4, 0);
+    vf.write(&hw, 0x5c, 2, 0x20);
+    assert_eq!(vf.msi_message(0), None, "not enabled yet");
+    assert_eq!(vf.write(&hw, 0x52, 2, 1 | 2 << 4), [Action::MsiControl]);
+    assert_eq!(read(&vf, &hw, 0x52, 2) & 0x71, 0x21);
+    assert_eq!(vf.msi_message(0), Some((0x0809_0040, 0x20)));
+    assert_eq!(
+        vf.msi_message(3),
+        Some((0x0809_0040, 0x23)),
+        "the vector replaces the data's low bits"
+    );
+    assert_eq!(vf.msi_message(4), None, "beyond Multiple Message Enable");
+    vf.write(&hw, 0x60, 4, 1 << 3);
+    assert_eq!(vf.msi_message(3), None, "masked");
+    assert!(
+        hw.writes
+            .borrow()
+            .iter()
+            .all(|&(o, _)| !(0x50..0x68).contains(&o)),
+        "sluice programs the real capability"
+    );
+}

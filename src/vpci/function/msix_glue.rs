@@ -154,3 +154,115 @@ impl VirtualFunction {
         core::mem::take(&mut self.pending_msix_control)
     }
 }
+
+/// The plain MSI capability of a function, once offered (PCI Local Bus 3.0, 6.8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsiCapability {
+    /// Offset of the capability.
+    pub offset: u16,
+    /// 64-bit message address.
+    pub is_64: bool,
+    /// Per-vector masking.
+    pub per_vector_mask: bool,
+    /// log2 of the vectors the function can signal (Multiple Message Capable).
+    pub capable_log2: u8,
+}
+
+impl MsiCapability {
+    fn data_offset(&self) -> u16 {
+        self.offset + if self.is_64 { 12 } else { 8 }
+    }
+
+    fn mask_offset(&self) -> Option<u16> {
+        self.per_vector_mask
+            .then_some(self.offset + if self.is_64 { 16 } else { 12 })
+    }
+}
+
+impl VirtualFunction {
+    /// Offers plain MSI to the guest (it has an MSI controller): enable and Multiple Message
+    /// Enable take effect through sluice.
+    pub fn offer_msi(&mut self) {
+        let Some(cap) = self.caps.iter().find(|c| c.id == regs::cap::MSI).copied() else {
+            return;
+        };
+        let control = self.shadow16(cap.offset + 2);
+        self.msi = Some(MsiCapability {
+            offset: cap.offset,
+            is_64: control & (1 << 7) != 0,
+            per_vector_mask: control & (1 << 8) != 0,
+            capable_log2: ((control >> 1) & 7) as u8,
+        });
+    }
+
+    /// The MSI capability, if offered.
+    pub fn msi(&self) -> Option<MsiCapability> {
+        self.msi
+    }
+
+    /// Vectors the function can signal with MSI (0 when not offered).
+    pub fn msi_vectors(&self) -> u32 {
+        self.msi.map_or(0, |m| 1 << m.capable_log2.min(5))
+    }
+
+    /// MSI control as the guest set it: (enabled, log2 of enabled vectors).
+    pub fn msi_control(&self) -> Option<(bool, u8)> {
+        let m = self.msi?;
+        let control = self.shadow16(m.offset + 2);
+        Some((
+            control & 1 != 0,
+            (((control >> 4) & 7) as u8).min(m.capable_log2),
+        ))
+    }
+
+    /// The guest's per-vector mask bits (0 without per-vector masking).
+    pub fn msi_mask(&self) -> u32 {
+        let Some(off) = self.msi.and_then(|m| m.mask_offset()) else {
+            return 0;
+        };
+        self.shadow16(off) as u32 | (self.shadow16(off + 2) as u32) << 16
+    }
+
+    /// The message the guest programmed for MSI vector `vector`, if it may fire.
+    pub fn msi_message(&self, vector: u32) -> Option<(u64, u32)> {
+        let m = self.msi?;
+        let (enabled, enabled_log2) = self.msi_control()?;
+        if !enabled || vector >= 1 << enabled_log2 || self.msi_mask() & (1 << vector) != 0 {
+            return None;
+        }
+        let low = self.shadow16(m.offset + 4) as u64 | (self.shadow16(m.offset + 6) as u64) << 16;
+        let high = if m.is_64 {
+            self.shadow16(m.offset + 8) as u64 | (self.shadow16(m.offset + 10) as u64) << 16
+        } else {
+            0
+        };
+        let data = self.shadow16(m.data_offset()) as u32;
+        // With several vectors the function replaces the low bits of the data (6.8.1.6).
+        let data = (data & !((1u32 << enabled_log2) - 1)) | vector;
+        Some((low | high << 32, data))
+    }
+
+    /// A write inside the offered MSI capability: enable and Multiple Message Enable stick in
+    /// control, address, data and mask are storage; the caller reprograms the real function.
+    pub(super) fn write_msi(&mut self, half: u16, value: u16, byte_mask: u16) -> bool {
+        let Some(m) = self.msi else { return false };
+        if half < m.offset + 2 || half >= m.offset + 24 {
+            return false;
+        }
+        let writable = if half == m.offset + 2 {
+            1 | 7 << 4
+        } else {
+            0xffff
+        };
+        let w = byte_mask & writable;
+        let new = (self.shadow16(half) & !w) | (value & w);
+        self.shadow[half as usize..half as usize + 2].copy_from_slice(&new.to_le_bytes());
+        self.pending_msi_change = true;
+        true
+    }
+
+    /// Takes the "MSI changed" flag a config write set.
+    pub fn take_msi_change(&mut self) -> bool {
+        core::mem::take(&mut self.pending_msi_change)
+    }
+}

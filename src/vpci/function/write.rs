@@ -42,6 +42,9 @@ impl VirtualFunction {
                 if self.take_msix_control_change() {
                     actions.push(Action::MsixControl);
                 }
+                if self.take_msi_change() {
+                    actions.push(Action::MsiControl);
+                }
             }
             // Read-only registers of the header: writes vanish quietly, as on hardware.
             0..CAPABILITY_AREA => {}
@@ -105,6 +108,9 @@ impl VirtualFunction {
             }
             if c.id == regs::cap::MSIX && half - c.offset == 2 && self.msix.is_some() {
                 self.write_msix_control(half, v, mask);
+                continue;
+            }
+            if c.id == regs::cap::MSI && self.write_msi(half, v, mask) {
                 continue;
             }
             match caps::policy(c.id, half - c.offset) {
