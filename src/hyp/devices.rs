@@ -91,11 +91,17 @@ pub fn access(
                 None => vgic
                     .redist_read(target, frame_offset, width)
                     .map_err(|_| Refused),
-                Some(v) => vgic
-                    .redist_write(target, frame_offset, width, v)
-                    .map(|k| kick(vm, vcpu, k))
-                    .map(|_| 0)
-                    .map_err(|_| Refused),
+                Some(v) => {
+                    let result = vgic
+                        .redist_write(target, frame_offset, width, v)
+                        .map_err(|_| Refused);
+                    let reloads = vgic.take_lpi_reload_requests();
+                    drop(vgic);
+                    for intid in reloads {
+                        super::msi::reload(vm, vcpu, intid);
+                    }
+                    result.map(|k| kick(vm, vcpu, k)).map(|_| 0)
+                }
             }
         }
         Emulator::Uart => Ok(uart_access(vm, vcpu, offset, width, write)),

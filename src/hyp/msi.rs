@@ -245,6 +245,12 @@ fn apply_effect(vm: &Vm, vcpu: usize, effect: ItsEffect) {
     devices::kick(vm, vcpu, kick);
 }
 
+/// Reloads LPI `intid`'s configuration (GICR_INVLPIR/INVALLR) and kicks its vCPU.
+pub fn reload(vm: &Vm, vcpu: usize, intid: u32) {
+    let kick = reload_lpi(vm, intid);
+    devices::kick(vm, vcpu, kick);
+}
+
 /// Reads LPI `intid`'s entry of the guest's property table (bounded by its IDbits and by
 /// guest memory) into the vGIC.
 fn reload_lpi(vm: &Vm, intid: u32) -> sluice::vgic::Kick {

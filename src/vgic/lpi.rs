@@ -38,6 +38,8 @@ pub struct LpiState {
     pub propbaser: Vec<u64>,
     /// GICR_PENDBASER per vCPU.
     pub pendbaser: Vec<u64>,
+    /// LPIs to reload from the property table (GICR_INVLPIR/INVALLR).
+    pub reload_requests: Vec<u32>,
 }
 
 impl LpiState {
@@ -48,6 +50,7 @@ impl LpiState {
             enabled: alloc::vec![false; vcpus],
             propbaser: alloc::vec![0; vcpus],
             pendbaser: alloc::vec![0; vcpus],
+            reload_requests: Vec::new(),
         }
     }
 }

@@ -13,6 +13,9 @@ const GICR_TYPER: u64 = 0x0008;
 const GICR_WAKER: u64 = 0x0014;
 const GICR_PROPBASER: u64 = 0x0070;
 const GICR_PENDBASER: u64 = 0x0078;
+const GICR_INVLPIR: u64 = 0x00a0;
+const GICR_INVALLR: u64 = 0x00b0;
+const GICR_SYNCR: u64 = 0x00c0;
 const TYPER_LAST: u64 = 1 << 4;
 const WAKER_PROCESSOR_SLEEP: u64 = 1 << 1;
 const WAKER_CHILDREN_ASLEEP: u64 = 1 << 2;
@@ -61,8 +64,34 @@ impl Vgic {
                 }
                 Some((table[vcpu] & mask) >> shift)
             }
+            // Direct LPI invalidation (IHI 0069 12.11.18-20): reloads are queued for the
+            // hypervisor, which reads the guest's property table; SYNCR is never busy.
+            (GICR_INVLPIR, 8) | (GICR_INVLPIR, 4) if lpis => {
+                if let Some(v) = write {
+                    l.reload_requests.push(v as u32);
+                }
+                Some(0)
+            }
+            (GICR_INVALLR, 8) | (GICR_INVALLR, 4) if lpis => {
+                if write.is_some() {
+                    let mine = l
+                        .lpis
+                        .iter()
+                        .filter(|(_, lpi)| lpi.vcpu == vcpu)
+                        .map(|(&i, _)| i);
+                    let mine: alloc::vec::Vec<u32> = mine.collect();
+                    l.reload_requests.extend(mine);
+                }
+                Some(0)
+            }
+            (GICR_SYNCR, 4) => Some(0),
             _ => None,
         }
+    }
+
+    /// LPIs whose configuration the guest asked to reload through GICR_INVLPIR/INVALLR.
+    pub fn take_lpi_reload_requests(&mut self) -> alloc::vec::Vec<u32> {
+        core::mem::take(&mut self.lpi.reload_requests)
     }
 
     /// A guest read of `vcpu`'s redistributor at `offset` (0..128 KiB).

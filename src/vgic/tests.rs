@@ -59,6 +59,18 @@ fn a_routed_enabled_lpi_is_injected_into_its_vcpu_only() {
 }
 
 #[test]
+fn invlpir_and_invallr_queue_reloads_and_syncr_is_never_busy() {
+    let mut g = vgic_with_lpis();
+    g.route_lpi(8200, 1);
+    g.route_lpi(8201, 0);
+    g.redist_write(0, 0xa0, 8, 8201).unwrap();
+    g.redist_write(1, 0xb0, 8, 0).unwrap();
+    assert_eq!(g.take_lpi_reload_requests(), [8201, 8200]);
+    assert!(g.take_lpi_reload_requests().is_empty());
+    assert_eq!(g.redist_read(0, 0xc0, 4).unwrap(), 0);
+}
+
+#[test]
 fn disabled_unrouted_or_redistributor_disabled_lpis_stay_back() {
     let mut g = vgic_with_lpis();
     g.dist_write(0, 4, 0x3).unwrap();

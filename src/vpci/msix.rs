@@ -118,7 +118,9 @@ impl MsixTable {
         let at = (offset % MSIX_ENTRY_BYTES / 4) as usize;
         match (width, offset % 4) {
             (4, 0) => Some(dwords[at] as u64),
-            (8, 0) if at.is_multiple_of(2) => Some(dwords[at] as u64 | (dwords[at + 1] as u64) << 32),
+            (8, 0) if at.is_multiple_of(2) => {
+                Some(dwords[at] as u64 | (dwords[at + 1] as u64) << 32)
+            }
             _ => None,
         }
     }
