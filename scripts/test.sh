@@ -56,6 +56,8 @@ test_demo_boot() {
     expect_line "$log" '^ *[0-9]+: +[1-9][0-9]* +[1-9][0-9]* +GICv3 +27 Level +arch_timer' "arch_timer counting on both CPUs" || ok=1
     reject_line "$log" 'GIC.*([Ww][Aa][Rr][Nn]|[Bb]roken|[Ff]ailed)|WARNING:' "GIC warning in dmesg" || ok=1
     reject_line "$log" '^\[sluice\] (WARN|ERROR)' "hypervisor warning during a clean boot" || ok=1
+    expect_line "$log" '^\[sluice\] exits +vcpu0 +vcpu1 +total' "exit table at power off" || ok=1
+    expect_line "$log" '^\[sluice\] irq timer +[1-9][0-9]* +[1-9][0-9]* +[0-9]+' "timer exits counted on both vCPUs" || ok=1
     expect_line "$log" '^\[sluice\] guest powered off \(PSCI SYSTEM_OFF\)' "PSCI SYSTEM_OFF" || ok=1
     return $ok
 }

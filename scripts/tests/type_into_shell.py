@@ -29,10 +29,13 @@ time.sleep(1)
 for ch in b"echo typed-$((6*7))\r":
     os.write(fd, bytes([ch])); time.sleep(0.02)
 ok = ok and wait_for(b"typed-42")
+# Ctrl-\ asks sluice for its exit table; the guest never sees it.
+os.write(fd, b"\x1c")
+stats = wait_for(b"[sluice] exits", 20)
 for ch in b"exit\r":
     os.write(fd, bytes([ch])); time.sleep(0.02)
 wait_for(b"guest powered off", 30)
 _, status = os.waitpid(pid, 0)
 code = os.waitstatus_to_exitcode(status)
-print(f"typed command answered: {ok}, run.sh status: {code}")
-sys.exit(0 if ok and code == 0 else 1)
+print(f"typed command answered: {ok}, exit table on Ctrl-\\: {stats}, run.sh status: {code}")
+sys.exit(0 if ok and stats and code == 0 else 1)

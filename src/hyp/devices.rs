@@ -131,16 +131,32 @@ fn uart_access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u64>)
     value
 }
 
+/// Typing Ctrl-\ on the console prints sluice's exit table instead of reaching the guest.
+pub const CONSOLE_ESCAPE_STATS: u8 = 0x1c;
+
 /// Feeds bytes typed on the physical console to the guest's UART.
 pub fn console_input(vm: &Vm, vcpu: usize) {
+    // Collect first: the console lock is held while draining, and logging needs it.
+    let mut bytes = alloc::vec::Vec::new();
+    console::take_input(|byte| bytes.push(byte));
     let mut uart = vm.uart.lock();
-    console::take_input(|byte| {
-        if !uart.push_rx(byte) {
-            log::warn!("guest console input overflow: byte dropped");
+    let mut dropped = 0;
+    let mut stats_requested = false;
+    for byte in bytes {
+        if byte == CONSOLE_ESCAPE_STATS {
+            stats_requested = true;
+        } else if !uart.push_rx(byte) {
+            dropped += 1;
         }
-    });
+    }
     let level = uart.irq_level();
     drop(uart);
+    if dropped > 0 {
+        log::warn!("guest console input overflow: {dropped} bytes dropped");
+    }
+    if stats_requested {
+        super::stats::print(vm.vcpu_mpidrs.len());
+    }
     let k = vm.vgic.lock().set_spi_level(vm.uart_intid, level);
     kick(vm, vcpu, k);
 }

@@ -14,6 +14,7 @@ pub mod msi;
 pub mod panic;
 pub mod pci;
 pub mod psci_glue;
+pub mod stats;
 pub mod tables;
 pub mod vcpu;
 pub mod vm;

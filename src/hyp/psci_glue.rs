@@ -30,6 +30,7 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
             vcpu::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemOff => {
+            super::stats::print(vm.vcpu_mpidrs.len());
             log::info!("guest powered off (PSCI SYSTEM_OFF)");
             host::power_off_or_halt()
         }

@@ -3,11 +3,13 @@
 //! Every exit: sync the list registers into the vGIC model, handle the exit, flush the
 //! model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
 
+use super::stats;
 use super::{devices, host, psci_glue, vm::Vm};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
 use sluice::ratelimit::{RateLimiter, Verdict};
+use sluice::stats::ExitReason;
 use sluice::trap::{self, Exit, InjectKind, MmioAccess};
 use spin::Mutex;
 
@@ -90,6 +92,7 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
         EXIT_SYNC => handle_sync(vm, vcpu, frame),
         EXIT_IRQ => handle_interrupts(vm, vcpu),
         _ => {
+            stats::count(vcpu, ExitReason::Other);
             log::error!(
                 "vCPU {vcpu}: unexpected exit kind {kind} (SError/FIQ) at pc {:#x}",
                 frame.pc
@@ -129,7 +132,9 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
     let esr = read_sysreg!("esr_el2");
     let far = read_sysreg!("far_el2");
     let hpfar = read_sysreg!("hpfar_el2");
-    match trap::decode(esr, far, hpfar) {
+    let exit = trap::decode(esr, far, hpfar);
+    stats::count(vcpu, sync_reason(vm, &exit));
+    match exit {
         Exit::Mmio(access) => handle_mmio(vm, vcpu, frame, &access, esr),
         Exit::Hvc { .. } => psci_glue::handle(vm, vcpu, frame),
         Exit::Smc { .. } => {
@@ -188,6 +193,27 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
             ));
             inject(frame, InjectKind::Undefined);
         }
+    }
+}
+
+/// The accounting class of a synchronous exit.
+fn sync_reason(vm: &Vm, exit: &Exit) -> ExitReason {
+    match exit {
+        Exit::Mmio(access) => match vm.region(access.guest_phys).map(|r| r.emulator) {
+            Some(devices::Emulator::GicDistributor) => ExitReason::MmioGicd,
+            Some(devices::Emulator::GicRedistributors) => ExitReason::MmioGicr,
+            Some(devices::Emulator::Its) => ExitReason::MmioIts,
+            Some(devices::Emulator::PciEcam) => ExitReason::MmioEcam,
+            Some(devices::Emulator::Uart) => ExitReason::MmioUart,
+            // Inside a mapped BAR's hole: the MSI-X table or PBA; otherwise nothing.
+            None if vm.pci.is_some() && !vm.ram.contains(access.guest_phys) => ExitReason::MmioMsix,
+            None => ExitReason::MmioUnhandled,
+        },
+        Exit::Hvc { .. } => ExitReason::Hvc,
+        Exit::Smc { .. } => ExitReason::Smc,
+        Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 => ExitReason::SysRegSgi,
+        Exit::DataAbortNoSyndrome { .. } => ExitReason::MmioUnhandled,
+        _ => ExitReason::OtherSync,
     }
 }
 
@@ -273,6 +299,20 @@ pub fn inject(frame: &mut GuestFrame, kind: InjectKind) {
     frame.pstate = injection.new_pstate;
 }
 
+/// The accounting class of a physical interrupt.
+fn irq_reason(vm: &Vm, intid: u32) -> ExitReason {
+    let timer = &vm.host.platform.timer;
+    if intid == timer.virt.intid || intid == timer.nonsecure_phys.intid {
+        ExitReason::IrqTimer
+    } else if intid == host::KICK_SGI || intid < 16 {
+        ExitReason::IrqSgi
+    } else if intid == vm.host.platform.gic.maintenance_intid {
+        ExitReason::IrqMaintenance
+    } else {
+        ExitReason::IrqDevice
+    }
+}
+
 /// Drains every pending physical interrupt and routes it.
 fn handle_interrupts(vm: &Vm, vcpu: usize) {
     let timer = &vm.host.platform.timer;
@@ -281,6 +321,7 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
         if gic::SPECIAL_INTIDS.contains(&intid) {
             break;
         }
+        stats::count(vcpu, irq_reason(vm, intid));
         gic::end_of_interrupt(intid);
         if intid == timer.virt.intid
             || intid == timer.nonsecure_phys.intid
