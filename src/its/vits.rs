@@ -152,7 +152,7 @@ impl VirtualIts {
             GITS_CWRITER => self.cwriter,
             GITS_CREADR => self.creadr,
             GITS_BASER_FIRST => self.baser0 | BASER0_DEVICE_RO,
-            GITS_BASER_FIRST..=GITS_BASER_LAST => 0,
+            0x0108..=GITS_BASER_LAST => 0, // BASER1..7: unimplemented
             _ => match (offset, width) {
                 (GITS_CTLR, 4) => self.enabled as u64 | (!self.enabled as u64) << 31,
                 (GITS_IIDR, 4) => 0x43b,
