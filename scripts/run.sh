@@ -11,7 +11,8 @@
 #   --smp N            CPUs of the machine, one vCPU each (default 2)
 #   --mem SIZE         machine RAM, QEMU syntax such as 1G or 768M (default 1G)
 #   --timeout SECONDS  give up after this long (default 300)
-#   --nic MODEL        add a NIC on the host PCIe bus with user networking; repeatable
+#   --nic MODEL        a NIC on the host PCIe bus with user networking, passed through to the
+#                      guest; repeatable (default: one e1000e; "none" for no NIC)
 #   --pci BDF          give the guest only this host function (bus:dev.fn); repeatable;
 #                      "none" gives it none (default: every endpoint)
 #   --native           boot the guest kernel directly at EL1, without sluice (baseline)
@@ -62,6 +63,8 @@ mem_mib=${BASH_REMATCH[1]}
 for nic in "${nics[@]}"; do
     case "$nic" in e1000e | virtio | none) ;; *) die "--nic must be e1000e, virtio or none, got '$nic'" ;; esac
 done
+# The demo is a guest with a passed-through NIC.
+[ ${#nics[@]} -gt 0 ] || nics=(e1000e)
 for bdf in "${pcis[@]}"; do
     [[ "$bdf" =~ ^([0-9a-f]{2}:[01][0-9a-f]\.[0-7]|none)$ ]] || die "--pci must be bus:device.function (hex) or none, got '$bdf'"
 done
