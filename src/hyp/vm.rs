@@ -372,9 +372,8 @@ impl Vm {
         if !self.ram.contains_span(guest_phys, buf.len() as u64) {
             return false;
         }
-        // SAFETY: the range lies in this guest's RAM, which is identity-mapped RAM owned by the
-        // VM; the copy only reads it (the guest may change it concurrently, which yields stale
-        // bytes, never unsoundness, since plain bytes have no invalid values).
+        // SAFETY: the range lies in this guest's identity-mapped RAM; reading it races only
+        // with the guest, giving stale bytes, never invalid values.
         unsafe {
             core::ptr::copy_nonoverlapping(guest_phys as *const u8, buf.as_mut_ptr(), buf.len())
         };

@@ -15,3 +15,5 @@ pub use function::{Action, VirtualFunction};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_msi;
