@@ -224,7 +224,7 @@ test_hostile_msi() {
 }
 
 test_nic_behind_root_port() {
-    fetch_run "$1" -- -netdev user,id=rpnet -device pcie-root-port,id=rp0,chassis=1 -device e1000e,bus=rp0,netdev=rpnet
+    fetch_run "$1" --nic none -- -netdev user,id=rpnet -device pcie-root-port,id=rp0,chassis=1 -device e1000e,bus=rp0,netdev=rpnet
     local ok=0
     check_fetch "$1" e1000e || ok=1
     expect_line "$1" '^\[sluice\] pci 01:00\.0 assigned to the guest as 00:00\.0' "device behind the root port on guest bus 0" || ok=1
