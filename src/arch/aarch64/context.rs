@@ -47,8 +47,8 @@ extern "C" {
 
 /// Enters the guest with `frame`, resetting this CPU's stack to `stack_top`.
 pub fn enter_guest(frame: &GuestFrame, stack_top: u64) -> ! {
-    // SAFETY: `guest_enter` loads the guest's registers from `frame`, resets sp to the top of
-    // this CPU's stack (nothing live uses it any more: this function never returns) and erets;
-    // the EL2 guest controls were configured by `cpu::configure_guest_traps` before any call.
+    // The EL2 guest controls were configured by `cpu::configure_guest_traps` before any call.
+    // SAFETY: `guest_enter` loads the guest's registers from `frame`, resets sp to this CPU's
+    // stack top (nothing live uses it: this function never returns) and erets to the guest.
     unsafe { guest_enter(frame, stack_top) }
 }
