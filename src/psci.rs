@@ -1,8 +1,12 @@
-//! PSCI (Arm DEN 0022) and SMCCC (Arm DEN 0028) calls from the guest, decoded, plus the
-//! vCPU power-state table that gives CPU_ON / CPU_OFF / AFFINITY_INFO their meaning.
+//! PSCI (Arm DEN 0022, v1.1) and SMCCC (Arm DEN 0028, v1.1) calls from the guest, decoded,
+//! plus the vCPU power-state table that gives CPU_ON / CPU_OFF / AFFINITY_INFO their meaning.
+//!
+//! What a guest is offered: PSCI_VERSION, PSCI_FEATURES, CPU_ON, CPU_OFF, CPU_SUSPEND
+//! (standby semantics: the caller returns at once), AFFINITY_INFO (level 0), SYSTEM_OFF,
+//! SYSTEM_RESET, MIGRATE_INFO_TYPE, and SMCCC_VERSION / SMCCC_ARCH_FEATURES. The Spectre
+//! workarounds (SMCCC_ARCH_WORKAROUND_1/2/3) answer NOT_SUPPORTED: sluice does not apply them
+//! on the guest's behalf and must not claim it does.
 #![forbid(unsafe_code)]
-
-use alloc::vec::Vec;
 
 /// PSCI version sluice implements: 1.1.
 pub const PSCI_VERSION: u32 = 0x0001_0001;
@@ -11,7 +15,8 @@ pub const SMCCC_VERSION: u32 = 0x0001_0001;
 /// MIGRATE_INFO_TYPE answer: no Trusted OS that needs migration.
 pub const MIGRATE_INFO_TYPE_NOT_PRESENT: i64 = 2;
 
-/// Function IDs (PSCI 1.1, table 5.1; SMC64 where both exist).
+/// Function IDs (PSCI 1.1 function prototypes; SMCCC 1.1 Arm architecture calls): SMC32
+/// `0x84..`, SMC64 `0xc4..`.
 mod id {
     pub const VERSION: u32 = 0x8400_0000;
     pub const CPU_SUSPEND_32: u32 = 0x8400_0001;
@@ -31,6 +36,9 @@ mod id {
     pub const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
     pub const SMCCC_ARCH_WORKAROUND_1: u32 = 0x8000_8000;
     pub const SMCCC_ARCH_WORKAROUND_2: u32 = 0x8000_7fff;
+    pub const SMCCC_ARCH_WORKAROUND_3: u32 = 0x8000_3fff;
+    /// Bit 30 of a function ID: the SMC64/HVC64 calling convention.
+    pub const SMC64_BIT: u32 = 1 << 30;
 }
 
 /// CPU_ON (SMC64) as sluice calls it on the host firmware.
@@ -40,7 +48,7 @@ pub const HOST_SYSTEM_OFF: u32 = id::SYSTEM_OFF;
 /// SYSTEM_RESET as sluice calls it on the host firmware.
 pub const HOST_SYSTEM_RESET: u32 = id::SYSTEM_RESET;
 
-/// PSCI return codes (PSCI 1.1, table 5.2).
+/// PSCI return codes (PSCI 1.1, "Return error codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i64)]
 pub enum PsciReturn {
@@ -64,6 +72,19 @@ pub enum PsciReturn {
     Disabled = -8,
     /// Entry point outside the caller's memory.
     InvalidAddress = -9,
+}
+
+impl PsciReturn {
+    /// The value returned to the guest in x0.
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+}
+
+impl From<PsciReturn> for i64 {
+    fn from(r: PsciReturn) -> i64 {
+        r.code()
+    }
 }
 
 /// A guest PSCI/SMCCC call.
@@ -123,8 +144,15 @@ pub enum PsciCall {
         /// The function asked about.
         function_id: u32,
     },
-    /// SMCCC_ARCH_WORKAROUND_1 or _2.
-    SmcccArchWorkaround,
+    /// SMCCC_ARCH_WORKAROUND_1 (Spectre v2 branch predictor invalidation).
+    SmcccArchWorkaround1,
+    /// SMCCC_ARCH_WORKAROUND_2 (Spectre v4 speculative store bypass).
+    SmcccArchWorkaround2 {
+        /// Enable (non-zero) or disable the mitigation for the caller.
+        enable: u64,
+    },
+    /// SMCCC_ARCH_WORKAROUND_3 (Spectre-BHB).
+    SmcccArchWorkaround3,
     /// Anything else.
     Unknown {
         /// The function ID in w0.
@@ -132,10 +160,11 @@ pub enum PsciCall {
     },
 }
 
-/// Decodes a call from x0..x3. SMC32 calls see only the low 32 bits of their arguments.
+/// Decodes a call from x0..x3. The function ID is w0 (SMCCC 1.1); SMC32 calls see
+/// only the low 32 bits of their arguments.
 pub fn decode(regs: [u64; 4]) -> PsciCall {
     let function_id = regs[0] as u32;
-    let is_smc64 = function_id & 0x4000_0000 != 0;
+    let is_smc64 = function_id & id::SMC64_BIT != 0;
     let arg = |n: usize| {
         if is_smc64 {
             regs[n]
@@ -174,13 +203,17 @@ pub fn decode(regs: [u64; 4]) -> PsciCall {
         id::SMCCC_ARCH_FEATURES => PsciCall::SmcccArchFeatures {
             function_id: regs[1] as u32,
         },
-        id::SMCCC_ARCH_WORKAROUND_1 | id::SMCCC_ARCH_WORKAROUND_2 => PsciCall::SmcccArchWorkaround,
+        id::SMCCC_ARCH_WORKAROUND_1 => PsciCall::SmcccArchWorkaround1,
+        id::SMCCC_ARCH_WORKAROUND_2 => PsciCall::SmcccArchWorkaround2 { enable: arg(1) },
+        id::SMCCC_ARCH_WORKAROUND_3 => PsciCall::SmcccArchWorkaround3,
         function_id => PsciCall::Unknown { function_id },
     }
 }
 
-/// PSCI_FEATURES: 0 for what a guest can call, NOT_SUPPORTED otherwise. CPU_SUSPEND reports
-/// the original power-state format (bit 1 clear) with no OS-initiated mode.
+/// PSCI_FEATURES (PSCI 1.1): 0 for what a guest can call, NOT_SUPPORTED
+/// otherwise. For CPU_SUSPEND 0 also means the original power-state format (bit 1 clear) and
+/// no OS-initiated mode (bit 0 clear). SMCCC_VERSION is listed because that is how a caller
+/// discovers SMCCC 1.1 (SMCCC 1.1, SMCCC_VERSION); Linux asks exactly this.
 pub fn features(function_id: u32) -> i64 {
     match function_id {
         id::VERSION
@@ -195,134 +228,24 @@ pub fn features(function_id: u32) -> i64 {
         | id::SYSTEM_OFF
         | id::SYSTEM_RESET
         | id::FEATURES
-        | id::SMCCC_VERSION => PsciReturn::Success as i64,
-        _ => PsciReturn::NotSupported as i64,
+        | id::SMCCC_VERSION => PsciReturn::Success.code(),
+        _ => PsciReturn::NotSupported.code(),
     }
 }
 
-/// SMCCC_ARCH_FEATURES: sluice implements none of the optional architectural workarounds; it
-/// says so rather than claiming a mitigation it does not apply.
+/// SMCCC_ARCH_FEATURES (SMCCC 1.1): sluice implements none of the optional
+/// architectural workarounds; it says so rather than claiming a mitigation it does not apply.
 pub fn smccc_arch_features(function_id: u32) -> i64 {
     match function_id {
-        id::SMCCC_VERSION | id::SMCCC_ARCH_FEATURES => PsciReturn::Success as i64,
-        _ => PsciReturn::NotSupported as i64,
+        id::SMCCC_VERSION | id::SMCCC_ARCH_FEATURES => PsciReturn::Success.code(),
+        _ => PsciReturn::NotSupported.code(),
     }
 }
 
-/// Power state of one vCPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PowerState {
-    /// Not running.
-    Off,
-    /// CPU_ON accepted; its CPU has not claimed the start yet.
-    OnPending {
-        /// Where it starts.
-        entry: u64,
-        /// Its x0.
-        context_id: u64,
-    },
-    /// Running.
-    On,
-}
-
-/// AFFINITY_INFO answers.
-const AFFINITY_ON: i64 = 0;
-const AFFINITY_OFF: i64 = 1;
-const AFFINITY_ON_PENDING: i64 = 2;
-
-/// The guest's vCPUs, identified by MPIDR, and their power states.
-#[derive(Debug, Clone)]
-pub struct VcpuPowerTable {
-    mpidrs: Vec<u64>,
-    states: Vec<PowerState>,
-}
-
-impl VcpuPowerTable {
-    /// vCPU 0 starts on (it boots the kernel), every other vCPU off.
-    pub fn new(mpidrs: &[u64]) -> Self {
-        let mut table = Self {
-            mpidrs: mpidrs.to_vec(),
-            states: Vec::new(),
-        };
-        table.reset_all();
-        table
-    }
-
-    /// Back to the boot state (guest reboot).
-    pub fn reset_all(&mut self) {
-        self.states = (0..self.mpidrs.len())
-            .map(|i| {
-                if i == 0 {
-                    PowerState::On
-                } else {
-                    PowerState::Off
-                }
-            })
-            .collect();
-    }
-
-    fn index_of(&self, mpidr: u64) -> Option<usize> {
-        self.mpidrs
-            .iter()
-            .position(|&m| m == mpidr & 0xff_00ff_ffff)
-    }
-
-    /// CPU_ON: marks the target pending and returns its vCPU index to wake.
-    pub fn cpu_on(
-        &mut self,
-        target_mpidr: u64,
-        entry: u64,
-        context_id: u64,
-    ) -> Result<usize, PsciReturn> {
-        let index = self
-            .index_of(target_mpidr)
-            .ok_or(PsciReturn::InvalidParameters)?;
-        match self.states[index] {
-            PowerState::On => Err(PsciReturn::AlreadyOn),
-            PowerState::OnPending { .. } => Err(PsciReturn::OnPending),
-            PowerState::Off => {
-                self.states[index] = PowerState::OnPending { entry, context_id };
-                Ok(index)
-            }
-        }
-    }
-
-    /// The woken vCPU claims its start: it becomes On and learns where to begin.
-    pub fn take_pending(&mut self, vcpu: usize) -> Option<(u64, u64)> {
-        match self.states.get(vcpu).copied() {
-            Some(PowerState::OnPending { entry, context_id }) => {
-                self.states[vcpu] = PowerState::On;
-                Some((entry, context_id))
-            }
-            _ => None,
-        }
-    }
-
-    /// CPU_OFF from `vcpu` itself.
-    pub fn cpu_off(&mut self, vcpu: usize) {
-        if let Some(s) = self.states.get_mut(vcpu) {
-            *s = PowerState::Off;
-        }
-    }
-
-    /// AFFINITY_INFO for level 0 (higher levels: INVALID_PARAMETERS, as PSCI 1.1 allows).
-    pub fn affinity_info(&self, target_affinity: u64, lowest_level: u64) -> i64 {
-        if lowest_level != 0 {
-            return PsciReturn::InvalidParameters as i64;
-        }
-        match self.index_of(target_affinity).map(|i| self.states[i]) {
-            Some(PowerState::On) => AFFINITY_ON,
-            Some(PowerState::Off) => AFFINITY_OFF,
-            Some(PowerState::OnPending { .. }) => AFFINITY_ON_PENDING,
-            None => PsciReturn::InvalidParameters as i64,
-        }
-    }
-
-    /// The state of `vcpu`.
-    pub fn state(&self, vcpu: usize) -> Option<PowerState> {
-        self.states.get(vcpu).copied()
-    }
-}
+mod power;
+pub use power::{
+    PowerState, VcpuPowerTable, AFFINITY_OFF, AFFINITY_ON, AFFINITY_ON_PENDING, MPIDR_AFFINITY_MASK,
+};
 
 #[cfg(test)]
 mod tests {
@@ -365,7 +288,15 @@ mod tests {
         assert_eq!(decode([0x8000_0000, 0, 0, 0]), PsciCall::SmcccVersion);
         assert_eq!(
             decode([0x8000_8000, 0, 0, 0]),
-            PsciCall::SmcccArchWorkaround
+            PsciCall::SmcccArchWorkaround1
+        );
+        assert_eq!(
+            decode([0x8000_7fff, 1, 0, 0]),
+            PsciCall::SmcccArchWorkaround2 { enable: 1 }
+        );
+        assert_eq!(
+            decode([0x8000_3fff, 0, 0, 0]),
+            PsciCall::SmcccArchWorkaround3
         );
         assert_eq!(
             decode([0x8400_00ff, 0, 0, 0]),
@@ -384,37 +315,75 @@ mod tests {
     }
 
     #[test]
-    fn cpu_on_goes_pending_then_on_and_refuses_twice() {
-        let mut t = VcpuPowerTable::new(&[0x0, 0x1]);
-        assert_eq!(t.affinity_info(1, 0), AFFINITY_OFF);
-        assert_eq!(t.cpu_on(1, 0x4000_0000, 7), Ok(1));
-        assert_eq!(t.cpu_on(1, 0x4000_0000, 7), Err(PsciReturn::OnPending));
-        assert_eq!(t.affinity_info(1, 0), AFFINITY_ON_PENDING);
-        assert_eq!(t.take_pending(1), Some((0x4000_0000, 7)));
-        assert_eq!(t.take_pending(1), None);
-        assert_eq!(t.cpu_on(1, 0, 0), Err(PsciReturn::AlreadyOn));
-        assert_eq!(t.affinity_info(1, 0), AFFINITY_ON);
-    }
-
-    #[test]
-    fn unknown_mpidr_and_higher_affinity_levels_are_invalid_parameters() {
-        let mut t = VcpuPowerTable::new(&[0x0, 0x1]);
-        assert_eq!(t.cpu_on(0x100, 0, 0), Err(PsciReturn::InvalidParameters));
-        assert_eq!(t.affinity_info(0x100, 0), -2);
-        assert_eq!(t.affinity_info(0, 1), -2);
-    }
-
-    #[test]
-    fn cpu_off_then_reset_returns_to_the_boot_state() {
-        let mut t = VcpuPowerTable::new(&[0x0, 0x1]);
-        t.cpu_on(1, 0, 0).unwrap();
-        t.take_pending(1);
-        t.cpu_off(0);
-        assert_eq!(t.state(0), Some(PowerState::Off));
-        t.reset_all();
+    fn return_codes_have_the_values_psci_assigns() {
+        let codes = [
+            PsciReturn::Success,
+            PsciReturn::NotSupported,
+            PsciReturn::InvalidParameters,
+            PsciReturn::Denied,
+            PsciReturn::AlreadyOn,
+            PsciReturn::OnPending,
+            PsciReturn::InternalFailure,
+            PsciReturn::NotPresent,
+            PsciReturn::Disabled,
+            PsciReturn::InvalidAddress,
+        ];
         assert_eq!(
-            (t.state(0), t.state(1)),
-            (Some(PowerState::On), Some(PowerState::Off))
+            codes.map(i64::from),
+            [0, -1, -2, -3, -4, -5, -6, -7, -8, -9]
         );
+        assert_eq!(PSCI_VERSION, 0x1_0001);
+        assert_eq!(SMCCC_VERSION, 0x1_0001);
+    }
+
+    #[test]
+    fn smc32_affinity_info_sees_only_the_low_words_and_smc64_suspend_all_of_them() {
+        assert_eq!(
+            decode([
+                0xffff_ffff_8400_0004,
+                0xffff_ffff_0000_0101,
+                0x1_0000_0000,
+                0
+            ]),
+            PsciCall::AffinityInfo {
+                target_affinity: 0x101,
+                lowest_level: 0
+            }
+        );
+        assert_eq!(
+            decode([0xc400_0001, 0x1_0000_0000, 2, 3]),
+            PsciCall::CpuSuspend {
+                power_state: 0x1_0000_0000,
+                entry: 2,
+                context_id: 3
+            }
+        );
+        assert_eq!(
+            decode([0x8400_000a, 0xffff_ffff_8400_0008, 0, 0]),
+            PsciCall::Features {
+                function_id: 0x8400_0008
+            }
+        );
+    }
+
+    #[test]
+    fn both_calling_conventions_are_offered_and_the_workarounds_are_not() {
+        for id in [
+            0x8400_0001,
+            0xc400_0001,
+            0x8400_0003,
+            0x8400_0004,
+            0xc400_0004,
+        ] {
+            assert_eq!(features(id), 0, "{id:#x}");
+        }
+        assert_eq!(features(0x8400_000a), 0);
+        assert_eq!(features(0x8400_0006), 0);
+        assert_eq!(features(0x8000_0000), 0); // SMCCC_VERSION discovery
+        assert_eq!(features(0x8400_0005), -1); // MIGRATE
+        for id in [0x8000_8000, 0x8000_7fff, 0x8000_3fff] {
+            assert_eq!(smccc_arch_features(id), -1);
+        }
+        assert_eq!(smccc_arch_features(0x8000_0001), 0);
     }
 }

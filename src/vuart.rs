@@ -1,11 +1,27 @@
-//! The guest's console: an Arm PrimeCell PL011 (DDI 0183) as the guest sees it.
+//! The guest's console: an Arm PrimeCell UART (PL011, DDI 0183) as the guest sees it.
 //!
-//! Transmit is immediate: every byte written to DR goes to the real console at once, so the
-//! transmit FIFO is always empty (TXFE set, TXFF clear) and the TX interrupt is asserted
-//! whenever it is unmasked, as a real PL011 with an empty FIFO would. Receive has a 32-entry
-//! FIFO (1 entry when FIFOs are disabled); the receive-timeout interrupt is asserted whenever
-//! the FIFO holds data, because sluice has no character timer: the guest drains the FIFO in
-//! its handler, which is what the timeout exists to make it do.
+//! Modelling choices, each checked against Linux's `drivers/tty/serial/amba-pl011.c`:
+//! - Transmit is immediate: a byte written to DR goes to the real console at once, so the TX
+//!   FIFO is always empty (TXFE set; TXFF and BUSY clear) and TXRIS is asserted whenever TXE
+//!   is set. Linux fills the FIFO from `start_tx` while TXFF is clear and unmasks TXIM only
+//!   if bytes remain, then masks it again when its buffer is empty, so a level TX interrupt
+//!   suits it (its own comment: TXIM "is a ready to transmit IRQ" that cannot be cleared).
+//! - DR transmits when CR.TXE is set even if UARTEN is not: Linux's earlycon writes (a byte
+//!   at a time with `writeb`) to a UART it assumes firmware enabled; TXE is set at reset.
+//! - The PeriphID says revision 1 (the values QEMU and Linux expect); Linux derives a 16-byte
+//!   FIFO from revision < 3, so the RX FIFO is 16 deep (1 when LCR_H.FEN is clear). Input
+//!   beyond that waits in a backlog behind the FIFO instead of being lost (a paste into the
+//!   console); FR.RXFF reports the FIFO full while it does.
+//! - The receive-timeout interrupt (RTRIS) is asserted whenever the FIFO holds data: sluice
+//!   has no character timer, and the guest drains the FIFO in its handler, which is what the
+//!   timeout exists to make it do. RXRIS follows the IFLS trigger level. Both follow the
+//!   FIFO level, so ICR cannot clear them while data remains (the timeout fires at once).
+//! - The modem inputs CTS, DSR and DCD read as asserted (a null-modem link with the lines
+//!   tied), so a tty opened without CLOCAL sees carrier; RI is clear. They never change, so
+//!   the modem interrupts never fire.
+//! - CR.LBE (loopback) sends DR writes to the RX FIFO instead of the console.
+//! - Registers are 32-bit and word-aligned; any access width is accepted and sees the whole
+//!   register (the caller truncates); unaligned or unknown offsets read 0 and ignore writes.
 #![forbid(unsafe_code)]
 
 use alloc::collections::VecDeque;
@@ -13,45 +29,77 @@ use alloc::collections::VecDeque;
 /// Size of the PL011 register frame.
 pub const PL011_MMIO_SIZE: u64 = 0x1000;
 
-const DR: u64 = 0x000;
-const RSR_ECR: u64 = 0x004;
-const FR: u64 = 0x018;
-const ILPR: u64 = 0x020;
-const IBRD: u64 = 0x024;
-const FBRD: u64 = 0x028;
-const LCR_H: u64 = 0x02c;
-const CR: u64 = 0x030;
-const IFLS: u64 = 0x034;
-const IMSC: u64 = 0x038;
-const RIS: u64 = 0x03c;
-const MIS: u64 = 0x040;
-const ICR: u64 = 0x044;
-const DMACR: u64 = 0x048;
-const ID_START: u64 = 0xfe0;
+/// Register offsets (DDI 0183, "Summary of registers").
+mod reg {
+    pub const DR: u64 = 0x000;
+    pub const RSR_ECR: u64 = 0x004;
+    pub const FR: u64 = 0x018;
+    pub const ILPR: u64 = 0x020;
+    pub const IBRD: u64 = 0x024;
+    pub const FBRD: u64 = 0x028;
+    pub const LCR_H: u64 = 0x02c;
+    pub const CR: u64 = 0x030;
+    pub const IFLS: u64 = 0x034;
+    pub const IMSC: u64 = 0x038;
+    pub const RIS: u64 = 0x03c;
+    pub const MIS: u64 = 0x040;
+    pub const ICR: u64 = 0x044;
+    pub const DMACR: u64 = 0x048;
+    /// UARTPeriphID0; PeriphID0..3 and PCellID0..3 follow, one per word, to 0xffc.
+    pub const ID_FIRST: u64 = 0xfe0;
+    pub const ID_LAST: u64 = 0xffc;
+}
 
-const FR_TXFE: u32 = 1 << 7;
-const FR_RXFF: u32 = 1 << 6;
-const FR_RXFE: u32 = 1 << 4;
-const INT_RT: u32 = 1 << 6;
-const INT_TX: u32 = 1 << 5;
-const INT_RX: u32 = 1 << 4;
-/// Interrupt bits the guest can mask or clear (OE, BE, PE, FE, RT, TX, RX and modem lines).
-const INT_ALL: u32 = 0x7ff;
+/// UARTFR bits.
+mod fr {
+    pub const CTS: u32 = 1 << 0;
+    pub const DSR: u32 = 1 << 1;
+    pub const DCD: u32 = 1 << 2;
+    pub const RXFE: u32 = 1 << 4;
+    pub const RXFF: u32 = 1 << 6;
+    pub const TXFE: u32 = 1 << 7;
+}
+
+/// Interrupt bits, shared by IMSC, RIS, MIS and ICR.
+mod int {
+    pub const RX: u32 = 1 << 4;
+    pub const TX: u32 = 1 << 5;
+    pub const RT: u32 = 1 << 6;
+    pub const OE: u32 = 1 << 10;
+    /// RIM, CTSM, DCDM, DSRM, RX, TX, RT, FE, PE, BE, OE.
+    pub const ALL: u32 = 0x7ff;
+}
+
+/// UARTCR bits.
+mod cr {
+    pub const LBE: u32 = 1 << 7;
+    pub const TXE: u32 = 1 << 8;
+    pub const RXE: u32 = 1 << 9;
+    /// UARTEN, SIREN, SIRLP, LBE, TXE, RXE, DTR, RTS, Out1, Out2, RTSEn, CTSEn.
+    pub const WRITABLE: u32 = 0xff87;
+}
+
+/// UARTLCR_H.FEN: FIFOs enabled.
 const LCR_H_FEN: u32 = 1 << 4;
-const CR_TXE: u32 = 1 << 8;
-const CR_RESET: u32 = 0x300;
+/// UARTRSR/ECR.OE: overrun.
+const RSR_OE: u32 = 1 << 3;
+/// CR and IFLS at reset: TXE | RXE; both trigger levels at half full.
+const CR_RESET: u32 = cr::TXE | cr::RXE;
 const IFLS_RESET: u32 = 0x12;
-const FIFO_DEPTH: usize = 32;
+
+/// RX FIFO depth of the PL011 revision the PeriphID advertises.
+const FIFO_DEPTH: usize = 16;
 /// Input held behind the FIFO: a paste or fast typing must not be lost while the guest drains
 /// the FIFO (a real UART would rely on the terminal's flow control instead).
 const RX_BACKLOG_BYTES: usize = 4096;
 
-/// PrimeCell peripheral and cell IDs (0xfe0..0xffc): PL011 r1p5, which Linux's AMBA bus matches.
+/// UARTPeriphID0..3 (part 0x011, designer 0x41 'A', revision 1) and UARTPCellID0..3.
 const IDS: [u32; 8] = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
 /// A PL011 register file plus its receive FIFO.
 #[derive(Debug, Clone)]
 pub struct Pl011 {
+    /// Received bytes: the first `fifo_depth()` are the FIFO, the rest the backlog.
     rx: VecDeque<u8>,
     lcr_h: u32,
     cr: u32,
@@ -61,8 +109,10 @@ pub struct Pl011 {
     fbrd: u32,
     ilpr: u32,
     dmacr: u32,
-    /// Latched error bits (overrun) cleared by ICR.
-    latched: u32,
+    /// Interrupt status bits that latch until ICR clears them (overrun).
+    ris_latched: u32,
+    /// Receive status (overrun) until a write to ECR clears it.
+    rsr: u32,
 }
 
 impl Default for Pl011 {
@@ -84,7 +134,8 @@ impl Pl011 {
             fbrd: 0,
             ilpr: 0,
             dmacr: 0,
-            latched: 0,
+            ris_latched: 0,
+            rsr: 0,
         }
     }
 
@@ -96,200 +147,128 @@ impl Pl011 {
         }
     }
 
+    /// RX trigger level in bytes (IFLS.RXIFLSEL: 1/8, 1/4, 1/2, 3/4, 7/8; reserved = 7/8).
     fn rx_trigger(&self) -> usize {
         if self.lcr_h & LCR_H_FEN == 0 {
             return 1;
         }
-        match (self.ifls >> 3) & 7 {
-            0 => 4,
-            1 => 8,
-            2 => 16,
-            3 => 24,
-            _ => 28,
-        }
+        let eighths = match (self.ifls >> 3) & 7 {
+            0 => 1,
+            1 => 2,
+            2 => 4,
+            3 => 6,
+            _ => 7,
+        };
+        FIFO_DEPTH * eighths / 8
     }
 
     fn raw_interrupts(&self) -> u32 {
-        let mut ris = self.latched;
+        let mut ris = self.ris_latched;
         if !self.rx.is_empty() {
-            ris |= INT_RT;
+            ris |= int::RT;
         }
         if self.rx.len() >= self.rx_trigger() {
-            ris |= INT_RX;
+            ris |= int::RX;
         }
-        if self.cr & CR_TXE != 0 {
-            ris |= INT_TX;
+        if self.cr & cr::TXE != 0 {
+            ris |= int::TX;
         }
         ris
     }
 
     fn flags(&self) -> u32 {
-        let mut fr = FR_TXFE;
+        let mut flags = fr::TXFE | fr::CTS | fr::DSR | fr::DCD;
         if self.rx.is_empty() {
-            fr |= FR_RXFE;
+            flags |= fr::RXFE;
         }
         if self.rx.len() >= self.fifo_depth() {
-            fr |= FR_RXFF;
+            flags |= fr::RXFF;
         }
-        fr
+        flags
     }
 
-    /// A guest read of `offset`; unknown offsets read zero.
+    fn id_register(offset: u64) -> u32 {
+        let index = (offset - reg::ID_FIRST) / 4;
+        IDS.get(index as usize).copied().unwrap_or(0)
+    }
+
+    /// A guest read of `offset`, any width; unknown or unaligned offsets read zero.
     pub fn read(&mut self, offset: u64, _width_bytes: u8) -> u32 {
+        if !offset.is_multiple_of(4) {
+            return 0;
+        }
         match offset {
-            DR => self.rx.pop_front().map_or(0, u32::from),
-            RSR_ECR => 0,
-            FR => self.flags(),
-            ILPR => self.ilpr,
-            IBRD => self.ibrd,
-            FBRD => self.fbrd,
-            LCR_H => self.lcr_h,
-            CR => self.cr,
-            IFLS => self.ifls,
-            IMSC => self.imsc,
-            RIS => self.raw_interrupts(),
-            MIS => self.raw_interrupts() & self.imsc,
-            DMACR => self.dmacr,
-            ID_START..=0xffc if offset.is_multiple_of(4) => IDS[((offset - ID_START) / 4) as usize],
+            reg::DR => self.rx.pop_front().map_or(0, u32::from),
+            reg::RSR_ECR => self.rsr,
+            reg::FR => self.flags(),
+            reg::ILPR => self.ilpr,
+            reg::IBRD => self.ibrd,
+            reg::FBRD => self.fbrd,
+            reg::LCR_H => self.lcr_h,
+            reg::CR => self.cr,
+            reg::IFLS => self.ifls,
+            reg::IMSC => self.imsc,
+            reg::RIS => self.raw_interrupts(),
+            reg::MIS => self.raw_interrupts() & self.imsc,
+            reg::DMACR => self.dmacr,
+            reg::ID_FIRST..=reg::ID_LAST => Self::id_register(offset),
             _ => 0,
         }
     }
 
-    /// A guest write; returns the byte to transmit when the guest wrote DR with TX enabled.
+    /// A guest write of `value`, any width; returns the byte to send to the real console
+    /// when the guest transmitted one. Unknown or unaligned offsets are ignored.
     pub fn write(&mut self, offset: u64, _width_bytes: u8, value: u32) -> Option<u8> {
+        if !offset.is_multiple_of(4) {
+            return None;
+        }
         match offset {
-            // UARTEN is not required: Linux's earlycon writes to a UART it assumes firmware
-            // enabled, and sluice's real UART is enabled.
-            DR if self.cr & CR_TXE != 0 => return Some(value as u8),
-            RSR_ECR => self.latched = 0,
-            ILPR => self.ilpr = value & 0xff,
-            IBRD => self.ibrd = value & 0xffff,
-            FBRD => self.fbrd = value & 0x3f,
-            LCR_H => self.set_lcr_h(value & 0xff),
-            CR => self.cr = value & 0xff87,
-            IFLS => self.ifls = value & 0x3f,
-            IMSC => self.imsc = value & INT_ALL,
-            ICR => self.latched &= !value,
-            DMACR => self.dmacr = value & 0x7,
+            reg::DR => return self.transmit(value as u8),
+            reg::RSR_ECR => self.rsr = 0,
+            reg::ILPR => self.ilpr = value & 0xff,
+            reg::IBRD => self.ibrd = value & 0xffff,
+            reg::FBRD => self.fbrd = value & 0x3f,
+            reg::LCR_H => self.lcr_h = value & 0xff,
+            reg::CR => self.cr = value & cr::WRITABLE,
+            reg::IFLS => self.ifls = value & 0x3f,
+            reg::IMSC => self.imsc = value & int::ALL,
+            reg::ICR => self.ris_latched &= !value,
+            reg::DMACR => self.dmacr = value & 0x7,
             _ => {}
         }
         None
     }
 
-    fn set_lcr_h(&mut self, value: u32) {
-        // Changing FEN flushes the FIFOs on real hardware.
-        if (value ^ self.lcr_h) & LCR_H_FEN != 0 {
-            self.rx.clear();
+    fn transmit(&mut self, byte: u8) -> Option<u8> {
+        if self.cr & cr::LBE != 0 {
+            self.receive(byte);
+            return None;
         }
-        self.lcr_h = value;
+        (self.cr & cr::TXE != 0).then_some(byte)
     }
 
-    /// Queues a byte typed on the console (the FIFO shows at most its depth; the rest waits
-    /// behind it); false (byte dropped, overrun latched) when even the backlog is full.
-    pub fn push_rx(&mut self, byte: u8) -> bool {
+    fn receive(&mut self, byte: u8) -> bool {
         if self.rx.len() >= RX_BACKLOG_BYTES {
-            self.latched |= 1 << 10;
+            self.ris_latched |= int::OE;
+            self.rsr |= RSR_OE;
             return false;
         }
         self.rx.push_back(byte);
         true
     }
 
-    /// The level of the UART's interrupt line.
+    /// Queues a byte typed on the console. The receiver accepts it even while CR.RXE is clear
+    /// (it waits for the guest rather than being lost); false (byte dropped, overrun latched
+    /// in RIS.OE and RSR.OE) when even the backlog behind the FIFO is full.
+    pub fn push_rx(&mut self, byte: u8) -> bool {
+        self.receive(byte)
+    }
+
+    /// The level of the UART's interrupt line (UARTINTR): RIS & IMSC != 0.
     pub fn irq_level(&self) -> bool {
         self.raw_interrupts() & self.imsc != 0
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn enabled_with_fifo() -> Pl011 {
-        let mut u = Pl011::new();
-        u.write(LCR_H, 4, LCR_H_FEN | 0x60);
-        u.write(CR, 4, 0x301);
-        u
-    }
-
-    #[test]
-    fn primecell_ids_match_a_pl011() {
-        let mut u = Pl011::new();
-        let ids: Vec<u32> = (0..8).map(|i| u.read(0xfe0 + 4 * i, 4)).collect();
-        assert_eq!(ids, IDS);
-    }
-
-    #[test]
-    fn writes_to_dr_are_transmitted_at_once_and_the_fifo_stays_empty() {
-        let mut u = enabled_with_fifo();
-        assert_eq!(u.write(DR, 4, 0x41), Some(b'A'));
-        assert_eq!(u.read(FR, 4) & (FR_TXFE | (1 << 5)), FR_TXFE);
-        u.write(CR, 4, 0);
-        assert_eq!(u.write(DR, 4, 0x41), None);
-    }
-
-    #[test]
-    fn received_bytes_raise_the_timeout_interrupt_until_drained() {
-        let mut u = enabled_with_fifo();
-        u.write(IMSC, 4, INT_RX | INT_RT);
-        assert!(!u.irq_level());
-        assert!(u.push_rx(b'x'));
-        assert!(u.irq_level());
-        assert_eq!(u.read(MIS, 4), INT_RT);
-        assert_eq!(u.read(FR, 4) & FR_RXFE, 0);
-        assert_eq!(u.read(DR, 4), u32::from(b'x'));
-        assert!(!u.irq_level());
-        assert_ne!(u.read(FR, 4) & FR_RXFE, 0);
-    }
-
-    #[test]
-    fn rx_interrupt_follows_the_fifo_trigger_level() {
-        let mut u = enabled_with_fifo(); // IFLS reset: half full = 16
-        for _ in 0..15 {
-            u.push_rx(b'a');
-        }
-        assert_eq!(u.read(RIS, 4) & INT_RX, 0);
-        u.push_rx(b'a');
-        assert_ne!(u.read(RIS, 4) & INT_RX, 0);
-    }
-
-    #[test]
-    fn input_beyond_the_fifo_waits_behind_it_in_order() {
-        let mut u = Pl011::new(); // FIFO disabled: one entry visible
-        assert!(u.push_rx(b'1'));
-        assert!(u.push_rx(b'2'));
-        assert_ne!(u.read(FR, 4) & FR_RXFF, 0);
-        assert_eq!(u.read(DR, 4), u32::from(b'1'));
-        assert_eq!(u.read(DR, 4), u32::from(b'2'));
-        assert_ne!(u.read(FR, 4) & FR_RXFE, 0);
-    }
-
-    #[test]
-    fn a_full_backlog_drops_input_and_latches_overrun_until_cleared() {
-        let mut u = Pl011::new();
-        for _ in 0..RX_BACKLOG_BYTES {
-            assert!(u.push_rx(b'1'));
-        }
-        assert!(!u.push_rx(b'2'));
-        assert_ne!(u.read(RIS, 4) & (1 << 10), 0);
-        u.write(ICR, 4, INT_ALL);
-        assert_eq!(u.read(RIS, 4) & (1 << 10), 0);
-    }
-
-    #[test]
-    fn tx_interrupt_is_pending_while_enabled_so_the_driver_can_refill() {
-        let mut u = enabled_with_fifo();
-        u.write(IMSC, 4, INT_TX);
-        assert!(u.irq_level());
-        u.write(IMSC, 4, 0);
-        assert!(!u.irq_level());
-    }
-
-    #[test]
-    fn unknown_offsets_read_zero_and_ignore_writes() {
-        let mut u = Pl011::new();
-        assert_eq!(u.write(0x800, 1, 0xff), None);
-        assert_eq!(u.read(0x800, 1), 0);
-        assert_eq!(u.read(0xfe1, 1), 0);
-    }
-}
+mod tests;

@@ -1,13 +1,28 @@
 //! Guest exits decoded from ESR_EL2, FAR_EL2 and HPFAR_EL2 into typed values, and the
 //! arithmetic of injecting a synchronous exception into the guest's EL1.
 //!
-//! Encodings: Arm ARM (DDI 0487) D24.2.40 ESR_EL2, "ISS encoding for an exception from a Data
-//! Abort" and "... from MSR, MRS, or System instruction execution in AArch64 state".
+//! Encodings: Arm ARM (DDI 0487) D24.2 ESR_EL2 ("ISS encoding for an exception from a Data
+//! Abort", "... from an Instruction Abort", "... from MSR, MRS, or System instruction
+//! execution in AArch64 state", "... from a WF* instruction", "... from an HVC or SVC
+//! instruction") and HPFAR_EL2.
+//!
+//! Policy: an abort is only offered for emulation ([`Exit::Mmio`]) when the hardware gave a
+//! full syndrome (ISV) *and* HPFAR_EL2 is architecturally valid for it (a stage-2
+//! translation, access-flag or address-size fault not on a stage-1 walk). Anything else would
+//! let a stale HPFAR_EL2 steer the access into the wrong emulator.
 #![forbid(unsafe_code)]
 
 use tock_registers::interfaces::Readable;
 use tock_registers::register_bitfields;
 use tock_registers::registers::InMemoryRegister;
+
+mod access;
+mod fault;
+mod inject;
+
+pub use access::{MmioAccess, SysRegAccess, SysRegId};
+pub use fault::{FaultKind, Level};
+pub use inject::{inject_abort, GuestExceptionState, InjectKind, Injection};
 
 register_bitfields! {u64,
     /// ESR_ELx common fields.
@@ -19,9 +34,9 @@ register_bitfields! {u64,
         /// Instruction-specific syndrome.
         ISS OFFSET(0) NUMBITS(25) []
     ],
-    /// ISS of a data abort.
-    DABT [
-        /// Instruction syndrome valid: the fields below describe the access.
+    /// ISS of a Data Abort (an Instruction Abort uses FnV, EA, S1PTW and FSC alike).
+    ABORT [
+        /// Instruction syndrome valid: SAS, SSE, SRT, SF describe the access.
         ISV OFFSET(24) NUMBITS(1) [],
         /// Access size: 0 byte, 1 halfword, 2 word, 3 doubleword.
         SAS OFFSET(22) NUMBITS(2) [],
@@ -31,12 +46,18 @@ register_bitfields! {u64,
         SRT OFFSET(16) NUMBITS(5) [],
         /// The register is 64-bit (X) rather than 32-bit (W).
         SF OFFSET(15) NUMBITS(1) [],
-        /// Fault on the stage-1 page-table walk.
+        /// FAR not valid.
+        FNV OFFSET(10) NUMBITS(1) [],
+        /// External abort type (IMPLEMENTATION DEFINED).
+        EA OFFSET(9) NUMBITS(1) [],
+        /// The abort came from a cache maintenance or address translation instruction.
+        CM OFFSET(8) NUMBITS(1) [],
+        /// Fault on the stage-2 translation of a stage-1 page-table walk.
         S1PTW OFFSET(7) NUMBITS(1) [],
         /// Write not read.
         WNR OFFSET(6) NUMBITS(1) [],
         /// Fault status code.
-        DFSC OFFSET(0) NUMBITS(6) []
+        FSC OFFSET(0) NUMBITS(6) []
     ],
     /// ISS of a trapped MSR/MRS.
     SYSREG [
@@ -54,191 +75,105 @@ register_bitfields! {u64,
         CRM OFFSET(1) NUMBITS(4) [],
         /// Direction: 1 = read (MRS).
         DIRECTION OFFSET(0) NUMBITS(1) []
+    ],
+    /// ISS of a trapped WFI/WFE/WFIT/WFET.
+    WFX [
+        /// Trapped instruction: 0 WFI, 1 WFE, 2 WFIT, 3 WFET.
+        TI OFFSET(0) NUMBITS(2) []
+    ],
+    /// ISS of an HVC or SMC.
+    CALL [
+        /// The instruction's immediate.
+        IMM16 OFFSET(0) NUMBITS(16) []
+    ],
+    /// HPFAR_EL2.
+    HPFAR [
+        /// Faulting IPA bits [55:12] (bits [51:12] without FEAT_D128; the rest RES0).
+        FIPA OFFSET(4) NUMBITS(44) []
     ]
 }
 
-/// Exception classes sluice distinguishes (ESR_ELx.EC).
+/// Exception classes (ESR_ELx.EC) sluice distinguishes.
 mod ec {
     pub const UNKNOWN: u8 = 0x00;
     pub const WFX: u8 = 0x01;
+    pub const FP_SIMD: u8 = 0x07;
     pub const HVC64: u8 = 0x16;
     pub const SMC64: u8 = 0x17;
     pub const SYSREG: u8 = 0x18;
+    pub const SVE: u8 = 0x19;
     pub const IABT_LOWER: u8 = 0x20;
     pub const IABT_CURRENT: u8 = 0x21;
     pub const DABT_LOWER: u8 = 0x24;
     pub const DABT_CURRENT: u8 = 0x25;
 }
 
-/// What kind of fault a stage-2 abort reports (from the DFSC/IFSC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
-    /// No mapping at some level.
-    Translation,
-    /// Access flag not set.
-    AccessFlag,
-    /// Mapped, but without the needed permission.
-    Permission,
-    /// A synchronous external abort.
-    External,
-    /// Alignment fault.
-    Alignment,
-    /// Any other status code.
-    Other(u8),
-}
-
-impl FaultKind {
-    fn from_status(fsc: u8) -> Self {
-        match fsc & 0x3c {
-            0x04 => Self::Translation,
-            0x08 => Self::AccessFlag,
-            0x0c => Self::Permission,
-            _ if fsc == 0x10 => Self::External,
-            _ if fsc == 0x21 => Self::Alignment,
-            _ => Self::Other(fsc),
-        }
-    }
-}
-
-/// A guest load or store to an address that stage 2 does not map, fully described.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MmioAccess {
-    /// Guest-physical address accessed.
-    pub guest_phys: u64,
-    /// 1, 2, 4 or 8.
-    pub width_bytes: u8,
-    /// Store (true) or load.
-    pub is_write: bool,
-    /// Register transferred; 31 is the zero register.
-    pub register: u8,
-    /// A load that sign-extends.
-    pub sign_extend: bool,
-    /// The register is an X register (otherwise W: the upper half is zeroed).
-    pub register_is_64bit: bool,
-    /// Why stage 2 faulted.
-    pub fault: FaultKind,
-}
-
-impl MmioAccess {
-    /// The value to write back to the guest's register for a load that returned `value`.
-    pub fn read_result(&self, value: u64) -> u64 {
-        let bits = u32::from(self.width_bytes) * 8;
-        let mut v = if bits >= 64 {
-            value
-        } else {
-            value & ((1u64 << bits) - 1)
-        };
-        if self.sign_extend && bits < 64 && v & (1u64 << (bits - 1)) != 0 {
-            v |= !0u64 << bits;
-        }
-        if self.register_is_64bit {
-            v
-        } else {
-            v & 0xffff_ffff
-        }
-    }
-}
-
-/// A system register named by its encoding (op0, op1, CRn, CRm, op2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SysRegId {
-    /// op0.
-    pub op0: u8,
-    /// op1.
-    pub op1: u8,
-    /// CRn.
-    pub crn: u8,
-    /// CRm.
-    pub crm: u8,
-    /// op2.
-    pub op2: u8,
-}
-
-impl SysRegId {
-    /// ICC_SGI1R_EL1: generate a group 1 SGI (trapped by HCR_EL2.IMO).
-    pub const ICC_SGI1R_EL1: Self = Self {
-        op0: 3,
-        op1: 0,
-        crn: 12,
-        crm: 11,
-        op2: 5,
-    };
-    /// ICC_ASGI1R_EL1: generate an SGI for the other security state.
-    pub const ICC_ASGI1R_EL1: Self = Self {
-        op0: 3,
-        op1: 0,
-        crn: 12,
-        crm: 11,
-        op2: 6,
-    };
-    /// ICC_SGI0R_EL1: generate a group 0 SGI.
-    pub const ICC_SGI0R_EL1: Self = Self {
-        op0: 3,
-        op1: 0,
-        crn: 12,
-        crm: 11,
-        op2: 7,
-    };
-}
-
-/// A trapped MSR or MRS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SysRegAccess {
-    /// Which register.
-    pub reg: SysRegId,
-    /// The general-purpose register transferred (31 = zero register).
-    pub register: u8,
-    /// MRS (read) rather than MSR.
-    pub is_read: bool,
-}
-
-impl SysRegAccess {
-    /// The register's encoding.
-    pub fn id(&self) -> SysRegId {
-        self.reg
-    }
-}
-
 /// Why the guest exited to EL2, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// A load/store to an unmapped guest-physical address with a valid syndrome.
+    /// A load/store to an unmapped guest-physical address that can be emulated.
     Mmio(MmioAccess),
-    /// A data abort whose instruction cannot be emulated (no syndrome: e.g. LDP, writeback), or
-    /// a stage-2 fault on the guest's own page-table walk.
+    /// A stage-2 data abort that cannot be emulated: no syndrome (LDP, writeback, atomics...),
+    /// a stage-2 fault on the guest's own page-table walk, a permission fault, or a cache
+    /// maintenance instruction on unmapped space.
     DataAbortNoSyndrome {
-        /// Guest-physical address.
+        /// Guest-physical address; meaningful only when `guest_phys_valid`.
         guest_phys: u64,
-        /// Store or load, as far as the hardware says.
+        /// HPFAR_EL2 is architecturally valid for this fault.
+        guest_phys_valid: bool,
+        /// Store or load, as far as the hardware says (cache maintenance reports a write).
         is_write: bool,
         /// Why stage 2 faulted.
         fault: FaultKind,
         /// The fault happened while walking the guest's stage-1 tables.
         on_table_walk: bool,
+        /// The access was a cache maintenance (DC ...) or address translation instruction:
+        /// KVM skips these on unmapped space rather than faulting the guest.
+        cache_maintenance: bool,
     },
     /// Instruction fetch from an address stage 2 does not map executable.
     InstructionAbort {
-        /// Guest-physical address.
+        /// Guest-physical address; meaningful only when `guest_phys_valid`.
         guest_phys: u64,
+        /// HPFAR_EL2 is architecturally valid for this fault.
+        guest_phys_valid: bool,
         /// Why stage 2 faulted.
         fault: FaultKind,
+        /// The fault happened while walking the guest's stage-1 tables.
+        on_table_walk: bool,
+    },
+    /// A synchronous external abort on a guest access (e.g. a passed-through device that
+    /// answered with an error). HPFAR_EL2 is not valid for it; only the VA is known.
+    ExternalAbort {
+        /// FAR_EL2: the guest virtual address; meaningful only when `far_valid`.
+        far: u64,
+        /// FAR_EL2 holds the address (ISS.FnV clear).
+        far_valid: bool,
+        /// The access was a write.
+        is_write: bool,
+        /// An instruction fetch rather than a data access.
+        instruction_fetch: bool,
     },
     /// HVC from the guest (the PC already points past it).
     Hvc {
         /// The immediate.
         imm: u16,
     },
-    /// SMC from the guest (trapped; the PC points at it).
+    /// SMC from the guest, trapped by HCR_EL2.TSC (the PC points at it).
     Smc {
         /// The immediate.
         imm: u16,
     },
     /// A trapped system register access.
     SysReg(SysRegAccess),
-    /// A trapped WFI.
+    /// A trapped WFI or WFIT.
     Wfi,
-    /// A trapped WFE.
+    /// A trapped WFE or WFET.
     Wfe,
+    /// An FP/SIMD instruction trapped by CPTR_EL2 (EC 0x07).
+    FpSimdTrap,
+    /// An SVE instruction trapped by CPTR_EL2 (EC 0x19).
+    SveTrap,
     /// Anything else.
     Unknown {
         /// Exception class.
@@ -253,49 +188,85 @@ pub fn decode(esr_el2: u64, far_el2: u64, hpfar_el2: u64) -> Exit {
     let esr: InMemoryRegister<u64, ESR::Register> = InMemoryRegister::new(esr_el2);
     let ec = esr.read(ESR::EC) as u8;
     let iss = esr.read(ESR::ISS) as u32;
-    // HPFAR_EL2.FIPA holds bits [51:12] of the faulting IPA in bits [43:4].
-    let guest_phys = ((hpfar_el2 >> 4) & 0xff_ffff_ffff) << 12 | (far_el2 & 0xfff);
+    let hpfar: InMemoryRegister<u64, HPFAR::Register> = InMemoryRegister::new(hpfar_el2);
+    let guest_phys = (hpfar.read(HPFAR::FIPA) << 12) | (far_el2 & 0xfff);
+    let call: InMemoryRegister<u64, CALL::Register> = InMemoryRegister::new(u64::from(iss));
+    let imm = call.read(CALL::IMM16) as u16;
     match ec {
-        ec::DABT_LOWER => decode_data_abort(iss, guest_phys),
-        ec::IABT_LOWER => Exit::InstructionAbort {
-            guest_phys,
-            fault: FaultKind::from_status((iss & 0x3f) as u8),
-        },
-        ec::HVC64 => Exit::Hvc { imm: iss as u16 },
-        ec::SMC64 => Exit::Smc { imm: iss as u16 },
+        ec::DABT_LOWER => decode_data_abort(iss, far_el2, guest_phys),
+        ec::IABT_LOWER => decode_instruction_abort(iss, far_el2, guest_phys),
+        ec::HVC64 => Exit::Hvc { imm },
+        ec::SMC64 => Exit::Smc { imm },
         ec::SYSREG => Exit::SysReg(decode_sysreg(iss)),
-        ec::WFX if iss & 1 == 0 => Exit::Wfi,
-        ec::WFX => Exit::Wfe,
+        ec::WFX => decode_wfx(iss),
+        ec::FP_SIMD => Exit::FpSimdTrap,
+        ec::SVE => Exit::SveTrap,
         _ => Exit::Unknown { ec, iss },
     }
 }
 
-fn decode_data_abort(iss: u32, guest_phys: u64) -> Exit {
-    let d: InMemoryRegister<u64, DABT::Register> = InMemoryRegister::new(iss as u64);
-    let fault = FaultKind::from_status(d.read(DABT::DFSC) as u8);
-    let is_write = d.is_set(DABT::WNR);
-    let on_table_walk = d.is_set(DABT::S1PTW);
-    if !d.is_set(DABT::ISV) || on_table_walk {
+fn abort_iss(iss: u32) -> InMemoryRegister<u64, ABORT::Register> {
+    InMemoryRegister::new(u64::from(iss))
+}
+
+fn decode_data_abort(iss: u32, far_el2: u64, guest_phys: u64) -> Exit {
+    let d = abort_iss(iss);
+    let fault = FaultKind::from_status(d.read(ABORT::FSC) as u8);
+    let is_write = d.is_set(ABORT::WNR);
+    if fault.is_external() {
+        return Exit::ExternalAbort {
+            far: far_el2,
+            far_valid: !d.is_set(ABORT::FNV),
+            is_write,
+            instruction_fetch: false,
+        };
+    }
+    let on_table_walk = d.is_set(ABORT::S1PTW);
+    let guest_phys_valid = on_table_walk || fault.reports_ipa();
+    let cache_maintenance = d.is_set(ABORT::CM);
+    if !d.is_set(ABORT::ISV) || on_table_walk || !guest_phys_valid || cache_maintenance {
         return Exit::DataAbortNoSyndrome {
             guest_phys,
+            guest_phys_valid,
             is_write,
             fault,
             on_table_walk,
+            cache_maintenance,
         };
     }
     Exit::Mmio(MmioAccess {
         guest_phys,
-        width_bytes: 1 << d.read(DABT::SAS),
+        width_bytes: 1 << d.read(ABORT::SAS),
         is_write,
-        register: d.read(DABT::SRT) as u8,
-        sign_extend: d.is_set(DABT::SSE),
-        register_is_64bit: d.is_set(DABT::SF),
+        register: d.read(ABORT::SRT) as u8,
+        sign_extend: d.is_set(ABORT::SSE),
+        register_is_64bit: d.is_set(ABORT::SF),
         fault,
     })
 }
 
+fn decode_instruction_abort(iss: u32, far_el2: u64, guest_phys: u64) -> Exit {
+    let i = abort_iss(iss);
+    let fault = FaultKind::from_status(i.read(ABORT::FSC) as u8);
+    if fault.is_external() {
+        return Exit::ExternalAbort {
+            far: far_el2,
+            far_valid: !i.is_set(ABORT::FNV),
+            is_write: false,
+            instruction_fetch: true,
+        };
+    }
+    let on_table_walk = i.is_set(ABORT::S1PTW);
+    Exit::InstructionAbort {
+        guest_phys,
+        guest_phys_valid: on_table_walk || fault.reports_ipa(),
+        fault,
+        on_table_walk,
+    }
+}
+
 fn decode_sysreg(iss: u32) -> SysRegAccess {
-    let s: InMemoryRegister<u64, SYSREG::Register> = InMemoryRegister::new(iss as u64);
+    let s: InMemoryRegister<u64, SYSREG::Register> = InMemoryRegister::new(u64::from(iss));
     SysRegAccess {
         reg: SysRegId {
             op0: s.read(SYSREG::OP0) as u8,
@@ -309,14 +280,20 @@ fn decode_sysreg(iss: u32) -> SysRegAccess {
     }
 }
 
-/// The guest PC after the trapped instruction `esr` describes (2 or 4 bytes on).
+/// WFIT/WFET (FEAT_WFxT) are reported as their untimed forms: waking early is always allowed.
+fn decode_wfx(iss: u32) -> Exit {
+    let w: InMemoryRegister<u64, WFX::Register> = InMemoryRegister::new(u64::from(iss));
+    match w.read(WFX::TI) {
+        0 | 2 => Exit::Wfi,
+        _ => Exit::Wfe,
+    }
+}
+
+/// The guest PC after the trapped instruction `esr_el2` describes (2 or 4 bytes on, by IL).
 pub fn next_pc(pc: u64, esr_el2: u64) -> u64 {
     let esr: InMemoryRegister<u64, ESR::Register> = InMemoryRegister::new(esr_el2);
     pc.wrapping_add(if esr.is_set(ESR::IL) { 4 } else { 2 })
 }
-
-mod inject;
-pub use inject::{inject_abort, GuestExceptionState, InjectKind, Injection};
 
 #[cfg(test)]
 mod tests;
