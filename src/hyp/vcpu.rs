@@ -173,6 +173,37 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
                 },
             );
         }
+        Exit::ExternalAbort {
+            far,
+            far_valid,
+            is_write,
+            instruction_fetch,
+        } => {
+            // A synchronous external abort (e.g. a passed-through device signalled an error):
+            // reflected to the guest as the same kind of abort, never an undefined instruction.
+            guest_fault(format_args!(
+                "vCPU {vcpu}: external abort on a guest {} (VA {}): abort injected (pc {:#x})",
+                if instruction_fetch {
+                    "fetch"
+                } else if is_write {
+                    "write"
+                } else {
+                    "read"
+                },
+                if far_valid {
+                    alloc::format!("{far:#x}")
+                } else {
+                    alloc::string::String::from("unknown")
+                },
+                frame.pc
+            ));
+            let kind = if instruction_fetch {
+                InjectKind::InstructionAbort { far }
+            } else {
+                InjectKind::DataAbort { far, is_write }
+            };
+            inject(frame, kind);
+        }
         Exit::InstructionAbort { guest_phys, .. } => {
             guest_fault(format_args!(
                 "vCPU {vcpu}: guest executed from IPA {guest_phys:#x} outside its memory: \
