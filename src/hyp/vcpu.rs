@@ -87,7 +87,10 @@ fn stack_top(index: usize) -> u64 {
 extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
     let vm = super::vm::get();
     let vcpu = cpu::cpu_index();
-    sync_list_registers(vm, vcpu);
+    let mut lrs = ListRegisters::read();
+    vm.vgic.lock().sync(vcpu, lrs.as_mut());
+    // Written back before handling: a handler may not return (CPU_OFF, SYSTEM_OFF).
+    lrs.write();
     match kind {
         EXIT_SYNC => handle_sync(vm, vcpu, frame),
         EXIT_IRQ => handle_interrupts(vm, vcpu),
@@ -100,32 +103,38 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
             inject(frame, InjectKind::Undefined);
         }
     }
-    flush_list_registers(vm, vcpu);
-}
-
-fn sync_list_registers(vm: &Vm, vcpu: usize) {
-    let count = gic::list_register_count();
-    let mut lrs = [0u64; 16];
-    for (n, lr) in lrs.iter_mut().enumerate().take(count) {
-        *lr = gic::read_list_register(n);
-    }
-    vm.vgic.lock().sync(vcpu, &mut lrs[..count]);
-    for (n, lr) in lrs.iter().enumerate().take(count) {
-        gic::write_list_register(n, *lr);
-    }
-}
-
-fn flush_list_registers(vm: &Vm, vcpu: usize) {
-    let count = gic::list_register_count();
-    let mut lrs = [0u64; 16];
-    for (n, lr) in lrs.iter_mut().enumerate().take(count) {
-        *lr = gic::read_list_register(n);
-    }
-    let outcome = vm.vgic.lock().flush(vcpu, &mut lrs[..count]);
-    for (n, lr) in lrs.iter().enumerate().take(count) {
-        gic::write_list_register(n, *lr);
-    }
+    // Handlers change only the vGIC model, never the hardware list registers, so the
+    // snapshot taken above is still what the hardware holds.
+    let outcome = vm.vgic.lock().flush(vcpu, lrs.as_mut());
+    lrs.write();
     gic::set_underflow_interrupt(outcome.underflow_irq_needed);
+}
+
+/// A copy of this CPU's implemented list registers.
+struct ListRegisters {
+    values: [u64; 16],
+    count: usize,
+}
+
+impl ListRegisters {
+    fn read() -> Self {
+        let count = gic::list_register_count().min(16);
+        let mut values = [0u64; 16];
+        for (n, lr) in values.iter_mut().enumerate().take(count) {
+            *lr = gic::read_list_register(n);
+        }
+        Self { values, count }
+    }
+
+    fn as_mut(&mut self) -> &mut [u64] {
+        &mut self.values[..self.count]
+    }
+
+    fn write(&self) {
+        for (n, lr) in self.values.iter().enumerate().take(self.count) {
+            gic::write_list_register(n, *lr);
+        }
+    }
 }
 
 fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
@@ -133,7 +142,9 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
     let far = read_sysreg!("far_el2");
     let hpfar = read_sysreg!("hpfar_el2");
     let exit = trap::decode(esr, far, hpfar);
-    stats::count(vcpu, sync_reason(vm, &exit));
+    if let Some(reason) = sync_reason(&exit) {
+        stats::count(vcpu, reason);
+    }
     match exit {
         Exit::Mmio(access) => handle_mmio(vm, vcpu, frame, &access, esr),
         Exit::Hvc { .. } => psci_glue::handle(vm, vcpu, frame),
@@ -228,23 +239,27 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
 }
 
 /// The accounting class of a synchronous exit.
-fn sync_reason(vm: &Vm, exit: &Exit) -> ExitReason {
-    match exit {
-        Exit::Mmio(access) => match vm.region(access.guest_phys).map(|r| r.emulator) {
-            Some(devices::Emulator::GicDistributor) => ExitReason::MmioGicd,
-            Some(devices::Emulator::GicRedistributors) => ExitReason::MmioGicr,
-            Some(devices::Emulator::Its) => ExitReason::MmioIts,
-            Some(devices::Emulator::PciEcam) => ExitReason::MmioEcam,
-            Some(devices::Emulator::Uart) => ExitReason::MmioUart,
-            // Inside a mapped BAR's hole: the MSI-X table or PBA; otherwise nothing.
-            None if vm.pci.is_some() && !vm.ram.contains(access.guest_phys) => ExitReason::MmioMsix,
-            None => ExitReason::MmioUnhandled,
-        },
+fn sync_reason(exit: &Exit) -> Option<ExitReason> {
+    Some(match exit {
+        Exit::Mmio(_) => return None, // counted by `handle_mmio`, which knows who handled it
         Exit::Hvc { .. } => ExitReason::Hvc,
         Exit::Smc { .. } => ExitReason::Smc,
         Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 => ExitReason::SysRegSgi,
         Exit::DataAbortNoSyndrome { .. } => ExitReason::MmioUnhandled,
         _ => ExitReason::OtherSync,
+    })
+}
+
+/// The accounting class of an MMIO exit, from who handled it.
+fn mmio_reason(emulator: Option<devices::Emulator>, handled: bool) -> ExitReason {
+    match (emulator, handled) {
+        (_, false) => ExitReason::MmioUnhandled,
+        (Some(devices::Emulator::GicDistributor), _) => ExitReason::MmioGicd,
+        (Some(devices::Emulator::GicRedistributors), _) => ExitReason::MmioGicr,
+        (Some(devices::Emulator::Its), _) => ExitReason::MmioIts,
+        (Some(devices::Emulator::PciEcam), _) => ExitReason::MmioEcam,
+        (Some(devices::Emulator::Uart), _) => ExitReason::MmioUart,
+        (None, true) => ExitReason::MmioMsix,
     }
 }
 
@@ -267,6 +282,10 @@ fn handle_mmio(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess
             .and_then(|bus| super::msi::trap(vm, bus, access.guest_phys, access.width_bytes, value))
             .ok_or(devices::Refused),
     };
+    stats::count(
+        vcpu,
+        mmio_reason(region.map(|r| r.emulator), result.is_ok()),
+    );
     match result {
         Ok(value) => {
             if !access.is_write {
