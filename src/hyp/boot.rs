@@ -5,7 +5,7 @@
 //! Secondary CPUs: MMU (entry.S), GIC, traps, then wait for the guest's PSCI CPU_ON.
 
 use super::{console, heap, host, vcpu, vm};
-use crate::arch::{cpu, firmware, uart};
+use crate::arch::{cpu, uart};
 use sluice::platform::{self, Platform};
 
 /// A static arena that lets the heap work before host RAM has been carved.
@@ -107,14 +107,7 @@ fn fatal_without_platform(dtb: &[u8], args: core::fmt::Arguments) -> ! {
         console::init(unsafe { uart::Pl011::new(base as usize) });
         console::print_line(format_args!("FATAL: {args}"));
     }
-    let _ = firmware::call(
-        firmware::Conduit::Smc,
-        sluice::psci::HOST_SYSTEM_OFF,
-        0,
-        0,
-        0,
-    );
-    halt()
+    host::power_off_or_halt()
 }
 
 /// Stops this CPU for good.
