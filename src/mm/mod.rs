@@ -4,4 +4,5 @@ pub mod range;
 
 pub use range::PhysRange;
 pub mod carve;
+pub mod guest_ram;
 pub mod pagetable;
