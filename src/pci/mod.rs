@@ -7,6 +7,7 @@
 pub mod bar;
 pub mod enumerate;
 pub mod regs;
+pub mod reset;
 
 use core::fmt;
 
