@@ -64,6 +64,15 @@ impl VcpuPowerTable {
             .collect();
     }
 
+    /// Guest reboot: every vCPU off, then vCPU 0 pending a start at `entry` with x0 =
+    /// `context_id` (the kernel entry and the guest DT), claimed by its CPU as for CPU_ON.
+    pub fn reboot(&mut self, entry: u64, context_id: u64) {
+        self.reset_all();
+        if let Some(first) = self.states.first_mut() {
+            *first = PowerState::OnPending { entry, context_id };
+        }
+    }
+
     /// The vCPU whose MPIDR is `target`; INVALID_PARAMETERS for an unknown CPU or non-affinity
     /// bits set.
     fn index_of(&self, target: u64) -> Result<usize, PsciReturn> {
@@ -179,6 +188,23 @@ mod tests {
         assert_eq!(
             (t.state(0), t.state(1)),
             (Some(PowerState::On), Some(PowerState::Off))
+        );
+    }
+
+    #[test]
+    fn reboot_leaves_only_vcpu_0_pending_at_the_kernel_entry() {
+        let mut t = VcpuPowerTable::new(&[0, 1, 2]);
+        t.cpu_on(1, 0x4008_0000, 7).unwrap();
+        assert!(t.take_pending(1).is_some());
+        t.reboot(0x4020_0000, 0x4800_0000);
+        assert_eq!(t.state(1), Some(PowerState::Off));
+        assert_eq!(t.state(2), Some(PowerState::Off));
+        assert_eq!(t.take_pending(0), Some((0x4020_0000, 0x4800_0000)));
+        assert_eq!(t.state(0), Some(PowerState::On));
+        assert_eq!(
+            t.cpu_on(1, 0x4008_0000, 0),
+            Ok(1),
+            "secondaries start again by CPU_ON"
         );
     }
 
