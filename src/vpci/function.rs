@@ -93,6 +93,9 @@ pub struct VirtualFunction {
     shadow: [u8; 256],
     /// Taken away from the guest (`teardown`): it reads as absent until `reattach`.
     detached: bool,
+    /// Bus mastering revoked by sluice (the device kept faulting in the SMMU): the real
+    /// function stays without it, whatever the guest writes, until `reattach`.
+    bus_master_revoked: bool,
     /// The MSI-X table, when the function has one and the guest has an MSI controller.
     msix: Option<MsixTable>,
     /// A config write changed MSI-X enable or function mask.
@@ -136,6 +139,7 @@ impl VirtualFunction {
             caps: caps::filter_chain(&chain),
             shadow,
             detached: false,
+            bus_master_revoked: false,
             msix: None,
             pending_msix_control: false,
             msi: None,

@@ -390,6 +390,28 @@ fn teardown_unmaps_everything_and_quiesces() {
     assert_eq!(read(&vf, &hw, 0, 4), 0x10d3_8086);
 }
 
+#[test]
+fn revoked_bus_mastering_stays_off_whatever_the_guest_writes() {
+    let (hw, mut vf) = device();
+    let on = (regs::COMMAND_MEMORY | regs::COMMAND_MASTER) as u32;
+    vf.write(&hw, 0x04, 2, on);
+    vf.revoke_bus_master(&hw);
+    assert_eq!(hw.regs.borrow()[1] & 0xffff, regs::COMMAND_MEMORY as u32);
+    assert_eq!(read(&vf, &hw, 0x04, 2), on, "the guest keeps its own view");
+    vf.write(&hw, 0x04, 2, 0);
+    vf.write(&hw, 0x04, 2, on);
+    assert_eq!(hw.regs.borrow()[1] & 0xffff, regs::COMMAND_MEMORY as u32);
+    assert!(vf.is_bus_master_revoked());
+    vf.teardown(&hw);
+    vf.reattach();
+    assert!(
+        !vf.is_bus_master_revoked(),
+        "a fresh assignment starts clean"
+    );
+    vf.write(&hw, 0x04, 2, on);
+    assert_eq!(hw.regs.borrow()[1] & 0xffff, on);
+}
+
 /// The header registers the table claims (dword offsets); everything else below 0x40 is a
 /// read-only or reserved register that reads as the table says.
 const CLAIMED_HEADER: [u16; 13] = [

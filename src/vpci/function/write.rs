@@ -64,8 +64,32 @@ impl VirtualFunction {
         cfg.write32(
             self.host_bdf,
             regs::COMMAND,
-            (clear_status as u32) << 16 | self.command as u32,
+            (clear_status as u32) << 16 | self.hardware_command() as u32,
         );
+    }
+
+    /// The real function's command register: the guest's, less what sluice revoked.
+    fn hardware_command(&self) -> u16 {
+        if self.bus_master_revoked {
+            self.command & !regs::COMMAND_MASTER
+        } else {
+            self.command
+        }
+    }
+
+    /// Stops the real function's DMA (bus master off) for as long as it stays assigned: the
+    /// guest keeps its own view of the command register, but no write of its turns bus
+    /// mastering back on. Used when a device keeps faulting in the SMMU.
+    pub fn revoke_bus_master(&mut self, cfg: &impl ConfigAccess) {
+        self.bus_master_revoked = true;
+        if !self.detached {
+            cfg.write_command(self.host_bdf, self.hardware_command());
+        }
+    }
+
+    /// Whether sluice has revoked bus mastering.
+    pub fn is_bus_master_revoked(&self) -> bool {
+        self.bus_master_revoked
     }
 
     fn write_bar(&mut self, index: usize, value: u32, byte_mask: u32) {
@@ -202,6 +226,7 @@ impl VirtualFunction {
     /// unprogrammed.
     pub fn reattach(&mut self) {
         self.detached = false;
+        self.bus_master_revoked = false;
         self.command = 0;
         for bar in self.bars.iter_mut().flatten() {
             bar.guest_phys = 0;
