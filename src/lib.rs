@@ -11,6 +11,7 @@ pub mod pci;
 pub mod platform;
 pub mod psci;
 pub mod ratelimit;
+pub mod smmu;
 pub mod stats;
 pub mod trap;
 pub mod vgic;
