@@ -1,17 +1,19 @@
 //! The host machine, read from its flattened device tree: memory, CPUs, GIC, console, PSCI,
-//! timer, the guest's boot modules and PCIe host bridges. Nothing about the machine is known
-//! anywhere else in sluice.
+//! timer, the guest's boot modules, PCIe host bridges (with their `iommu-map` / `msi-map`) and
+//! SMMUv3s. Nothing about the machine is known anywhere else in sluice.
 //!
 //! A malformed tree gives a [`PlatformError`], never a panic: properties are decoded here with
 //! explicit cell counts rather than through helpers that assume well-formed input.
 #![forbid(unsafe_code)]
 
+mod iommu;
 mod tree;
 
 use crate::mm::PhysRange;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+pub use iommu::{IdMap, IdMapEntry, IdMapping, SmmuIrqs, SmmuNode, Trigger, WiredIrq};
 pub use tree::console_base;
 
 /// Why the host DT cannot be used.
@@ -199,6 +201,10 @@ pub struct PciHost {
     pub intx_routes: Vec<IntxRoute>,
     /// `interrupt-map-mask` applied to (device << 11, pin) before matching.
     pub intx_mask: (u32, u32),
+    /// `iommu-map` and `iommu-map-mask`: requester ID to IOMMU and StreamID.
+    pub iommu_map: IdMap,
+    /// `msi-map` and `msi-map-mask`: requester ID to MSI controller and DeviceID.
+    pub msi_map: IdMap,
 }
 
 impl PciHost {
@@ -213,6 +219,17 @@ impl PciHost {
                     && r.pin as u32 & pin_mask == pin as u32 & pin_mask
             })
             .map(|r| r.intid)
+    }
+
+    /// The IOMMU (by phandle) and StreamID that DMA from requester ID `rid` (bus << 8 |
+    /// device << 3 | function) goes through.
+    pub fn iommu_stream(&self, rid: u16) -> IdMapping {
+        self.iommu_map.map(u32::from(rid))
+    }
+
+    /// The MSI controller (by phandle) and DeviceID that MSIs from `rid` carry.
+    pub fn msi_device_id(&self, rid: u16) -> IdMapping {
+        self.msi_map.map(u32::from(rid))
     }
 }
 
@@ -239,10 +256,17 @@ pub struct Platform {
     pub guest: GuestImages,
     /// PCIe host bridges (passed through in a later stage; not given to the guest yet).
     pub pci_hosts: Vec<PciHost>,
-    /// SMMUv3 register frames, if any.
-    pub smmus: Vec<PhysRange>,
+    /// SMMUv3s (`arm,smmu-v3`), in DT order.
+    pub smmus: Vec<SmmuNode>,
     /// sluice's own command line (`/chosen/bootargs`).
     pub host_bootargs: String,
+}
+
+impl Platform {
+    /// The SMMU an `iommu-map` entry names.
+    pub fn smmu_by_phandle(&self, phandle: u32) -> Option<&SmmuNode> {
+        self.smmus.iter().find(|s| s.phandle == Some(phandle))
+    }
 }
 
 /// Parses a host DTB.
@@ -252,3 +276,5 @@ pub fn parse(dtb: &[u8]) -> Result<Platform> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_iommu;

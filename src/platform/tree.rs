@@ -236,6 +236,7 @@ fn visit<'b, 'a>(
 }
 
 mod collect;
+mod iommu;
 
 /// Parses and checks the whole tree.
 pub(super) fn parse(dtb: &[u8]) -> Result<Platform> {

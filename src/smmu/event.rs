@@ -104,18 +104,14 @@ impl EventKind {
 
     /// Records whose word 1 describes the faulting transaction and word 2 its input address.
     fn has_transaction(self) -> bool {
-        matches!(
-            self,
-            Self::Translation
-                | Self::AddressSize
-                | Self::Access
-                | Self::Permission
-                | Self::WalkExternalAbort
-                | Self::TlbConflict
-                | Self::BadAtsRequest
-                | Self::UnsupportedUpstream
-                | Self::TranslationForbidden
-        )
+        self.has_stage_and_class()
+            || matches!(
+                self,
+                Self::TlbConflict
+                    | Self::BadAtsRequest
+                    | Self::UnsupportedUpstream
+                    | Self::TranslationForbidden
+            )
     }
 
     /// Records that say which stage faulted and on what (S2 and CLASS).

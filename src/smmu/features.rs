@@ -166,14 +166,14 @@ impl Features {
     }
 }
 
+/// ID registers and features for tests of this module and its neighbours.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use alloc::format;
+pub(crate) mod test_idrs {
+    use super::Features;
 
     /// A stage-2-only SMMU like QEMU's `arm-smmuv3.stage=2`, built bit by bit from IHI 0070
     /// 6.3.1 - 6.3.6 (so the positions are checked against the spec, not against the decoder).
-    fn qemu_stage2_idrs() -> (u32, u32, u32, u32) {
+    pub(crate) fn qemu_stage2_idrs() -> (u32, u32, u32, u32) {
         let idr0 = 1 << 0 // S2P
             | 0b10 << 2 // TTF = AArch64
             | 1 << 4 // COHACC
@@ -190,6 +190,23 @@ mod tests {
             | 1 << 4 | 1 << 6; // GRAN4K, GRAN64K
         (idr0, idr1, idr3, idr5)
     }
+
+    /// That SMMU with another output size and VMID width.
+    pub(crate) fn stage2_smmu(output_address_bits: u8, vmid16: bool) -> Features {
+        let (idr0, idr1, idr3, idr5) = qemu_stage2_idrs();
+        Features {
+            output_address_bits,
+            vmid16,
+            ..Features::from_idrs(idr0, idr1, idr3, idr5)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_idrs::qemu_stage2_idrs;
+    use super::*;
+    use alloc::format;
 
     #[test]
     fn every_field_of_a_stage2_only_smmu_is_decoded() {

@@ -17,7 +17,7 @@ pub(super) struct Found {
     kernel: Option<(PhysRange, String)>,
     ramdisk: Option<PhysRange>,
     pci_hosts: Vec<PciHost>,
-    smmus: Vec<PhysRange>,
+    smmus: Vec<SmmuNode>,
     clocks: Vec<(u32, u32)>,
 }
 
@@ -83,7 +83,7 @@ impl Found {
         } else if is_compatible(node, "pci-host-ecam-generic") {
             self.pci_hosts.push(pci_host(path, v)?);
         } else if is_compatible(node, "arm,smmu-v3") {
-            self.smmus.extend(regs(v, path)?);
+            self.smmus.push(super::iommu::smmu(path, v)?);
         }
         Ok(())
     }
@@ -150,6 +150,9 @@ impl Found {
         let mut pci_hosts = self.pci_hosts;
         for host in &mut pci_hosts {
             host.intx_routes = intx_routes(fdt, &host.node_path)?;
+            let path = &host.node_path;
+            super::iommu::check_id_map_targets(fdt, path, &host.iommu_map, "iommu-map")?;
+            super::iommu::check_id_map_targets(fdt, path, &host.msi_map, "msi-map")?;
         }
         Ok(Platform {
             memory: self.memory,
@@ -280,6 +283,8 @@ fn pci_host(path: &str, v: &Visited) -> Result<PciHost> {
         windows,
         intx_routes: Vec::new(), // resolved in `finish`, which can follow phandles
         intx_mask,
+        iommu_map: super::iommu::id_map(path, v.node, "iommu-map", "iommu-map-mask")?,
+        msi_map: super::iommu::id_map(path, v.node, "msi-map", "msi-map-mask")?,
     })
 }
 

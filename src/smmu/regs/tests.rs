@@ -1,31 +1,13 @@
 //! Register offsets and values checked against IHI 0070 chapter 6.
 use super::*;
-use crate::smmu::features::{Granules, StallModel};
+use crate::smmu::features::test_idrs::stage2_smmu;
 
 fn smmu(oas_bits: u8) -> Features {
     Features {
-        stage1: false,
-        stage2: true,
-        aarch64_tables: true,
-        little_endian_tables: true,
-        coherent_access: true,
-        vmid16: true,
-        two_level_stream_table: true,
-        msi: true,
-        stall_model: StallModel::TerminateOnly,
         stream_id_bits: 16,
         cmdq_log2_entries: 8,
         eventq_log2_entries: 7,
-        attr_types_override: false,
-        tables_preset: false,
-        queues_preset: false,
-        range_invalidation: false,
-        output_address_bits: oas_bits,
-        granules: Granules {
-            kib4: true,
-            kib16: false,
-            kib64: false,
-        },
+        ..stage2_smmu(oas_bits, true)
     }
 }
 

@@ -2,7 +2,7 @@
 //! numbers them across the 512-bit entry, not taken from the builder's constants).
 use super::*;
 use crate::mm::pagetable::Stage2Layout;
-use crate::smmu::features::{Granules, StallModel};
+use crate::smmu::features::test_idrs::stage2_smmu;
 
 /// Bit `n` of the 512-bit STE as (word, bit in word).
 fn ste_bit(ste: &Ste, n: u32) -> bool {
@@ -17,30 +17,7 @@ fn ste_bits(ste: &Ste, msb: u32, lsb: u32) -> u64 {
 }
 
 fn smmu(oas_bits: u8, vmid16: bool) -> Features {
-    Features {
-        stage1: false,
-        stage2: true,
-        aarch64_tables: true,
-        little_endian_tables: true,
-        coherent_access: true,
-        vmid16,
-        two_level_stream_table: true,
-        msi: true,
-        stall_model: StallModel::TerminateOnly,
-        stream_id_bits: 16,
-        cmdq_log2_entries: 19,
-        eventq_log2_entries: 19,
-        attr_types_override: false,
-        tables_preset: false,
-        queues_preset: false,
-        range_invalidation: false,
-        output_address_bits: oas_bits,
-        granules: Granules {
-            kib4: true,
-            kib16: false,
-            kib64: true,
-        },
-    }
+    stage2_smmu(oas_bits, vmid16)
 }
 
 /// A 40-bit IPA guest (PARange 0b010): level 1 start, two concatenated root tables.
