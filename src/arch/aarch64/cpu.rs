@@ -119,8 +119,26 @@ fn configure_feature_traps() {
     }
     let pmcr_counters = (read_sysreg!("pmcr_el0") >> 11) & 0x1f;
     write_sysreg!("mdcr_el2", pmcr_counters); // HPMN = all counters, no debug traps
-                                              // The guest starts with its MMU and caches off (arm64 boot protocol).
-    write_sysreg!("sctlr_el1", 0x30d0_0800);
+    reset_el1_state();
+}
+
+/// SCTLR_EL1 with MMU, caches and alignment checks off, RES1 bits set: the state a CPU
+/// enters a kernel in (arm64 boot protocol).
+const SCTLR_EL1_RESET: u64 = 0x30d0_0800;
+
+/// Puts the guest's EL1 translation controls back to their boot state (MMU and caches off),
+/// whatever a previous guest on this CPU left there.
+pub fn reset_el1_state() {
+    write_sysreg!("sctlr_el1", SCTLR_EL1_RESET);
+    // SAFETY: an instruction barrier has no memory effect.
+    unsafe { asm!("isb", options(nomem, nostack)) };
+}
+
+/// Turns off the EL1 virtual and physical timers (CNTV_CTL_EL0, CNTP_CTL_EL0), so an old
+/// guest's deadline raises nothing.
+pub fn stop_el1_timers() {
+    write_sysreg!("cntv_ctl_el0", 0);
+    write_sysreg!("cntp_ctl_el0", 0);
 }
 
 /// Cleans the data cache to the point of coherency over `[start, start + len)`, so that a guest
@@ -135,8 +153,26 @@ pub fn clean_dcache_range(start: u64, len: u64) {
         unsafe { asm!("dc cvac, {}", in(reg) addr, options(nostack)) };
         addr += line;
     }
-    // SAFETY: barriers and I-cache invalidation have no effect on Rust-visible memory.
-    unsafe { asm!("dsb sy", "ic iallu", "dsb sy", "isb", options(nostack)) };
+    // SAFETY: barriers and I-cache invalidation have no effect on Rust-visible memory. Every
+    // CPU's I-cache (IS): other vCPUs run the code that was written too.
+    unsafe { asm!("dsb sy", "ic ialluis", "dsb sy", "isb", options(nostack)) };
+}
+
+/// Cleans and invalidates the data cache to the point of coherency over `[start, start + len)`:
+/// what a device wrote to memory behind the cache becomes visible to sluice's next reads, and
+/// anything sluice wrote reaches memory first.
+pub fn clean_invalidate_dcache_range(start: u64, len: u64) {
+    let line = dcache_line_bytes();
+    let mut addr = start & !(line - 1);
+    let end = start.saturating_add(len);
+    while addr < end {
+        // SAFETY: DC CIVAC on an identity-mapped RAM address writes back, then drops, cache
+        // lines; the memory's contents stay what they were.
+        unsafe { asm!("dc civac, {}", in(reg) addr, options(nostack)) };
+        addr += line;
+    }
+    // SAFETY: a barrier has no effect on Rust-visible memory.
+    unsafe { asm!("dsb sy", options(nostack)) };
 }
 
 fn dcache_line_bytes() -> u64 {

@@ -37,6 +37,7 @@ const GICR_IGROUPR0: usize = GICR_SGI_BASE + 0x0080;
 const GICR_ISENABLER0: usize = GICR_SGI_BASE + 0x0100;
 const GICR_ICENABLER0: usize = GICR_SGI_BASE + 0x0180;
 const GICR_IPRIORITYR: usize = GICR_SGI_BASE + 0x0400;
+const GICR_ICACTIVER0: usize = GICR_SGI_BASE + 0x0380;
 const GICR_TYPER_LAST: u64 = 1 << 4;
 const GICR_TYPER_VLPIS: u64 = 1 << 1;
 const GICR_WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
@@ -105,6 +106,13 @@ impl Distributor {
             .write64(GICD_IROUTER + 8 * intid, affinity_to_irouter(affinity));
         self.regs
             .write32(GICD_ISENABLER + 4 * (intid / 32), 1 << (intid % 32));
+    }
+
+    /// Clears the active state of SPI `intid` (one the guest will never deactivate now).
+    pub fn clear_active(&self, intid: u32) {
+        let intid = intid as usize;
+        self.regs
+            .write32(GICD_ICACTIVER + 4 * (intid / 32), 1 << (intid % 32));
     }
 
     fn wait_for_rwp(&self) {
@@ -207,14 +215,49 @@ pub fn init_cpu_interface() {
     write_sysreg!("S3_0_C12_C12_3", 0); // ICC_BPR1_EL1
     write_sysreg!("S3_0_C12_C12_4", 1 << 1); // ICC_CTLR_EL1.EOImode = 1
     write_sysreg!("S3_0_C12_C12_7", 1); // ICC_IGRPEN1_EL1
-                                        // ICH_HCR_EL2.En: the virtual CPU interface is on; ICH_VMCR_EL2 starts with the guest's
-                                        // virtual interface disabled, as a reset CPU would.
+                                        // ICH_HCR_EL2.En: the virtual CPU interface is on.
     write_sysreg!("S3_4_C12_C11_0", 1);
+    reset_virtual_interface();
+}
+
+/// Empties this CPU's virtual CPU interface as a reset CPU would have it: no list register in
+/// use, no active priority, the guest's virtual interface disabled (ICH_VMCR_EL2 = 0).
+pub fn reset_virtual_interface() {
     write_sysreg!("S3_4_C12_C11_7", 0);
     for n in 0..list_register_count() {
         write_list_register(n, 0);
     }
+    // ICH_VTR_EL2.PREbits + 1 preemption bits: 5 -> one ICH_AP<n>R<x> register, 6 -> two, 7 -> four.
+    let pre_bits = ((read_sysreg!("S3_4_C12_C11_1") >> 26) & 0x7) + 1;
+    let registers = 1 << pre_bits.saturating_sub(5);
+    write_sysreg!("S3_4_C12_C8_0", 0); // ICH_AP0R0_EL2
+    write_sysreg!("S3_4_C12_C9_0", 0); // ICH_AP1R0_EL2
+    if registers > 1 {
+        write_sysreg!("S3_4_C12_C8_1", 0);
+        write_sysreg!("S3_4_C12_C9_1", 0);
+    }
+    if registers > 2 {
+        write_sysreg!("S3_4_C12_C8_2", 0);
+        write_sysreg!("S3_4_C12_C9_2", 0);
+        write_sysreg!("S3_4_C12_C8_3", 0);
+        write_sysreg!("S3_4_C12_C9_3", 0);
+    }
     isb();
+}
+
+/// Clears the active state of this CPU's PPIs or SGIs `intids` in its redistributor (found in
+/// `redist_regions`): an interrupt forwarded with LR.HW that the guest will never deactivate.
+pub fn clear_active_private(redist_regions: &[sluice::mm::PhysRange], intids: &[u32]) {
+    let mpidr = super::cpu::mpidr_affinity();
+    let Some(redist) = redist_regions
+        .iter()
+        .find_map(|r| Redistributor::find(r.start as usize, r.size_bytes as usize, mpidr))
+    else {
+        return;
+    };
+    for &intid in intids.iter().filter(|&&i| i < 32) {
+        redist.regs.write32(GICR_ICACTIVER0, 1 << intid);
+    }
 }
 
 /// Acknowledges the highest-priority pending group 1 interrupt (ICC_IAR1_EL1).

@@ -67,13 +67,35 @@ pub fn install_stage2(vtcr: u64, root_phys: u64, vmid: u16) {
     };
 }
 
+/// Invalidates every stage-1 and stage-2 TLB entry of the current VMID on every CPU (guest
+/// reboot: nothing the old guest's translations cached may survive).
+pub fn invalidate_guest_tlbs() {
+    // SAFETY: TLB maintenance only drops cached translations.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalls12e1is",
+            "dsb ish",
+            "isb",
+            options(nostack)
+        )
+    };
+}
+
 /// Invalidates stage-2 TLB entries for `[ipa, ipa + len)` of the current VMID on every CPU
-/// (plus all stage-1 entries, which may have cached the combined translation).
+/// (plus all stage-1 entries, which may have cached the combined translation). Ranges of more
+/// than `MAX_TLBI_PAGES` pages (a freed level-0 or level-1 table covers up to 512 GiB) drop the
+/// whole VMID instead: one TLBI per page would take minutes.
 pub fn invalidate_stage2_range(ipa: u64, len: u64) {
-    // SAFETY: DSB so the table update is visible to the walkers before invalidation.
-    unsafe { asm!("dsb ishst", options(nostack)) };
+    const MAX_TLBI_PAGES: u64 = 512;
     let mut page = ipa >> 12;
     let end = ipa.saturating_add(len).div_ceil(4096);
+    if end - page > MAX_TLBI_PAGES {
+        invalidate_guest_tlbs();
+        return;
+    }
+    // SAFETY: DSB so the table update is visible to the walkers before invalidation.
+    unsafe { asm!("dsb ishst", options(nostack)) };
     while page < end {
         // SAFETY: TLBI by IPA only drops cached translations.
         unsafe { asm!("tlbi ipas2e1is, {}", in(reg) page, options(nostack)) };
