@@ -115,6 +115,7 @@ pub fn trap(
                 return Some(value);
             }
             MsixAccess::Forward { host_phys } => return Some(forward(host_phys, width, write)),
+            MsixAccess::Refused => return None,
         }
     }
     None

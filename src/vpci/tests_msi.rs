@@ -82,6 +82,9 @@ fn trapped_accesses_hit_the_virtual_table_or_are_forwarded() {
             host_phys: 0x1002_0800
         }
     );
+    assert_eq!(vf.msix_access(0x2010_2001, 1, None), MsixAccess::Refused);
+    assert_eq!(vf.msix_access(0x2010_2002, 2, Some(0)), MsixAccess::Refused);
+    assert_eq!(vf.msix_access(0x2010_2004, 8, None), MsixAccess::Refused);
     assert_eq!(vf.msix_access(0x2010_1000, 4, None), MsixAccess::NotTrapped);
     assert_eq!(vf.msix_access(0x3000_0000, 4, None), MsixAccess::NotTrapped);
 }

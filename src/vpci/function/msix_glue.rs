@@ -21,6 +21,10 @@ pub enum MsixAccess {
         /// Host address.
         host_phys: u64,
     },
+    /// In a trapped page outside the table but not an aligned 4- or 8-byte access: the MSI-X
+    /// PBA takes nothing else (PCI Local Bus 3.0, 6.8.2), and a device may answer anything
+    /// else with an abort, which must reach the guest, never sluice.
+    Refused,
     /// Not in a trapped page of a mapped BAR.
     NotTrapped,
 }
@@ -131,6 +135,9 @@ impl VirtualFunction {
             && offset >= table.table_offset
             && offset - table.table_offset < table.table_bytes();
         if !in_table {
+            if !matches!(width, 4 | 8) || offset % u64::from(width) != 0 {
+                return MsixAccess::Refused;
+            }
             let host = self.bars[bar as usize].map_or(0, |b| b.host.host_phys);
             return MsixAccess::Forward {
                 host_phys: host + offset,
