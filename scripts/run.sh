@@ -2,8 +2,8 @@
 # Boots sluice with a Linux guest on QEMU virt (or the guest alone, natively, with --native).
 #
 #   scripts/run.sh [--kernel FILE] [--initrd FILE] [--append "ARGS"] [--smp N] [--mem SIZE]
-#                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--native] [--no-guest]
-#                  [-- EXTRA QEMU ARGS...]
+#                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
+#                  [--iommu smmuv3|none] [--native] [--no-guest] [-- EXTRA QEMU ARGS...]
 #
 #   --kernel FILE      guest kernel: arm64 Image, or gzip-compressed (default: cached Debian 6.1)
 #   --initrd FILE      guest initramfs (default: the demo initramfs)
@@ -15,7 +15,11 @@
 #                      guest; repeatable (default: one e1000e; "none" for no NIC)
 #   --pci BDF          give the guest only this host function (bus:dev.fn); repeatable;
 #                      "none" gives it none (default: every endpoint)
-#   --native           boot the guest kernel directly at EL1, without sluice (baseline)
+#   --iommu MODEL      smmuv3 (default): the machine has an SMMUv3 (stage 2), which sluice uses
+#                      to confine each passed-through device's DMA to its guest's RAM; none:
+#                      no IOMMU, so sluice runs the guest identity-mapped and DMA is not isolated
+#   --native           boot the guest kernel directly at EL1, without sluice (baseline; always
+#                      without an IOMMU)
 #   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
 #   -- ...             everything after -- is passed to QEMU verbatim
 #
@@ -31,8 +35,8 @@ source "$(dirname "$0")/env.sh"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 kernel=$SLUICE_CACHE/Image
-initrd=$SLUICE_CACHE/initramfs.cpio.gz
-append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0
+initrd=$SLUICE_INITRAMFS
+append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
 nics=() pcis=() extra=()
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
         --timeout) need_value "$@"; timeout_s=$2; shift 2 ;;
         --nic) need_value "$@"; nics+=("$2"); shift 2 ;;
         --pci) need_value "$@"; pcis+=("$2"); shift 2 ;;
+        --iommu) need_value "$@"; iommu=$2; shift 2 ;;
         --native) native=1; shift ;;
         --no-guest) no_guest=1; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -63,6 +68,9 @@ mem_mib=${BASH_REMATCH[1]}
 for nic in "${nics[@]}"; do
     case "$nic" in e1000e | virtio | none) ;; *) die "--nic must be e1000e, virtio or none, got '$nic'" ;; esac
 done
+case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
+# The native baseline has no IOMMU translation in the way.
+[ "$native" = 0 ] || iommu=none
 # The demo is a guest with a passed-through NIC.
 [ ${#nics[@]} -gt 0 ] || nics=(e1000e)
 for bdf in "${pcis[@]}"; do
@@ -86,12 +94,22 @@ if [ "$(head -c 2 "$kernel" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
     kernel=$tmp/Image
 fi
 
-qemu_args=(-machine "virt,gic-version=3" -cpu max -smp "$smp" -m "$mem" -nographic -no-reboot)
+machine="virt,gic-version=3"
+[ "$native" = 1 ] || machine+=",virtualization=on"
+qemu_args=(-cpu max -smp "$smp" -m "$mem" -nographic -no-reboot)
+# virtio devices bypass an IOMMU unless they are told to honour it.
+virtio_opts="disable-legacy=on"
+if [ "$iommu" = smmuv3 ]; then
+    machine+=",iommu=smmuv3"
+    qemu_args+=(-global arm-smmuv3.stage=2)
+    virtio_opts+=",iommu_platform=on"
+fi
+qemu_args=(-machine "$machine" "${qemu_args[@]}")
 nic_index=0
 for nic in "${nics[@]}"; do
     case "$nic" in
         e1000e) qemu_args+=(-netdev "user,id=net$nic_index" -device "e1000e,netdev=net$nic_index") ;;
-        virtio) qemu_args+=(-netdev "user,id=net$nic_index" -device "virtio-net-pci,disable-legacy=on,netdev=net$nic_index") ;;
+        virtio) qemu_args+=(-netdev "user,id=net$nic_index" -device "virtio-net-pci,$virtio_opts,netdev=net$nic_index") ;;
         none) ;;
     esac
     nic_index=$((nic_index + 1))
@@ -101,7 +119,6 @@ bootargs="console=ttyAMA0${append:+ $append}"
 if [ "$native" = 1 ]; then
     qemu_args+=(-kernel "$kernel" -initrd "$initrd" -append "$bootargs")
 else
-    qemu_args[1]="virt,virtualization=on,gic-version=3"
     qemu_args+=(-kernel "$SLUICE_IMAGE")
     if [ ${#pcis[@]} -gt 0 ]; then
         qemu_args+=(-append "sluice.pci=$(IFS=,; echo "${pcis[*]}")")

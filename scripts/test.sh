@@ -143,6 +143,7 @@ test_not_at_el2() {
 
 # --- PCI passthrough ---------------------------------------------------------------------------
 FETCH_BYTES=$((64 << 20))
+SMALL_BYTES=$((8 << 20))
 http_port=""
 
 # Serves a 64 MiB random file on a free loopback port (QEMU user networking: 10.0.2.2).
@@ -152,11 +153,25 @@ start_http_server() {
     mkdir -p "$www"
     [ "$(stat -c %s "$www/blob" 2>/dev/null)" = "$FETCH_BYTES" ] || head -c "$FETCH_BYTES" /dev/urandom >"$www/blob"
     http_md5=$(md5sum "$www/blob" | cut -d' ' -f1)
+    [ "$(stat -c %s "$www/small" 2>/dev/null)" = "$SMALL_BYTES" ] || head -c "$SMALL_BYTES" /dev/urandom >"$www/small"
+    small_md5=$(md5sum "$www/small" | cut -d' ' -f1)
     http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     (cd "$www" && exec python3 -m http.server "$http_port" --bind 127.0.0.1 >/dev/null 2>&1) &
     http_pid=$!
     trap 'kill $http_pid 2>/dev/null' EXIT
     for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $http_port))" 2>/dev/null && break; sleep 0.1; done
+}
+
+# The SMMU is on, guest RAM sits at an IPA other than its host address, every assigned
+# function's stream is translated, and nothing says DMA is not isolated.
+check_dma_isolated() { # LOG
+    local ok=0
+    expect_line "$1" '^\[sluice\] smmu 0x[0-9a-f]+\.\.0x[0-9a-f]+: stage 2 on' "SMMU on" || ok=1
+    expect_line "$1" '^\[sluice\] guest RAM: IPA 0x[0-9a-f]+\.\.0x[0-9a-f]+ -> host 0x[0-9a-f]+\.\.0x[0-9a-f]+ .*\(translated\)' "guest RAM away from its host address" || ok=1
+    grep -E '^\[sluice\] guest RAM: IPA' "$1" | awk '$5 == $8 { exit 1 }' || { echo "  guest RAM IPA equals its host address"; ok=1; }
+    expect_line "$1" '^\[sluice\] smmu: stream 0x[0-9a-f]+ \(guest slot 0\) translated' "assigned stream translated" || ok=1
+    reject_line "$1" 'DMA NOT ISOLATED' "not-isolated warning with an SMMU" || ok=1
+    return $ok
 }
 
 # Checks a fetch through every NIC named in $3... ("driver" names), plus BAR mapping lines.
@@ -201,7 +216,13 @@ fetch_run() { # LOG RUN-ARGS...
 
 test_nic_e1000e() { fetch_run "$1" --nic e1000e; check_fetch "$1" e1000e; }
 test_nic_virtio() { fetch_run "$1" --nic virtio; check_fetch "$1" virtio_net; }
-test_nic_both() { fetch_run "$1" --nic e1000e --nic virtio; check_fetch "$1" e1000e virtio_net; }
+test_nic_both() {
+    fetch_run "$1" --nic e1000e --nic virtio
+    local ok=0
+    check_fetch "$1" e1000e virtio_net || ok=1
+    check_dma_isolated "$1" || ok=1
+    return $ok
+}
 test_nic_intx() {
     EXTRA_APPEND=pci=nomsi fetch_run "$1" --nic e1000e --nic virtio
     IRQ_MODE=intx check_fetch "$1" e1000e virtio_net
@@ -253,7 +274,7 @@ test_hostile_its() {
     mkdir -p "$dir"
     layout=$(python3 scripts/tests/its_cmds_cpio.py "$dir/its-cmds.cpio") || return 1
     read -r offset count <<<"$layout"
-    cat "$dir/its-cmds.cpio" "$SLUICE_CACHE/initramfs.cpio.gz" >"$dir/its-hostile.cpio"
+    cat "$dir/its-cmds.cpio" "$SLUICE_INITRAMFS" >"$dir/its-hostile.cpio"
     start_http_server
     $RUN --timeout 300 --nic e1000e --nic virtio --initrd "$dir/its-hostile.cpio" \
         --append "retain_initrd iomem=relaxed sluice.itscmds=$offset:$count sluice.fetch=http://10.0.2.2:$http_port/blob" \
@@ -269,8 +290,62 @@ test_hostile_its() {
     return $ok
 }
 
+# A guest points its e1000e's receive ring at sluice's DMA canary (host memory outside its
+# RAM) and makes it receive: the SMMU faults, sluice logs each fault with its stream and stops
+# the NIC once it keeps faulting; the canary, sluice and the guest are unharmed.
+test_dma_isolation() {
+    local log=$1 ok=0
+    start_http_server
+    python3 scripts/tests/dma_escape.py "$log" "http://10.0.2.2:$http_port/blob" || ok=1
+    check_dma_isolated "$log" || ok=1
+    expect_line "$log" '^\[sluice\] WARN: smmu: F_[A-Z_]+ stream 0x0008 ' "the NIC's DMA fault logged with its stream" || ok=1
+    expect_line "$log" '^\[sluice\] WARN: pci 00:01\.0 .* bus mastering turned off' "the faulting NIC stopped" || ok=1
+    expect_line "$log" '^\[sluice\] DMA canary at 0x[0-9a-f]+ intact' "canary intact" || ok=1
+    reject_line "$log" 'CORRUPTED|^\[sluice\] (PANIC|FATAL)' "canary corrupted or hypervisor crash" || ok=1
+    expect_line "$log" "^sluice-demo: fetch eth[0-9] \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5" "virtio fetch after the attack" || ok=1
+    expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
+    return $ok
+}
+
+# Without an SMMU the guest runs identity-mapped, says once that DMA is not isolated, and
+# both NICs still work.
+test_no_smmu() {
+    local ok=0
+    fetch_run "$1" --iommu none --nic e1000e --nic virtio
+    check_fetch "$1" e1000e virtio_net || ok=1
+    expect_line "$1" '^\[sluice\] guest RAM: IPA (0x[0-9a-f]+)\.\.0x[0-9a-f]+ -> host \1\.\..* \(identity\)' "identity-mapped guest RAM" || ok=1
+    [ "$(count_lines "$1" '^\[sluice\] WARN: DMA NOT ISOLATED')" = 1 ] || { echo "  expected the not-isolated warning exactly once"; ok=1; }
+    return $ok
+}
+
+# The guest reboots itself (PSCI SYSTEM_RESET) 20 times in one QEMU run and fetches a file
+# through both NICs at every boot: each reboot takes the devices away, resets them and gives
+# them back, and sluice's heap and LPI use is the same at every boot.
+test_reboot_loop() {
+    local log=$1 ok=0 boots=${SLUICE_REBOOTS:-20} driver usage
+    start_http_server
+    $RUN --timeout 1200 --nic e1000e --nic virtio \
+        --append "sluice.reboots=$boots sluice.fetch=http://10.0.2.2:$http_port/small" >"$log" 2>&1 ||
+        { echo "  run.sh exited with $?"; ok=1; }
+    [ "$(count_lines "$log" '^\[sluice\] guest requested a reset \(PSCI SYSTEM_RESET\)')" = "$boots" ] ||
+        { echo "  expected $boots guest reboots"; ok=1; }
+    for driver in e1000e virtio_net; do
+        [ "$(count_lines "$log" "^sluice-demo: fetch eth[0-9] \\($driver\\) bytes=$SMALL_BYTES md5=$small_md5 ")" = $((boots + 1)) ] ||
+            { echo "  expected $((boots + 1)) good $driver fetches"; ok=1; }
+    done
+    expect_line "$log" "^\\[sluice\\] pci 00:01\\.0 reset \\(" "the e1000e reset between boots" || ok=1
+    usage=$(grep -E '^\[sluice\] guest boot [0-9]+: heap in use' "$log" | sed -E 's/.*: (heap in use .*)/\1/' | sort | uniq -c)
+    echo "  per boot: $usage"
+    [ "$(echo "$usage" | wc -l)" = 1 ] || { echo "  heap or LPI use changed between boots"; ok=1; }
+    expect_line "$log" "^sluice-demo: boot $boots done, all $boots reboots made" "last boot" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
+    return $ok
+}
+
 SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
-    nic_e1000e nic_virtio nic_both nic_intx nic_behind_root_port pci_selection hostile_msi hostile_its config_fuzz)
+    nic_e1000e nic_virtio nic_both nic_intx nic_behind_root_port pci_selection hostile_msi hostile_its config_fuzz
+    dma_isolation no_smmu reboot_loop)
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi

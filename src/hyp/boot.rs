@@ -4,7 +4,7 @@
 //! stage 2, guest DT, images), then the secondary CPUs through host PSCI, then vCPU 0.
 //! Secondary CPUs: MMU (entry.S), GIC, traps, then wait for the guest's PSCI CPU_ON.
 
-use super::{console, heap, host, vcpu, vm};
+use super::{canary, console, heap, host, reboot, vcpu, vm};
 use crate::arch::{cpu, uart};
 use sluice::platform::{self, Platform};
 
@@ -41,10 +41,11 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     banner(&platform);
     let host = host::init(platform, dtb_phys as u64, load_phys as u64)
         .unwrap_or_else(|e| fatal(format_args!("{e}")));
+    canary::plant();
     let vm = vm::create(host).unwrap_or_else(|e| fatal(format_args!("{e}")));
     host::start_secondaries(host);
     let elapsed_us = (cpu::counter() - boot_counter) * 1_000_000 / cpu::counter_hz().max(1);
-    log::info!("heap in use: {} KiB", heap::allocated_bytes() / 1024);
+    reboot::log_usage(vm);
     log::info!(
         "entry to guest: {elapsed_us} us; starting vCPU 0 at {:#x}",
         vm.kernel_entry
@@ -58,6 +59,7 @@ extern "C" fn secondary_main(cpu_index: usize) -> ! {
     cpu::set_cpu_index(cpu_index);
     let host = host::get();
     let _ = host::init_this_cpu(host, cpu_index);
+    host::secondary_up();
     vcpu::run_secondary_vcpu(vm::get(), cpu_index)
 }
 

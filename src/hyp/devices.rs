@@ -156,6 +156,7 @@ pub fn console_input(vm: &Vm, vcpu: usize) {
     }
     if stats_requested {
         super::stats::print(vm.vcpu_mpidrs.len());
+        super::canary::check();
     }
     let k = vm.vgic.lock().set_spi_level(vm.uart_intid, level);
     kick(vm, vcpu, k);

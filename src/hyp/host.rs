@@ -2,11 +2,12 @@
 //! (sluice's image, heap and the boot modules, all kept away from guests).
 
 use super::its::PhysicalIts;
+use super::smmu::Smmu;
 use super::{boot, heap, tables::HeapTables};
 use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use sluice::mm::carve::FreeMemory;
 use sluice::mm::pagetable::{self, Attributes, PageTable};
 use sluice::mm::PhysRange;
@@ -32,6 +33,8 @@ pub struct Host {
     pub dist: gic::Distributor,
     /// The physical ITS, when the GIC has one (MSIs of assigned devices land there).
     pub its: Option<PhysicalIts>,
+    /// The SMMU that translates the PCI hosts' DMA, when there is one sluice can use.
+    pub smmu: Option<Smmu>,
 }
 
 /// Why the host could not be brought up.
@@ -119,12 +122,14 @@ pub fn init(
         .its
         .first()
         .map(|frame| PhysicalIts::init(*frame));
+    let smmu = probe_smmu(&platform);
     let host = HOST.call_once(|| Host {
         platform,
         conduit,
         free: spin::Mutex::new(free),
         dist,
         its,
+        smmu,
     });
     cpu::set_cpu_index(boot_index);
     let redist = init_this_cpu(host, boot_index);
@@ -132,6 +137,35 @@ pub fn init(
         its.map_boot_collection(redist.processor_number(), redist.base());
     }
     Ok(host)
+}
+
+/// The SMMU every PCI host's `iommu-map` points at, stopped and set to abort all DMA until the
+/// guest's devices are attached. None (DMA not isolated) when there is none, when some host
+/// bridge's DMA bypasses it, or when it cannot do what sluice needs.
+fn probe_smmu(platform: &Platform) -> Option<Smmu> {
+    let node = platform.smmus.first()?;
+    let translated = |h: &sluice::platform::PciHost| {
+        !h.iommu_map.is_empty()
+            && h.iommu_map
+                .entries
+                .iter()
+                .all(|m| Some(m.phandle) == node.phandle)
+    };
+    if let Some(h) = platform.pci_hosts.iter().find(|h| !translated(h)) {
+        log::warn!(
+            "smmu {}: {} has no iommu-map to it; not used",
+            node.regs,
+            h.node_path
+        );
+        return None;
+    }
+    match Smmu::probe(node) {
+        Ok(smmu) => Some(smmu),
+        Err(e) => {
+            log::warn!("smmu {}: cannot isolate DMA: {e}", node.regs);
+            None
+        }
+    }
 }
 
 /// Memory that must never be handed out: firmware reservations, the DTB, the image, the
@@ -193,6 +227,7 @@ fn device_ranges(platform: &Platform) -> Vec<PhysRange> {
     devices.extend(platform.gic.redist_regions.iter().copied());
     devices.extend(platform.gic.its.iter().copied());
     devices.extend(platform.pci_hosts.iter().map(|p| p.ecam));
+    devices.extend(platform.smmus.iter().map(|s| s.regs));
     // The host bridges' memory windows: sluice touches the MSI-X tables and PBAs of the BARs
     // it assigns there.
     devices.extend(
@@ -243,13 +278,40 @@ pub fn init_this_cpu(host: &Host, cpu_index: usize) -> gic::Redistributor {
     redist
 }
 
-/// Starts every other CPU of the DT at `secondary_entry` through host PSCI CPU_ON.
+/// Secondary CPUs that have finished `init_this_cpu`.
+static SECONDARIES_UP: AtomicUsize = AtomicUsize::new(0);
+/// How long the boot CPU waits for the others to come up.
+const SECONDARY_TIMEOUT_MS: u64 = 1000;
+
+/// A secondary CPU reports its GIC and traps set up.
+pub fn secondary_up() {
+    SECONDARIES_UP.fetch_add(1, Ordering::Release);
+}
+
+/// Starts every other CPU of the DT at `secondary_entry` through host PSCI CPU_ON, and waits
+/// (bounded) until they have set themselves up, so the guest starts on a finished machine.
 pub fn start_secondaries(host: &Host) {
+    let started = start_secondary_cpus(host);
+    let deadline = cpu::counter() + cpu::counter_hz() * SECONDARY_TIMEOUT_MS / 1000;
+    while SECONDARIES_UP.load(Ordering::Acquire) < started && cpu::counter() < deadline {
+        core::hint::spin_loop();
+    }
+    let up = SECONDARIES_UP.load(Ordering::Acquire);
+    if up < started {
+        log::warn!(
+            "only {up} of {started} secondary CPUs came up within {SECONDARY_TIMEOUT_MS} ms"
+        );
+    }
+}
+
+/// CPU_ON for every other CPU; returns how many the firmware accepted.
+fn start_secondary_cpus(host: &Host) -> usize {
     extern "C" {
         fn secondary_entry();
     }
     let entry = secondary_entry as *const () as u64;
     let boot_mpidr = cpu::mpidr_affinity();
+    let mut started = 0;
     for (index, c) in host
         .platform
         .cpus
@@ -269,8 +331,11 @@ pub fn start_secondaries(host: &Host) {
                 "host PSCI CPU_ON for CPU {index} (MPIDR {:#x}) failed: {ret}",
                 c.mpidr
             );
+        } else {
+            started += 1;
         }
     }
+    started
 }
 
 /// The host firmware's conduit as soon as the DT has been read (before `Host` exists, a
@@ -293,11 +358,5 @@ fn firmware_conduit() -> firmware::Conduit {
 /// Powers the machine off through host PSCI; stops the CPU if the firmware returns.
 pub fn power_off_or_halt() -> ! {
     let _ = firmware::call(firmware_conduit(), psci::HOST_SYSTEM_OFF, 0, 0, 0);
-    boot::halt()
-}
-
-/// Resets the machine through host PSCI.
-pub fn reset_or_halt() -> ! {
-    let _ = firmware::call(firmware_conduit(), psci::HOST_SYSTEM_RESET, 0, 0, 0);
     boot::halt()
 }

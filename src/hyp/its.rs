@@ -3,7 +3,8 @@
 //! assigned function (IHI 0069 chapters 5 and 12.19).
 
 use crate::arch::mmio::MmioBase;
-use alloc::alloc::{alloc_zeroed, Layout};
+use alloc::alloc::{alloc_zeroed, dealloc, Layout};
+use alloc::vec::Vec;
 use sluice::its::lpi::{LpiAllocator, FIRST_LPI};
 use sluice::its::{ItsCommand, COMMAND_BYTES};
 use sluice::mm::PhysRange;
@@ -30,12 +31,19 @@ pub const LPI_ID_BITS: u32 = 14;
 const LPI_PRIORITY: u8 = 0xa0;
 
 fn alloc_aligned(bytes: usize, align: usize) -> u64 {
-    let layout = Layout::from_size_align(bytes, align).expect("ITS table layout");
+    let layout = table_layout(bytes, align);
     // SAFETY: non-zero size; the memory is handed to the GIC for ever.
     let ptr = unsafe { alloc_zeroed(layout) };
     assert!(!ptr.is_null(), "out of heap for ITS tables ({bytes} bytes)");
     ptr as u64
 }
+
+fn table_layout(bytes: usize, align: usize) -> Layout {
+    Layout::from_size_align(bytes, align).expect("ITS table layout")
+}
+
+/// ITT alignment sluice uses (the architecture needs 256 bytes).
+const ITT_ALIGN: usize = 256;
 
 /// The physical ITS.
 pub struct PhysicalIts {
@@ -51,6 +59,8 @@ pub struct PhysicalIts {
     pub prop_table: u64,
     /// Target of collection 0 (the boot CPU), as MAPC wants it.
     collection_target: Mutex<u64>,
+    /// Interrupt translation tables of mapped devices: (DeviceID, address, bytes).
+    itts: Mutex<Vec<(u32, u64, usize)>>,
 }
 
 impl PhysicalIts {
@@ -98,6 +108,7 @@ impl PhysicalIts {
             lpis: Mutex::new(LpiAllocator::new(prop_bytes as u32)),
             prop_table,
             collection_target: Mutex::new(0),
+            itts: Mutex::new(Vec::new()),
         }
     }
 
@@ -129,10 +140,9 @@ impl PhysicalIts {
     /// Maps events 0..count of `device` to the LPIs from `first_lpi` in collection 0.
     pub fn map_device(&self, device: u32, first_lpi: u32, count: u32) {
         let event_bits = (32 - (count.max(2) - 1).leading_zeros()) as u8;
-        let itt = alloc_aligned(
-            ((1usize << event_bits) * self.itt_entry_bytes).max(256),
-            256,
-        );
+        let itt_bytes = ((1usize << event_bits) * self.itt_entry_bytes).max(ITT_ALIGN);
+        let itt = alloc_aligned(itt_bytes, ITT_ALIGN);
+        self.itts.lock().push((device, itt, itt_bytes));
         let target = *self.collection_target.lock();
         let mut commands = alloc::vec![ItsCommand::Mapd {
             device,
@@ -148,6 +158,28 @@ impl PhysicalIts {
         }));
         commands.push(ItsCommand::Sync { target });
         self.submit(&commands);
+    }
+
+    /// Unmaps `device` (MAPD with V = 0: its events raise nothing from now on) and frees its
+    /// interrupt translation table.
+    pub fn unmap_device(&self, device: u32) {
+        let target = *self.collection_target.lock();
+        self.submit(&[
+            ItsCommand::Mapd {
+                device,
+                event_bits: 1,
+                itt_addr: 0,
+                valid: false,
+            },
+            ItsCommand::Sync { target },
+        ]);
+        let mut itts = self.itts.lock();
+        if let Some(i) = itts.iter().position(|&(d, _, _)| d == device) {
+            let (_, addr, bytes) = itts.swap_remove(i);
+            // SAFETY: `addr` came from `alloc_aligned(bytes, ITT_ALIGN)` in `map_device`, and
+            // the ITS no longer uses it: the MAPD V=0 above completed (SYNC waited for it).
+            unsafe { dealloc(addr as *mut u8, table_layout(bytes, ITT_ALIGN)) };
+        }
     }
 
     /// Writes commands to the queue and waits until the ITS has consumed them.

@@ -6,6 +6,7 @@ use super::its::PhysicalIts;
 use super::vm::Vm;
 use crate::arch::mmio::MmioBase;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use sluice::mm::pagetable::Attributes;
 use sluice::mm::PhysRange;
 use sluice::pci::bar::Window;
@@ -140,8 +141,9 @@ pub struct AssignedFunction {
     pub intx_intid: Option<u32>,
     /// Its interrupt pin (1..4), 0 for none.
     pub intx_pin: u8,
-    /// Physical LPIs wired to its MSI-X vectors: (first, count).
-    pub msix_lpis: Option<(u32, u32)>,
+    /// Physical LPIs wired to its MSI/MSI-X vectors, packed by `pack_lpis` (0: none). Atomic
+    /// because a guest reboot rewires them while interrupts may be looked up.
+    msix_lpis: AtomicU64,
     /// Its emulated config space; the lock serialises config accesses and teardown.
     pub function: Mutex<VirtualFunction>,
 }
@@ -197,7 +199,7 @@ impl VirtualBus {
                     host_bus,
                     intx_intid,
                     intx_pin: f.interrupt_pin,
-                    msix_lpis,
+                    msix_lpis: AtomicU64::new(pack_lpis(msix_lpis)),
                     function,
                 });
                 next += 1;
@@ -219,7 +221,7 @@ impl VirtualBus {
     /// The function and MSI-X vector a physical LPI belongs to.
     pub fn lpi_owner(&self, lpi: u32) -> Option<(&AssignedFunction, usize)> {
         self.assigned().find_map(|a| {
-            let (first, count) = a.msix_lpis?;
+            let (first, count) = a.msix_lpis()?;
             (lpi >= first && lpi - first < count).then(|| (a, (lpi - first) as usize))
         })
     }
@@ -232,7 +234,25 @@ impl VirtualBus {
     }
 }
 
+/// (first LPI, count) in one word: LPI INTIDs are never 0, so 0 means none.
+fn pack_lpis(lpis: Option<(u32, u32)>) -> u64 {
+    lpis.map_or(0, |(first, count)| {
+        u64::from(first) << 32 | u64::from(count)
+    })
+}
+
 impl AssignedFunction {
+    /// Physical LPIs wired to its MSI/MSI-X vectors: (first, count).
+    pub fn msix_lpis(&self) -> Option<(u32, u32)> {
+        let packed = self.msix_lpis.load(Ordering::Acquire);
+        (packed != 0).then_some(((packed >> 32) as u32, packed as u32))
+    }
+
+    /// Records a new wiring (guest reboot).
+    pub fn set_msix_lpis(&self, lpis: Option<(u32, u32)>) {
+        self.msix_lpis.store(pack_lpis(lpis), Ordering::Release);
+    }
+
     /// The DeviceID the guest's ITS knows this function by: its requester ID on the virtual
     /// bus (the guest DT's msi-map is the identity).
     pub fn guest_device_id(&self) -> u32 {
@@ -242,7 +262,7 @@ impl AssignedFunction {
 
 /// Offers MSI-X to the guest and wires every vector to a physical LPI of its own (the real
 /// function's DeviceID is its requester ID: the host's msi-map is taken as the identity).
-fn wire_msix(
+pub fn wire_msix(
     its: &PhysicalIts,
     host: &HostFunction,
     function: &mut VirtualFunction,
@@ -287,6 +307,24 @@ pub fn deassign(vm: &Vm, bus: &VirtualBus, slot: u8) {
     }
     log::info!(
         "pci {} taken from the guest (slot {slot})",
+        function.host_bdf
+    );
+}
+
+/// Turns bus mastering off for the function in `slot` until the guest restarts (it keeps
+/// faulting in the SMMU); the guest's own view of its command register is left alone.
+pub fn revoke_bus_master(bus: &VirtualBus, slot: u8, reason: core::fmt::Arguments) {
+    let Some(assigned) = bus.slots.get(slot as usize).and_then(Option::as_ref) else {
+        return;
+    };
+    let ecam = &bus.hosts[assigned.host_bus].ecam;
+    let mut function = assigned.function.lock();
+    if function.is_bus_master_revoked() {
+        return;
+    }
+    function.revoke_bus_master(ecam);
+    log::warn!(
+        "pci {} (guest 00:{slot:02x}.0) {reason}: bus mastering turned off until the guest restarts",
         function.host_bdf
     );
 }

@@ -31,12 +31,12 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
         }
         PsciCall::SystemOff => {
             super::stats::print(vm.vcpu_mpidrs.len());
+            super::canary::check();
             log::info!("guest powered off (PSCI SYSTEM_OFF)");
             host::power_off_or_halt()
         }
         PsciCall::SystemReset | PsciCall::SystemReset2 { .. } => {
-            log::info!("guest requested a reset (PSCI SYSTEM_RESET): resetting the machine");
-            host::reset_or_halt()
+            super::reboot::request(vm, vcpu_index)
         }
         _ => PsciReturn::NotSupported as i64,
     };
@@ -44,7 +44,7 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
 }
 
 fn cpu_on(vm: &Vm, target_mpidr: u64, entry: u64, context_id: u64) -> i64 {
-    if !vm.ram.contains(entry) {
+    if !vm.ram.ipa.contains(entry) {
         return PsciReturn::InvalidAddress as i64;
     }
     match vm.power.lock().cpu_on(target_mpidr, entry, context_id) {

@@ -4,7 +4,7 @@
 //! model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
 
 use super::stats;
-use super::{devices, host, psci_glue, vm::Vm};
+use super::{devices, host, psci_glue, reboot, vm::Vm};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
@@ -38,7 +38,13 @@ pub fn run_secondary_vcpu(vm: &'static Vm, index: usize) -> ! {
 /// Parks this CPU until its vCPU is turned on, then enters the guest at the requested entry.
 pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
     loop {
-        if let Some((entry, context_id)) = vm.power.lock().take_pending(index) {
+        if reboot::requested() {
+            reboot::park(vm);
+        }
+        // The lock guard must be gone before `start`, which never returns: a guard kept in
+        // the `if let` would hold the power table for ever.
+        let pending = vm.power.lock().take_pending(index);
+        if let Some((entry, context_id)) = pending {
             start(entry, context_id);
         }
         cpu::wait_for_event();
@@ -46,6 +52,8 @@ pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
 }
 
 fn start(entry: u64, x0: u64) -> ! {
+    // A vCPU (re)starts as from reset: MMU and caches off, whatever a previous life left.
+    cpu::reset_el1_state();
     let frame = GuestFrame::starting_at(entry, PSTATE_EL1H_MASKED, x0);
     enter_guest(&frame, stack_top(cpu::cpu_index()))
 }
@@ -108,6 +116,11 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
     let outcome = vm.vgic.lock().flush(vcpu, lrs.as_mut());
     lrs.write();
     gic::set_underflow_interrupt(outcome.underflow_irq_needed);
+    if reboot::requested() {
+        // Another vCPU is rebooting the guest: this one never returns to the old guest.
+        reboot::park(vm);
+        wait_for_cpu_on(vm, vcpu);
+    }
 }
 
 /// A copy of this CPU's implemented list registers.
@@ -388,6 +401,8 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
         }
         if intid == vm.host.platform.uart.intid {
             devices::console_input(vm, vcpu);
+        } else if let Some(smmu) = vm.host.smmu.as_ref().filter(|s| s.owns_intid(intid)) {
+            smmu.handle_interrupt(vm, super::dma::stop_faulting_stream);
         } else if intid != host::KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
             log::warn!("vCPU {vcpu}: unexpected physical interrupt {intid}");
         }

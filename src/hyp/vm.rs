@@ -1,10 +1,13 @@
 //! The guest: its RAM, stage-2 tables, emulated devices and vCPU power states.
 //!
-//! Guest RAM is identity-mapped for now (guest-physical == host-physical); every device the
-//! guest sees (GIC distributor and redistributors, PL011) sits at the host's address but is
-//! never mapped, so each access traps and is emulated.
+//! Guest RAM is one block of host RAM. With an SMMU isolating DMA, the guest sees it at an IPA
+//! other than its host address (only the SMMU's translation makes a device's DMA land in it);
+//! without one it is identity-mapped. Every device the guest sees (GIC distributor and
+//! redistributors, ITS, PL011) sits at the host's address but is never mapped, so each access
+//! traps and is emulated.
 
 use super::devices::{self, MmioRegion};
+use super::dma::{self, DmaView};
 use super::host::Host;
 use super::pci::{self, VirtualBus};
 use super::tables::HeapTables;
@@ -15,6 +18,7 @@ use core::fmt;
 use sluice::guestdt::{self, GuestDtConfig};
 use sluice::its::vits::VirtualIts;
 use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
+use sluice::mm::guest_ram::{self, GuestRam};
 use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
 use sluice::mm::PhysRange;
 use sluice::psci::VcpuPowerTable;
@@ -26,14 +30,14 @@ const GUEST_LPIS: u32 = 65536 - 8192;
 use sluice::vuart::Pl011;
 use spin::{Mutex, Once};
 
-/// The only guest's VMID.
-const VMID: u16 = 1;
+/// The only guest's VMID (its CPU stage 2 and its SMMU streams).
+pub const VMID: u16 = 1;
 const ALIGN_2M: u64 = 2 << 20;
 
 /// A running guest.
 pub struct Vm {
-    /// Guest RAM (guest-physical == host-physical for now).
-    pub ram: PhysRange,
+    /// Guest RAM: its IPA range and the host RAM behind it.
+    pub ram: GuestRam,
     /// Stage-2 translation of the guest.
     pub stage2: Mutex<PageTable>,
     /// Stage-2 translation control value.
@@ -50,6 +54,8 @@ pub struct Vm {
     pub mmio: Vec<MmioRegion>,
     /// Physical CPU affinity (MPIDR) of each vCPU's CPU.
     pub vcpu_mpidrs: Vec<u64>,
+    /// Where the kernel, initrd and DT go in guest RAM.
+    pub layout: GuestLayout,
     /// Where vCPU 0 starts.
     pub kernel_entry: u64,
     /// The guest DT's address, passed in x0.
@@ -62,6 +68,8 @@ pub struct Vm {
     pub intx_intids: Vec<u32>,
     /// The guest's virtual ITS (at the host ITS's address), when it has one.
     pub vits: Option<Mutex<VirtualIts>>,
+    /// What the SMMU lets the guest's devices reach, when DMA is isolated.
+    pub dma: Option<DmaView>,
 }
 
 /// Why the guest could not be created.
@@ -79,6 +87,8 @@ pub enum VmError {
     Pci(sluice::vpci::layout::NoRoom),
     /// A malformed `sluice.pci=` option.
     Assignment(String),
+    /// The SMMU could not be set up for guest RAM placed for it.
+    Dma(dma::DmaError),
 }
 
 impl fmt::Display for VmError {
@@ -90,6 +100,7 @@ impl fmt::Display for VmError {
             Self::GuestDt(e) => write!(f, "guest device tree: {e}"),
             Self::Pci(e) => write!(f, "{e}"),
             Self::Assignment(e) => write!(f, "{e}"),
+            Self::Dma(e) => write!(f, "DMA isolation: {e}"),
         }
     }
 }
@@ -103,16 +114,25 @@ pub fn get() -> &'static Vm {
 
 /// Carves guest RAM, builds stage 2, the vGIC, the guest DT, and loads the images.
 pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
-    let ram = host
+    let host_ram = host
         .free
         .lock()
         .take_largest(ALIGN_2M)
         .map_err(VmError::NoRam)?;
+    let pci = build_pci(host)?;
+    let streams = dma::prepare(host, pci.as_ref());
+    let ram = place_guest_ram(host, host_ram, streams.is_some());
+    let dma = match (&host.smmu, streams) {
+        (Some(smmu), Some(streams)) => {
+            let doorbell = host.its.as_ref().map(|its| its.doorbell());
+            Some(dma::attach(smmu, &ram, doorbell, VMID, streams).map_err(VmError::Dma)?)
+        }
+        _ => None,
+    };
     let vcpu_mpidrs: Vec<u64> = host.platform.cpus.iter().map(|c| c.mpidr).collect();
-    let layout = plan_guest(host, ram)?;
+    let layout = plan_guest(host, ram.ipa)?;
     let (stage2, vtcr) = build_stage2(ram)?;
     let uart_intid = host.platform.uart.intid;
-    let pci = build_pci(host)?;
     // The guest gets an ITS of its own when the host has one and devices are passed through.
     let vits = match (&host.its, &pci) {
         (Some(_), Some(bus)) => Some(Mutex::new(VirtualIts::new(
@@ -124,13 +144,14 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
     };
     let dtb = build_guest_dt(
         host,
-        ram,
+        ram.ipa,
         &layout,
         &vcpu_mpidrs,
         pci.as_ref(),
         vits.is_some(),
+        0,
     )?;
-    load_images(host, &layout, &dtb);
+    load_images(host, &ram, &layout, &dtb);
     let intx_intids: Vec<u32> = pci
         .iter()
         .flat_map(|bus| bus.assigned().filter_map(|a| a.intx_intid))
@@ -170,18 +191,20 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         power: Mutex::new(VcpuPowerTable::new(&vcpu_mpidrs)),
         mmio,
         vcpu_mpidrs,
+        layout,
         kernel_entry: layout.kernel.start,
         dtb_guest_phys: layout.dtb.start,
         host,
         pci,
         intx_intids,
         vits,
+        dma,
     });
     log::info!(
         "guest: {} vCPUs, RAM {} ({} MiB), kernel at {:#x}, initrd {}, DT at {:#x}",
         vm.vcpu_mpidrs.len(),
-        ram,
-        ram.size_bytes >> 20,
+        ram.ipa,
+        ram.ipa.size_bytes >> 20,
         layout.kernel.start,
         layout
             .initrd
@@ -245,16 +268,47 @@ fn plan_guest(host: &Host, ram: PhysRange) -> Result<GuestLayout, VmError> {
     loader::plan(ram, &images).map_err(VmError::Loader)
 }
 
-fn build_stage2(ram: PhysRange) -> Result<(PageTable, u64), VmError> {
+/// Where the guest sees its RAM: away from its host address when an SMMU translates the
+/// guest's DMA, identity-mapped (and said so, once) when nothing does.
+fn place_guest_ram(host: &Host, host_ram: PhysRange, dma_isolated: bool) -> GuestRam {
+    let ram = if dma_isolated {
+        match guest_ram::choose_translated_ipa(host_ram, &host.platform.memory, ALIGN_2M) {
+            Some(ipa) => GuestRam::at(host_ram, ipa),
+            None => {
+                log::warn!("no second place for guest RAM {host_ram}: identity-mapped");
+                GuestRam::identity(host_ram)
+            }
+        }
+    } else {
+        log::warn!(
+            "DMA NOT ISOLATED: no usable SMMU, so guest RAM is identity-mapped and a \
+             passed-through device can reach any host memory"
+        );
+        GuestRam::identity(host_ram)
+    };
+    log::info!(
+        "guest RAM: IPA {} -> host {} ({})",
+        ram.ipa,
+        ram.host(),
+        if ram.is_identity() {
+            "identity"
+        } else {
+            "translated"
+        }
+    );
+    ram
+}
+
+fn build_stage2(ram: GuestRam) -> Result<(PageTable, u64), VmError> {
     let layout = Stage2Layout::from_pa_range(cpu::pa_range());
     let mut mem = HeapTables::BUILDING;
     let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(VmError::Stage2)?;
     table
         .map(
             &mut mem,
-            ram.start,
-            ram.start,
-            ram.size_bytes,
+            ram.ipa.start,
+            ram.host_start,
+            ram.ipa.size_bytes,
             Attributes::NORMAL_RWX,
         )
         .map_err(VmError::Stage2)?;
@@ -268,6 +322,7 @@ fn build_guest_dt(
     mpidrs: &[u64],
     pci: Option<&VirtualBus>,
     with_its: bool,
+    boot: u32,
 ) -> Result<Vec<u8>, VmError> {
     let p = &host.platform;
     let gic = guestdt::GuestGic {
@@ -292,7 +347,8 @@ fn build_guest_dt(
             intid: p.uart.intid,
             clock_hz: p.uart.clock_hz.unwrap_or(24_000_000),
         }),
-        bootargs: p.guest.bootargs.clone(),
+        // The guest learns its boot number (0, then one more per reboot).
+        bootargs: alloc::format!("{} sluice.boot={boot}", p.guest.bootargs),
         initrd: layout.initrd,
         pci: pci.map(|bus| guestdt::GuestPciHost {
             ecam: bus.layout.ecam,
@@ -310,19 +366,40 @@ fn build_guest_dt(
 
 /// Copies the pristine kernel and initrd, and the guest DT, into guest RAM, then cleans them to
 /// the point of coherency: the guest starts with its MMU and caches off.
-fn load_images(host: &Host, layout: &GuestLayout, dtb: &[u8]) {
-    copy_to_guest(layout.kernel.start, host_slice(host.platform.guest.kernel));
+fn load_images(host: &Host, ram: &GuestRam, layout: &GuestLayout, dtb: &[u8]) {
+    copy_to_guest(
+        ram,
+        layout.kernel.start,
+        host_slice(host.platform.guest.kernel),
+    );
     if let (Some(dst), Some(src)) = (layout.initrd, host.platform.guest.ramdisk) {
-        copy_to_guest(dst.start, host_slice(src));
+        copy_to_guest(ram, dst.start, host_slice(src));
     }
-    copy_to_guest(layout.dtb.start, dtb);
+    copy_to_guest(ram, layout.dtb.start, dtb);
 }
 
-fn copy_to_guest(guest_phys: u64, bytes: &[u8]) {
-    // SAFETY: `guest_phys` lies in guest RAM (the loader checked that kernel, initrd and DT fit),
-    // which is identity-mapped, owned by this VM, and not yet running.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), guest_phys as *mut u8, bytes.len()) };
-    cpu::clean_dcache_range(guest_phys, bytes.len() as u64);
+/// Zeroes all of guest RAM (nothing of the old guest survives a reboot), then cleans it to
+/// the point of coherency for a guest that starts with its caches off.
+fn scrub(ram: &GuestRam) {
+    let host = ram.host();
+    // SAFETY: the host RAM behind this guest's RAM, carved for it alone and identity-mapped at
+    // EL2; every vCPU is parked and every device quiesced, so nothing else writes it.
+    unsafe { core::ptr::write_bytes(host.start as *mut u8, 0, host.size_bytes as usize) };
+    cpu::clean_dcache_range(host.start, host.size_bytes);
+}
+
+fn copy_to_guest(ram: &GuestRam, guest_phys: u64, bytes: &[u8]) {
+    let Some(host_phys) = ram.to_host(guest_phys, bytes.len() as u64) else {
+        // The loader placed everything inside guest RAM; reaching this is a sluice bug.
+        panic!(
+            "guest image at {guest_phys:#x} outside guest RAM {}",
+            ram.ipa
+        );
+    };
+    // SAFETY: `host_phys` is the host RAM behind the guest span, carved for this VM only
+    // (identity-mapped at EL2), and the guest is not yet running.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), host_phys as *mut u8, bytes.len()) };
+    cpu::clean_dcache_range(host_phys, bytes.len() as u64);
 }
 
 /// A boot module the firmware loaded, as a byte slice.
@@ -332,6 +409,36 @@ fn host_slice(range: PhysRange) -> &'static [u8] {
 }
 
 impl Vm {
+    /// Puts the guest back in its first-boot state for boot number `boot`, devices aside
+    /// (the reboot takes and gives those): console, vGIC and vITS reset, TLBs dropped, RAM
+    /// scrubbed, pristine kernel and initrd and a fresh DT loaded, vCPU 0 pending at the
+    /// kernel entry. Every other vCPU must be parked.
+    pub fn restart(&self, boot: u32) -> Result<(), VmError> {
+        *self.uart.lock() = Pl011::new();
+        let lpi_count = if self.vits.is_some() { GUEST_LPIS } else { 0 };
+        *self.vgic.lock() = build_vgic(self.host, &self.vcpu_mpidrs, &self.intx_intids, lpi_count);
+        if let (Some(vits), Some(bus)) = (&self.vits, &self.pci) {
+            *vits.lock() =
+                VirtualIts::new(self.vcpu_mpidrs.len(), GUEST_LPIS, bus.guest_device_ids());
+        }
+        mmu::invalidate_guest_tlbs();
+        scrub(&self.ram);
+        let dtb = build_guest_dt(
+            self.host,
+            self.ram.ipa,
+            &self.layout,
+            &self.vcpu_mpidrs,
+            self.pci.as_ref(),
+            self.vits.is_some(),
+            boot,
+        )?;
+        load_images(self.host, &self.ram, &self.layout, &dtb);
+        self.power
+            .lock()
+            .reboot(self.kernel_entry, self.dtb_guest_phys);
+        Ok(())
+    }
+
     /// Installs this guest's stage 2 on the calling CPU.
     pub fn install_stage2(&self) {
         mmu::install_stage2(self.vtcr, self.stage2.lock().root_phys(), VMID);
@@ -369,13 +476,13 @@ impl Vm {
     /// Copies guest memory at `guest_phys` into `buf`; false (nothing read) unless the whole
     /// range is guest RAM. Guest pointers are never trusted further than that.
     pub fn read_guest(&self, guest_phys: u64, buf: &mut [u8]) -> bool {
-        if !self.ram.contains_span(guest_phys, buf.len() as u64) {
+        let Some(host_phys) = self.ram.to_host(guest_phys, buf.len() as u64) else {
             return false;
-        }
-        // SAFETY: the range lies in this guest's identity-mapped RAM; reading it races only
-        // with the guest, giving stale bytes, never invalid values.
+        };
+        // SAFETY: the span is this guest's RAM (identity-mapped at EL2 at its host address);
+        // reading it races only with the guest, giving stale bytes, never invalid values.
         unsafe {
-            core::ptr::copy_nonoverlapping(guest_phys as *const u8, buf.as_mut_ptr(), buf.len())
+            core::ptr::copy_nonoverlapping(host_phys as *const u8, buf.as_mut_ptr(), buf.len())
         };
         true
     }

@@ -1,0 +1,159 @@
+//! DMA isolation: the SMMU translates each assigned function's DMA with the guest's DMA view,
+//! a stage-2 table that mirrors the guest's RAM mapping plus the ITS doorbell page.
+//!
+//! The guest's CPU stage 2 is not shared with the SMMU on purpose: the CPU's must leave the ITS
+//! frame unmapped (the guest's ITS is emulated there), while devices must reach the real
+//! doorbell for their MSIs. BARs are not in the DMA view (no peer-to-peer DMA between
+//! assigned devices), so mapping or unmapping a BAR never changes what a device can reach.
+
+use super::host::Host;
+use super::pci::{self, VirtualBus};
+use super::smmu::{Smmu, SmmuSetupError, FAULTS_BEFORE_STOP};
+use super::tables::HeapTables;
+use super::vm::Vm;
+use crate::arch::cpu;
+use alloc::vec::Vec;
+use core::fmt;
+use sluice::mm::guest_ram::GuestRam;
+use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
+use sluice::platform::{IdMapping, Trigger};
+use sluice::smmu::{address_size_bits, S2Config, SmmuError};
+
+const PAGE: u64 = 4096;
+
+/// An assigned function's stream: (virtual slot, StreamID).
+pub type Stream = (u8, u32);
+
+/// The guest's DMA view, installed in the SMMU for every assigned function.
+pub struct DmaView {
+    /// The mirror stage 2: held so its tables live as long as the guest (the SMMU walks
+    /// them; nothing edits them after `attach`).
+    #[allow(dead_code)]
+    pub table: PageTable,
+    /// What the streams' STEs hold.
+    pub s2: S2Config,
+    /// The assigned functions' streams.
+    pub streams: Vec<Stream>,
+}
+
+/// Why DMA isolation could not be set up after guest RAM was placed for it.
+#[derive(Debug)]
+pub enum DmaError {
+    /// Building the mirror table.
+    Table(pagetable::PageTableError),
+    /// The SMMU cannot walk that table.
+    Smmu(SmmuError),
+    /// Programming the SMMU.
+    Setup(SmmuSetupError),
+}
+
+impl fmt::Display for DmaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Table(e) => write!(f, "DMA stage-2 table: {e}"),
+            Self::Smmu(e) => write!(f, "SMMU stage 2: {e}"),
+            Self::Setup(e) => write!(f, "SMMU: {e}"),
+        }
+    }
+}
+
+/// Turns the SMMU on with every stream of the host buses aborting, and finds each assigned
+/// function's StreamID. `None` when DMA cannot be isolated: no usable SMMU, or a function
+/// whose requester ID the host's `iommu-map` does not translate.
+pub fn prepare(host: &Host, bus: Option<&VirtualBus>) -> Option<Vec<Stream>> {
+    let smmu = host.smmu.as_ref()?;
+    let stream_of =
+        |host_bus: usize, rid: u16| match bus?.hosts.get(host_bus)?.host.iommu_stream(rid) {
+            IdMapping::Mapped { phandle, id } if Some(phandle) == smmu.phandle => Some(id),
+            _ => None,
+        };
+    let mut streams = Vec::new();
+    let mut max_sid = 0;
+    if let Some(bus) = bus {
+        for (index, host_bus) in bus.hosts.iter().enumerate() {
+            for f in &host_bus.functions {
+                max_sid = max_sid.max(stream_of(index, f.bdf.requester_id()).unwrap_or(0));
+            }
+        }
+        for a in bus.assigned() {
+            let bdf = a.function.lock().host_bdf;
+            let Some(sid) = stream_of(a.host_bus, bdf.requester_id()) else {
+                log::warn!("pci {bdf}: no SMMU stream for its requester ID");
+                return None;
+            };
+            streams.push((a.slot, sid));
+        }
+    }
+    if let Err(e) = smmu.enable(max_sid) {
+        log::error!("smmu {}: {e}", smmu.frame);
+        return None;
+    }
+    for irq in &smmu.irqs {
+        host.dist.enable_spi(
+            irq.intid,
+            cpu::mpidr_affinity(),
+            irq.trigger == Trigger::Edge,
+        );
+    }
+    Some(streams)
+}
+
+/// Builds the guest's DMA view and points every stream at it.
+pub fn attach(
+    smmu: &Smmu,
+    ram: &GuestRam,
+    doorbell: Option<u64>,
+    vmid: u16,
+    streams: Vec<Stream>,
+) -> Result<DmaView, DmaError> {
+    let layout = Stage2Layout::from_pa_range(shared_pa_range(smmu));
+    let mut mem = HeapTables::BUILDING;
+    let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(DmaError::Table)?;
+    table
+        .map(
+            &mut mem,
+            ram.ipa.start,
+            ram.host_start,
+            ram.ipa.size_bytes,
+            Attributes::NORMAL_RW,
+        )
+        .map_err(DmaError::Table)?;
+    if let Some(doorbell) = doorbell {
+        // Identity: devices are programmed with the doorbell's physical address.
+        let page = doorbell & !(PAGE - 1);
+        table
+            .map(&mut mem, page, page, PAGE, Attributes::DEVICE_RW)
+            .map_err(DmaError::Table)?;
+    }
+    let s2 = S2Config::from_vtcr(layout.vtcr_el2(), table.root_phys(), vmid, &smmu.features)
+        .map_err(DmaError::Smmu)?;
+    for &(slot, sid) in &streams {
+        smmu.attach(sid, &s2).map_err(DmaError::Setup)?;
+        log::info!("smmu: stream {sid:#x} (guest slot {slot}) translated by the guest's stage 2");
+    }
+    Ok(DmaView { table, s2, streams })
+}
+
+/// The largest PA size both the CPU and the SMMU handle (ID_AA64MMFR0.PARange encoding).
+fn shared_pa_range(smmu: &Smmu) -> u8 {
+    let cpu_range = cpu::pa_range();
+    (0..=cpu_range)
+        .rev()
+        .find(|&e| address_size_bits(e).is_some_and(|b| b <= smmu.features.output_address_bits))
+        .unwrap_or(0)
+}
+
+/// Stops the device behind `sid` (it keeps faulting): bus mastering off until the guest
+/// restarts. A stream sluice did not attach has nothing to stop: it aborts anyway.
+pub fn stop_faulting_stream(vm: &Vm, sid: u32) {
+    let (Some(view), Some(bus)) = (&vm.dma, &vm.pci) else {
+        return;
+    };
+    if let Some(&(slot, _)) = view.streams.iter().find(|&&(_, s)| s == sid) {
+        pci::revoke_bus_master(
+            bus,
+            slot,
+            format_args!("made {FAULTS_BEFORE_STOP} DMA faults (SMMU stream {sid:#x})"),
+        );
+    }
+}
