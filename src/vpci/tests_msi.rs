@@ -147,3 +147,39 @@ fn offered_msi_enable_and_mme_stick_and_give_messages_per_vector() {
         "sluice programs the real capability"
     );
 }
+
+/// A function without BARs whose capabilities are whatever `hw` holds.
+fn function_over(hw: &FakeFunction) -> VirtualFunction {
+    let host = HostFunction {
+        bdf: BDF,
+        vendor_id: 0x8086,
+        device_id: 0x10d3,
+        class_revision: 0,
+        is_bridge: false,
+        bars: vec![],
+        rom: None,
+        interrupt_pin: 1,
+        root_intx: None,
+    };
+    VirtualFunction::new(&host, hw)
+}
+
+#[test]
+fn an_msi_capability_running_past_the_capability_area_is_not_offered() {
+    let (hw, _) = device();
+    {
+        let mut r = hw.regs.borrow_mut();
+        r[0x70 / 4] = 0x0002_f810; // PCIe, next 0xf8
+        r[0xf8 / 4] = 0x0180_0005; // MSI, 64-bit, per-vector mask: 24 bytes from 0xf8
+    }
+    let mut vf = function_over(&hw);
+    vf.offer_msi();
+    assert_eq!(
+        vf.msi_mask(),
+        0,
+        "the mask register would lie past the shadow"
+    );
+    vf.write(&hw, 0xfa, 2, 1);
+    assert_eq!(vf.msi_message(0), None);
+    assert_eq!(vf.msi(), None);
+}

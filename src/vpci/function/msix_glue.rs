@@ -186,6 +186,11 @@ impl VirtualFunction {
         let Some(cap) = self.caps.iter().find(|c| c.id == regs::cap::MSI).copied() else {
             return;
         };
+        // Broken hardware can place the capability so that its registers run past the
+        // shadowed area: they could not be emulated, so MSI stays inert.
+        if cap.offset + cap.length > EXTENDED_SPACE {
+            return;
+        }
         let control = self.shadow16(cap.offset + 2);
         self.msi = Some(MsiCapability {
             offset: cap.offset,
