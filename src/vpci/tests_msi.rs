@@ -183,3 +183,26 @@ fn an_msi_capability_running_past_the_capability_area_is_not_offered() {
     assert_eq!(vf.msi_message(0), None);
     assert_eq!(vf.msi(), None);
 }
+
+#[test]
+fn reserved_multiple_message_values_give_at_most_thirty_two_vectors() {
+    let (hw, _) = device();
+    {
+        let mut r = hw.regs.borrow_mut();
+        r[0x50 / 4] = (0x0184 | 7 << 1) << 16 | 0x7005; // MSI, 64-bit, masking, MMC=7 (reserved)
+        for dword in 0x54 / 4..0x70 / 4 {
+            r[dword] = 0;
+        }
+    }
+    let mut vf = function_over(&hw);
+    vf.offer_msi();
+    vf.write(&hw, 0x52, 2, 1 | 7 << 4);
+    assert_eq!(
+        vf.msi_message(40),
+        None,
+        "no vector past 31, and no shift past 31"
+    );
+    assert_eq!(vf.msi_vectors(), 32);
+    assert_eq!(vf.msi_control(), Some((true, 5)));
+    assert!(vf.msi_message(31).is_some());
+}
