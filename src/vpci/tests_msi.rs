@@ -206,3 +206,27 @@ fn reserved_multiple_message_values_give_at_most_thirty_two_vectors() {
     assert_eq!(vf.msi_control(), Some((true, 5)));
     assert!(vf.msi_message(31).is_some());
 }
+
+#[test]
+fn reading_the_data_register_of_a_ten_byte_msi_capability_is_not_unclaimed() {
+    let (hw, _) = device();
+    {
+        let mut r = hw.regs.borrow_mut();
+        r[0x50 / 4] = 0x7005; // MSI, 32-bit address, no masking: 10 bytes, next 0x70
+        r[0x58 / 4] = 0xffff_0000; // the two bytes past the capability
+    }
+    let vf = function_over(&hw);
+    assert_eq!(
+        vf.read(&hw, 0x58, 2).1,
+        None,
+        "Linux reads MSI data as a word"
+    );
+    assert_eq!(
+        vf.read(&hw, 0x5a, 2),
+        (0, Some(Action::Unclaimed { offset: 0x5a }))
+    );
+    assert!(
+        vf.read(&hw, 0x58, 4).1.is_some(),
+        "a dword read covers both"
+    );
+}
