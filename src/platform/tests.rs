@@ -114,3 +114,48 @@ fn truncated_or_corrupted_blobs_are_errors_not_panics() {
         let _ = parse(&blob); // must not panic
     }
 }
+
+/// A tree whose root holds `levels` nested nodes and nothing else (built by hand: vm-fdt
+/// refuses to write deep trees).
+fn nested(levels: usize) -> alloc::vec::Vec<u8> {
+    let token = |t: u32| t.to_be_bytes();
+    let mut structs = alloc::vec::Vec::new();
+    structs.extend(token(1).into_iter().chain([0; 4])); // the root, named ""
+    for _ in 0..levels {
+        structs.extend(token(1).into_iter().chain(*b"n\0\0\0"));
+    }
+    for _ in 0..=levels {
+        structs.extend(token(2));
+    }
+    structs.extend(token(9));
+    let (header_bytes, reservations) = (40u32, 16u32);
+    let off_struct = header_bytes + reservations;
+    let total = off_struct + structs.len() as u32;
+    let header = [
+        0xd00d_feed,
+        total,
+        off_struct,
+        total, // strings: empty, at the end
+        header_bytes,
+        17,
+        16,
+        0,
+        0,
+        structs.len() as u32,
+    ];
+    let mut blob: alloc::vec::Vec<u8> = header.iter().flat_map(|f| f.to_be_bytes()).collect();
+    blob.extend([0; 16]);
+    blob.extend(structs);
+    blob
+}
+
+#[test]
+fn nodes_nested_deeper_than_any_real_tree_are_refused_before_the_walk_recurses() {
+    assert!(matches!(parse(&nested(20)), Err(PlatformError::NoUart)));
+    // Deep enough to overflow the test thread's stack in the recursive walk.
+    assert_eq!(
+        parse(&nested(100_000)),
+        Err(PlatformError::BadDtb("nodes nested too deeply"))
+    );
+    assert_eq!(console_base(&nested(100_000)), None);
+}

@@ -12,6 +12,10 @@ const FDT_END_NODE: u32 = 2;
 const FDT_PROP: u32 = 3;
 const FDT_NOP: u32 = 4;
 const FDT_END: u32 = 9;
+/// Deepest node nesting accepted. Real trees are under 10 deep (Linux's unflattening gives
+/// up at 64); the walk below recurses once per level on sluice's 64 KiB EL2 stack, so a
+/// deeper tree is refused before it is walked.
+const MAX_DEPTH: usize = 32;
 const GIC_SPI: u32 = 0;
 const GIC_PPI: u32 = 1;
 
@@ -82,6 +86,9 @@ fn walk_tokens(structs: &[u8], strings: &[u8]) -> core::result::Result<(), &'sta
                     .map_err(|_| "node name is not UTF-8")?;
                 at = (at + name_len + 1).next_multiple_of(4);
                 depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err("nodes nested too deeply");
+                }
             }
             FDT_END_NODE => depth = depth.checked_sub(1).ok_or("unbalanced FDT_END_NODE")?,
             FDT_PROP => {
