@@ -9,6 +9,8 @@
 //! - `SLUICE_FUZZ_ITERS`: stop after this many cases even with time left (default: no limit).
 //! - `SLUICE_FUZZ_CASE`: run only the case with this seed (the replay line prints it).
 //! - `SLUICE_FUZZ_HANG_SECS`: a single case running longer than this is a hang (default 20).
+//! - `SLUICE_FUZZ_TRACE`: set, print every case's seed before running it (for a crash that
+//!   kills the process, such as a stack overflow, where no replay line can be printed).
 //!
 //! Each case draws from its own generator, seeded from the base seed and its index, so one
 //! failing case replays alone whatever ran before it.
@@ -104,6 +106,7 @@ struct Settings {
     max_cases: Option<u64>,
     replay: Option<u64>,
     hang: Duration,
+    trace: bool,
 }
 
 fn parse_u64(text: &str) -> Option<u64> {
@@ -134,6 +137,7 @@ impl Settings {
             max_cases: env("SLUICE_FUZZ_ITERS", parse_u64),
             replay: env("SLUICE_FUZZ_CASE", parse_u64),
             hang: env("SLUICE_FUZZ_HANG_SECS", seconds).unwrap_or(Duration::from_secs(20)),
+            trace: std::env::var_os("SLUICE_FUZZ_TRACE").is_some(),
         }
     }
 }
@@ -219,6 +223,9 @@ pub fn run(target: &'static str, mut case: impl FnMut(&mut Rng)) {
     while started.elapsed() < settings.duration && settings.max_cases.is_none_or(|m| cases < m) {
         let seed = case_seed(settings.seed, cases);
         watchdog.begin(cases, seed);
+        if settings.trace {
+            report(format_args!("fuzz {target}: case {cases} seed {seed:#x}"));
+        }
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| case(&mut Rng::new(seed))));
         if let Err(why) = outcome {
             report(format_args!(
