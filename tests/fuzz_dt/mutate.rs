@@ -225,7 +225,11 @@ fn nest_deeply(blob: &mut Vec<u8>, rng: &mut Rng) -> &'static str {
     }
     let strings = header(blob, OFF_DT_STRINGS);
     if strings > start {
-        set(blob, 4 * OFF_DT_STRINGS, strings as u32 + grown);
+        set(
+            blob,
+            4 * OFF_DT_STRINGS,
+            (strings as u32).wrapping_add(grown),
+        );
     }
     "deep nesting"
 }
