@@ -114,3 +114,86 @@ fn truncated_or_corrupted_blobs_are_errors_not_panics() {
         let _ = parse(&blob); // must not panic
     }
 }
+
+const BEGIN: u32 = 1;
+const END_NODE: u32 = 2;
+const PROP: u32 = 3;
+const NOP: u32 = 4;
+const END: u32 = 9;
+/// A node name, "n" or "a": one word, NUL-padded.
+const NAME_N: u32 = 0x6e00_0000;
+const NAME_A: u32 = 0x6100_0000;
+
+/// A blob from structure-block words and a strings block (built by hand: vm-fdt only writes
+/// well-formed trees).
+fn blob_of(structs: &[u32], strings: &[u8]) -> alloc::vec::Vec<u8> {
+    let (header_bytes, reservations) = (40u32, 16u32);
+    let off_struct = header_bytes + reservations;
+    let off_strings = off_struct + 4 * structs.len() as u32;
+    let total = off_strings + strings.len() as u32;
+    let header = [
+        0xd00d_feed,
+        total,
+        off_struct,
+        off_strings,
+        header_bytes,
+        17,
+        16,
+        0,
+        strings.len() as u32,
+        4 * structs.len() as u32,
+    ];
+    let mut blob: alloc::vec::Vec<u8> = header.iter().flat_map(|f| f.to_be_bytes()).collect();
+    blob.extend([0; 16]);
+    blob.extend(structs.iter().flat_map(|w| w.to_be_bytes()));
+    blob.extend(strings);
+    blob
+}
+
+/// A tree whose root holds `levels` nested nodes and nothing else.
+fn nested(levels: usize) -> alloc::vec::Vec<u8> {
+    let mut words = alloc::vec![BEGIN, 0];
+    for _ in 0..levels {
+        words.extend([BEGIN, NAME_N]);
+    }
+    words.extend(core::iter::repeat_n(END_NODE, levels + 1));
+    words.push(END);
+    blob_of(&words, &[])
+}
+
+#[test]
+fn nodes_nested_deeper_than_any_real_tree_are_refused_before_the_walk_recurses() {
+    assert!(matches!(parse(&nested(20)), Err(PlatformError::NoUart)));
+    // Deep enough to overflow the test thread's stack in the recursive walk.
+    assert_eq!(
+        parse(&nested(100_000)),
+        Err(PlatformError::BadDtb("nodes nested too deeply"))
+    );
+    assert_eq!(console_base(&nested(100_000)), None);
+}
+
+#[test]
+fn a_property_after_a_child_node_or_a_nop_between_properties_is_refused() {
+    let after_child = [
+        BEGIN, 0, BEGIN, NAME_A, BEGIN, NAME_N, END_NODE, PROP, 0, 0, END_NODE, END_NODE, END,
+    ];
+    let nop_between = [
+        BEGIN, 0, BEGIN, NAME_A, PROP, 0, 0, NOP, PROP, 0, 0, END_NODE, END_NODE, END,
+    ];
+    for words in [&after_child[..], &nop_between[..]] {
+        let blob = blob_of(words, b"x\0");
+        assert!(
+            matches!(parse(&blob), Err(PlatformError::BadDtb(_))),
+            "{words:?}"
+        );
+        assert_eq!(console_base(&blob), None);
+    }
+    let nop_before_end = [
+        BEGIN, 0, BEGIN, NAME_A, PROP, 0, 0, NOP, END_NODE, END_NODE, END,
+    ];
+    assert_eq!(
+        parse(&blob_of(&nop_before_end, b"x\0")),
+        Err(PlatformError::NoUart),
+        "trailing NOPs are walked"
+    );
+}

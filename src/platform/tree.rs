@@ -12,6 +12,10 @@ const FDT_END_NODE: u32 = 2;
 const FDT_PROP: u32 = 3;
 const FDT_NOP: u32 = 4;
 const FDT_END: u32 = 9;
+/// Deepest node nesting accepted. Real trees are under 10 deep (Linux's unflattening gives
+/// up at 64, and so does the `fdt` crate's node iterator, by panicking); `visit` recurses once
+/// per level on sluice's 64 KiB EL2 stack, so a deeper tree is refused before it is walked.
+const MAX_DEPTH: usize = 32;
 const GIC_SPI: u32 = 0;
 const GIC_PPI: u32 = 1;
 
@@ -67,36 +71,82 @@ fn is_c_string(bytes: &[u8]) -> bool {
         .is_some_and(|n| core::str::from_utf8(&bytes[..n]).is_ok())
 }
 
+/// Where the walk is in the structure block. The `fdt` crate reads a node as its properties,
+/// then its children, then NOPs, then FDT_END_NODE, and panics on any other order (it skips
+/// NOPs only there), so that is the only order accepted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before the root node.
+    BeforeRoot,
+    /// Right after a node's name or one of its properties.
+    Properties,
+    /// After a child node.
+    Children,
+    /// After a NOP: only NOPs and the end of the node may follow.
+    Closing,
+    /// After the root node: only FDT_END may follow.
+    AfterRoot,
+}
+
+/// The phase after `token`, met at `depth` (nodes open), or why it cannot come here.
+fn next_phase(phase: Phase, token: u32, depth: usize) -> core::result::Result<Phase, &'static str> {
+    use Phase::*;
+    match (token, phase) {
+        (FDT_BEGIN_NODE, BeforeRoot | Properties | Children) => Ok(Properties),
+        (FDT_PROP, Properties) => Ok(Properties),
+        (FDT_NOP, Properties | Children | Closing) => Ok(Closing),
+        (FDT_END_NODE, Properties | Children | Closing) if depth == 1 => Ok(AfterRoot),
+        (FDT_END_NODE, Properties | Children | Closing) => Ok(Children),
+        (FDT_END, AfterRoot) => Ok(AfterRoot),
+        (FDT_BEGIN_NODE | FDT_END_NODE | FDT_PROP | FDT_NOP | FDT_END, _) => {
+            Err("structure tokens out of order")
+        }
+        _ => Err("bad structure token"),
+    }
+}
+
+/// Offset past the NUL-terminated, padded name of a node whose name starts at `at`.
+fn node_name_end(structs: &[u8], at: usize) -> core::result::Result<usize, &'static str> {
+    let name_len = structs
+        .get(at..)
+        .and_then(|s| s.iter().position(|&b| b == 0))
+        .ok_or("unterminated node name")?;
+    core::str::from_utf8(&structs[at..at + name_len]).map_err(|_| "node name is not UTF-8")?;
+    Ok((at + name_len + 1).next_multiple_of(4))
+}
+
+/// Offset past a property whose length word is at `at`.
+fn property_end(
+    structs: &[u8],
+    strings: &[u8],
+    at: usize,
+) -> core::result::Result<usize, &'static str> {
+    let len = be32(structs, at).ok_or("truncated property")? as usize;
+    let name_offset = be32(structs, at + 4).ok_or("truncated property")? as usize;
+    if !strings.get(name_offset..).is_some_and(is_c_string) || at + 8 + len > structs.len() {
+        return Err("property name or value outside its block");
+    }
+    Ok((at + 8 + len).next_multiple_of(4))
+}
+
 fn walk_tokens(structs: &[u8], strings: &[u8]) -> core::result::Result<(), &'static str> {
-    let (mut at, mut depth) = (0usize, 0usize);
+    let (mut at, mut depth, mut phase) = (0usize, 0usize, Phase::BeforeRoot);
     loop {
         let token = be32(structs, at).ok_or("structure block ends without FDT_END")?;
         at += 4;
+        phase = next_phase(phase, token, depth)?;
         match token {
             FDT_BEGIN_NODE => {
-                let name_len = structs
-                    .get(at..)
-                    .and_then(|s| s.iter().position(|&b| b == 0))
-                    .ok_or("unterminated node name")?;
-                core::str::from_utf8(&structs[at..at + name_len])
-                    .map_err(|_| "node name is not UTF-8")?;
-                at = (at + name_len + 1).next_multiple_of(4);
+                at = node_name_end(structs, at)?;
                 depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err("nodes nested too deeply");
+                }
             }
             FDT_END_NODE => depth = depth.checked_sub(1).ok_or("unbalanced FDT_END_NODE")?,
-            FDT_PROP => {
-                let len = be32(structs, at).ok_or("truncated property")? as usize;
-                let name_offset = be32(structs, at + 4).ok_or("truncated property")? as usize;
-                if !strings.get(name_offset..).is_some_and(is_c_string)
-                    || at + 8 + len > structs.len()
-                {
-                    return Err("property name or value outside its block");
-                }
-                at = (at + 8 + len).next_multiple_of(4);
-            }
-            FDT_NOP => {}
-            FDT_END if depth == 0 => return Ok(()),
-            _ => return Err("bad structure token"),
+            FDT_PROP => at = property_end(structs, strings, at)?,
+            FDT_END => return Ok(()),
+            _ => {} // FDT_NOP
         }
     }
 }

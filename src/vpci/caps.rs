@@ -65,19 +65,26 @@ fn allowed_length(id: u8, control: u16) -> Option<u16> {
 }
 
 /// Filters a host chain (offset, id, control word) down to the allowed capabilities and
-/// relinks it.
+/// relinks it. A capability overlapping one kept before it is dropped: only broken hardware
+/// builds such a chain, and showing it would make one capability's header read through the
+/// other's registers.
 pub fn filter_chain(host: &[(u16, u8, u16)]) -> Vec<KeptCapability> {
-    let mut kept: Vec<KeptCapability> = host
-        .iter()
-        .filter_map(|&(offset, id, control)| {
-            Some(KeptCapability {
+    let mut kept: Vec<KeptCapability> = Vec::new();
+    for &(offset, id, control) in host {
+        let Some(length) = allowed_length(id, control) else {
+            continue;
+        };
+        let overlaps =
+            |c: &KeptCapability| offset < c.offset + c.length && c.offset < offset + length;
+        if !kept.iter().any(overlaps) {
+            kept.push(KeptCapability {
                 offset,
                 id,
-                length: allowed_length(id, control)?,
+                length,
                 next: 0,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     for i in 0..kept.len() {
         kept[i].next = kept.get(i + 1).map_or(0, |c| c.offset as u8);
     }
@@ -107,5 +114,30 @@ pub fn policy(id: u8, offset: u16) -> CapPolicy {
         (cap::MSI, 4..) => CapPolicy::Shadow { writable: 0xffff },
         (cap::MSIX, 2) => CapPolicy::Shadow { writable: 1 << 14 },
         _ => CapPolicy::ReadOnly,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capability_inside_an_earlier_kept_one_is_dropped_and_the_chain_relinked() {
+        let host = [
+            (0x40, cap::EXP, 0x0002),
+            (0x50, cap::PM, 0x0003), // inside the PCIe capability's 0x3c bytes
+            (0x80, cap::MSIX, 0x0004),
+        ];
+        let kept = filter_chain(&host);
+        let shape: Vec<(u16, u8, u8)> = kept.iter().map(|c| (c.offset, c.id, c.next)).collect();
+        assert_eq!(shape, [(0x40, cap::EXP, 0x80), (0x80, cap::MSIX, 0)]);
+    }
+
+    #[test]
+    fn an_earlier_capability_overlapping_a_later_kept_one_keeps_chain_order() {
+        let host = [(0x60, cap::MSIX, 0x0004), (0x5c, cap::PM, 0x0003)];
+        let kept = filter_chain(&host);
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].offset, kept[0].next), (0x60, 0));
     }
 }

@@ -178,20 +178,23 @@ impl VirtualFunction {
         if !is_aligned(offset, width) || self.detached {
             return (u32::MAX, None);
         }
-        let (dword, unclaimed) = self.read_dword(cfg, offset & !3);
+        let (dword, unclaimed_bits) = self.read_dword(cfg, offset & !3);
         let shift = 8 * (offset & 3) as u32;
         let mask = if width >= 4 {
             u32::MAX
         } else {
             (1u32 << (8 * width as u32)) - 1
         };
+        // Only the bytes read count: a word read of a claimed half is not unclaimed because
+        // the other half of its dword is (the data register of a 10-byte MSI capability).
         (
             dword >> shift & mask,
-            unclaimed.then_some(Action::Unclaimed { offset }),
+            (unclaimed_bits >> shift & mask != 0).then_some(Action::Unclaimed { offset }),
         )
     }
 
-    fn read_dword(&self, cfg: &impl ConfigAccess, offset: u16) -> (u32, bool) {
+    /// The dword at `offset` as the guest sees it, and the bits of it no handler claims.
+    fn read_dword(&self, cfg: &impl ConfigAccess, offset: u16) -> (u32, u32) {
         let hw = |o| cfg.read32(self.host_bdf, o);
         let value = match offset {
             regs::VENDOR_ID | regs::CLASS_REVISION | regs::SUBSYSTEM_VENDOR_ID => hw(offset),
@@ -208,9 +211,9 @@ impl VirtualFunction {
             }
             0x28 | regs::ROM_ADDRESS | 0x38 => 0,
             CAPABILITY_AREA..EXTENDED_SPACE => return self.read_cap_dword(cfg, offset),
-            _ => return (0, true),
+            _ => return (0, u32::MAX),
         };
-        (value, false)
+        (value, 0)
     }
 
     fn status(&self, cfg: &impl ConfigAccess) -> u16 {
@@ -233,9 +236,9 @@ impl VirtualFunction {
         }
     }
 
-    fn read_cap_dword(&self, cfg: &impl ConfigAccess, offset: u16) -> (u32, bool) {
+    fn read_cap_dword(&self, cfg: &impl ConfigAccess, offset: u16) -> (u32, u32) {
         let mut dword = 0u32;
-        let mut unclaimed = false;
+        let mut unclaimed = 0u32;
         for half in [offset, offset + 2] {
             let value = match self.kept_cap_at(half) {
                 Some(c) if half == c.offset => c.id as u16 | (c.next as u16) << 8,
@@ -244,7 +247,7 @@ impl VirtualFunction {
                     _ => cfg.read16(self.host_bdf, half),
                 },
                 None => {
-                    unclaimed = true;
+                    unclaimed |= 0xffff << (8 * (half - offset));
                     0
                 }
             };

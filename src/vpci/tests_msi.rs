@@ -150,3 +150,86 @@ fn offered_msi_enable_and_mme_stick_and_give_messages_per_vector() {
         "sluice programs the real capability"
     );
 }
+
+/// A function without BARs whose capabilities are whatever `hw` holds.
+fn function_over(hw: &FakeFunction) -> VirtualFunction {
+    let host = HostFunction {
+        bdf: BDF,
+        vendor_id: 0x8086,
+        device_id: 0x10d3,
+        class_revision: 0,
+        is_bridge: false,
+        bars: vec![],
+        rom: None,
+        interrupt_pin: 1,
+        root_intx: None,
+    };
+    VirtualFunction::new(&host, hw)
+}
+
+#[test]
+fn an_msi_capability_running_past_the_capability_area_is_not_offered() {
+    let (hw, _) = device();
+    {
+        let mut r = hw.regs.borrow_mut();
+        r[0x70 / 4] = 0x0002_f810; // PCIe, next 0xf8
+        r[0xf8 / 4] = 0x0180_0005; // MSI, 64-bit, per-vector mask: 24 bytes from 0xf8
+    }
+    let mut vf = function_over(&hw);
+    vf.offer_msi();
+    assert_eq!(
+        vf.msi_mask(),
+        0,
+        "the mask register would lie past the shadow"
+    );
+    vf.write(&hw, 0xfa, 2, 1);
+    assert_eq!(vf.msi_message(0), None);
+    assert_eq!(vf.msi(), None);
+}
+
+#[test]
+fn reserved_multiple_message_values_give_at_most_thirty_two_vectors() {
+    let (hw, _) = device();
+    {
+        let mut r = hw.regs.borrow_mut();
+        r[0x50 / 4] = (0x0184 | 7 << 1) << 16 | 0x7005; // MSI, 64-bit, masking, MMC=7 (reserved)
+        for dword in 0x54 / 4..0x70 / 4 {
+            r[dword] = 0;
+        }
+    }
+    let mut vf = function_over(&hw);
+    vf.offer_msi();
+    vf.write(&hw, 0x52, 2, 1 | 7 << 4);
+    assert_eq!(
+        vf.msi_message(40),
+        None,
+        "no vector past 31, and no shift past 31"
+    );
+    assert_eq!(vf.msi_vectors(), 32);
+    assert_eq!(vf.msi_control(), Some((true, 5)));
+    assert!(vf.msi_message(31).is_some());
+}
+
+#[test]
+fn reading_the_data_register_of_a_ten_byte_msi_capability_is_not_unclaimed() {
+    let (hw, _) = device();
+    {
+        let mut r = hw.regs.borrow_mut();
+        r[0x50 / 4] = 0x7005; // MSI, 32-bit address, no masking: 10 bytes, next 0x70
+        r[0x58 / 4] = 0xffff_0000; // the two bytes past the capability
+    }
+    let vf = function_over(&hw);
+    assert_eq!(
+        vf.read(&hw, 0x58, 2).1,
+        None,
+        "Linux reads MSI data as a word"
+    );
+    assert_eq!(
+        vf.read(&hw, 0x5a, 2),
+        (0, Some(Action::Unclaimed { offset: 0x5a }))
+    );
+    assert!(
+        vf.read(&hw, 0x58, 4).1.is_some(),
+        "a dword read covers both"
+    );
+}

@@ -100,6 +100,10 @@ impl VirtualIts {
         valid: bool,
     ) -> Result<Vec<ItsEffect>, ItsRefusal> {
         self.check_owned(device)?;
+        // Checked before anything changes: a refused command has no effect to report.
+        if valid && event_bits > MAX_EVENT_BITS {
+            return Err(ItsRefusal::OutOfRange("EventID size"));
+        }
         let old = self.devices.remove(&device);
         let effects = old
             .iter()
@@ -107,9 +111,6 @@ impl VirtualIts {
             .map(|&(intid, _)| ItsEffect::Unroute { intid })
             .collect();
         if valid {
-            if event_bits > MAX_EVENT_BITS {
-                return Err(ItsRefusal::OutOfRange("EventID size"));
-            }
             self.devices.insert(
                 device,
                 Device {

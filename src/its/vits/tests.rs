@@ -315,3 +315,30 @@ fn odd_widths_and_offsets_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn a_refused_mapd_leaves_the_device_and_its_events_mapped() {
+    let mut its = its();
+    its.execute(ItsCommand::Mapti {
+        device: OURS,
+        event: 3,
+        intid: 8200,
+        collection: 1,
+    })
+    .unwrap();
+    let too_big = ItsCommand::Mapd {
+        device: OURS,
+        event_bits: MAX_EVENT_BITS + 1,
+        itt_addr: 0,
+        valid: true,
+    };
+    assert_eq!(
+        its.execute(too_big),
+        Err(ItsRefusal::OutOfRange("EventID size"))
+    );
+    assert_eq!(
+        its.translate(OURS, 3),
+        Some((8200, 1)),
+        "the vGIC was told nothing, so nothing may change"
+    );
+}

@@ -171,7 +171,7 @@ pub struct MsiCapability {
     pub is_64: bool,
     /// Per-vector masking.
     pub per_vector_mask: bool,
-    /// log2 of the vectors the function can signal (Multiple Message Capable).
+    /// log2 of the vectors the function can signal (Multiple Message Capable), at most 5.
     pub capable_log2: u8,
 }
 
@@ -193,12 +193,19 @@ impl VirtualFunction {
         let Some(cap) = self.caps.iter().find(|c| c.id == regs::cap::MSI).copied() else {
             return;
         };
+        // Broken hardware can place the capability so that its registers run past the
+        // shadowed area: they could not be emulated, so MSI stays inert.
+        if cap.offset + cap.length > EXTENDED_SPACE {
+            return;
+        }
         let control = self.shadow16(cap.offset + 2);
         self.msi = Some(MsiCapability {
             offset: cap.offset,
             is_64: control & (1 << 7) != 0,
             per_vector_mask: control & (1 << 8) != 0,
-            capable_log2: ((control >> 1) & 7) as u8,
+            // Multiple Message Capable 6 and 7 are reserved (PCI Local Bus 3.0, 6.8.1.3): a
+            // function signals at most 32 vectors, and vector masks are 32 bits.
+            capable_log2: (((control >> 1) & 7) as u8).min(5),
         });
     }
 
@@ -209,7 +216,7 @@ impl VirtualFunction {
 
     /// Vectors the function can signal with MSI (0 when not offered).
     pub fn msi_vectors(&self) -> u32 {
-        self.msi.map_or(0, |m| 1 << m.capable_log2.min(5))
+        self.msi.map_or(0, |m| 1 << m.capable_log2)
     }
 
     /// MSI control as the guest set it: (enabled, log2 of enabled vectors).
