@@ -8,12 +8,18 @@ SLUICE_CACHE=${SLUICE_CACHE:-$SLUICE_ROOT/target/guest}
 SLUICE_TARGET=aarch64-unknown-none-softfloat
 SLUICE_ELF=$SLUICE_ROOT/target/$SLUICE_TARGET/release/sluice
 SLUICE_IMAGE=$SLUICE_ROOT/target/sluice.bin
+# Built from this checkout's scripts/guest (not a download: never in a shared cache).
+SLUICE_INITRAMFS=$SLUICE_ROOT/target/initramfs.cpio.gz
 QEMU=${QEMU:-qemu-system-aarch64}
 
 # The EL2 image is built by Debian's rustc-web/cargo-web (1.96, with rust-web-src for
 # -Z build-std, unlocked by RUSTC_BOOTSTRAP); host unit tests use the rustup cargo on PATH.
 TARGET_CARGO=/usr/bin/cargo
 TARGET_RUSTC=/usr/bin/rustc
+
+# Modules the demo (and fuzz) initramfs loads, in this order (dependencies are added from
+# modules.dep).
+GUEST_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net e1000e)
 
 # QEMU virt puts RAM at 1 GiB; run.sh places the guest-loader modules relative to it.
 VIRT_RAM_BASE=$((0x40000000))
