@@ -67,6 +67,12 @@ pub fn install_stage2(vtcr: u64, root_phys: u64, vmid: u16) {
     };
 }
 
+/// Above this many pages one invalidation of the whole VMID is cheaper than a TLBI per page
+/// (Linux's arm64 MAX_TLBI_OPS is the same bound). Freeing an emptied stage-2 table covers
+/// its whole entry, up to 512 GiB (2^27 pages) at level 0: a guest that turned off decode of
+/// a lone 64-bit BAR kept its vCPU in EL2 for minutes looping over them.
+const MAX_TLBI_BY_IPA: u64 = 512;
+
 /// Invalidates stage-2 TLB entries for `[ipa, ipa + len)` of the current VMID on every CPU
 /// (plus all stage-1 entries, which may have cached the combined translation).
 pub fn invalidate_stage2_range(ipa: u64, len: u64) {
@@ -74,6 +80,11 @@ pub fn invalidate_stage2_range(ipa: u64, len: u64) {
     unsafe { asm!("dsb ishst", options(nostack)) };
     let mut page = ipa >> 12;
     let end = ipa.saturating_add(len).div_ceil(4096);
+    if end.saturating_sub(page) > MAX_TLBI_BY_IPA {
+        // SAFETY: TLB maintenance only drops cached translations (all of this VMID's).
+        unsafe { asm!("tlbi vmalls12e1is", "dsb ish", "isb", options(nostack)) };
+        return;
+    }
     while page < end {
         // SAFETY: TLBI by IPA only drops cached translations.
         unsafe { asm!("tlbi ipas2e1is, {}", in(reg) page, options(nostack)) };
