@@ -76,6 +76,8 @@ pub fn main(args: &Args) -> i32 {
         ));
         return 1;
     }
+    // Printed first: a run that takes the machine down must still be replayable.
+    say(format_args!("starting: seed={seed} secs={seconds}"));
     let Some(mut fuzzer) = Fuzzer::new(seed, mem_fd) else {
         return 1;
     };
