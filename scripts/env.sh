@@ -17,6 +17,10 @@ QEMU=${QEMU:-qemu-system-aarch64}
 TARGET_CARGO=/usr/bin/cargo
 TARGET_RUSTC=/usr/bin/rustc
 
+# Modules the demo (and fuzz) initramfs loads, in this order (dependencies are added from
+# modules.dep).
+GUEST_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net e1000e)
+
 # QEMU virt puts RAM at 1 GiB; run.sh places the guest-loader modules relative to it.
 VIRT_RAM_BASE=$((0x40000000))
 

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Builds a guest initramfs from the cached Debian busybox-static and kernel modules.
 #   mkinitramfs.sh --init FILE --output FILE.cpio.gz [--modules "mod1 mod2 ..."]
+#                  [--add FILE:/PATH/IN/INITRAMFS]...
 # The modules and everything they depend on (from modules.dep) are copied, decompressed, and
 # listed in load order in /etc/sluice-modules for the init script. Rebuilt only when an input
 # is newer than the output.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
-init="" output="" modules=""
+init="" output="" modules="" adds=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --init) init=${2:?}; shift 2 ;;
         --output) output=${2:?}; shift 2 ;;
         --modules) modules=${2:-}; shift 2 ;;
+        --add) adds+=("${2:?}"); shift 2 ;;
         *) die "mkinitramfs.sh: unknown option $1" ;;
     esac
 done
@@ -22,7 +24,12 @@ kernel_root=$SLUICE_CACHE/rootfs-kernel
 busybox=$SLUICE_CACHE/rootfs-busybox/bin/busybox
 [ -x "$busybox" ] || die "busybox not unpacked; run scripts/setup.sh"
 
+for add in "${adds[@]}"; do
+    [[ "$add" == *:/* ]] || die "mkinitramfs.sh: --add wants FILE:/PATH, got '$add'"
+    [ -f "${add%%:*}" ] || die "file to add not found: ${add%%:*}"
+done
 stamp="$init $0 $(dirname "$0")/guest"
+for add in "${adds[@]}"; do stamp="$stamp ${add%%:*}"; done
 if [ -f "$output" ] && [ -z "$(find $stamp -newer "$output" 2>/dev/null)" ]; then
     exit 0
 fi
@@ -46,6 +53,10 @@ fi
 cp "$init" "$work/init"
 chmod +x "$work/init"
 [ -d "$(dirname "$0")/guest/lib" ] && cp -r "$(dirname "$0")/guest/lib" "$work/lib/sluice"
+for add in "${adds[@]}"; do
+    mkdir -p "$work/$(dirname "${add#*:}")"
+    cp "${add%%:*}" "$work/${add#*:}"
+done
 
 if [ -n "$modules" ]; then
     moddir=$(ls -d "$kernel_root"/lib/modules/6.1.0-*)

@@ -6,8 +6,6 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 HOST_PACKAGES=(rustc-web rust-web-src cargo-web lld llvm cpio device-tree-compiler gdb-multiarch xz-utils python3 kmod)
-# Modules the demo initramfs loads, in this order (dependencies are added from modules.dep).
-GUEST_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net e1000e)
 
 have_host_packages() {
     command -v "$QEMU" >/dev/null && "$QEMU" --version | grep -qE 'version (1[0-9]|[2-9][0-9])\.' &&

@@ -343,9 +343,32 @@ test_reboot_loop() {
     return $ok
 }
 
+# A hostile guest (scripts/mkfuzzinitramfs.sh): /bin/guestfuzz makes random accesses of every
+# width to config space, GICD, GICR, ITS, UART, MSI-X pages and stray addresses for
+# SLUICE_GUESTFUZZ_SECS (default 15) seconds, then both NICs must still fetch the file intact.
+# SLUICE_GUESTFUZZ_SEED=N replays a run.
+test_guest_fuzz() {
+    local log=$1 ok=0 initrd secs=${SLUICE_GUESTFUZZ_SECS:-15} seed=""
+    initrd=$(scripts/mkfuzzinitramfs.sh) || return 1
+    [ -n "${SLUICE_GUESTFUZZ_SEED:-}" ] && seed=" sluice.guestfuzz_seed=$SLUICE_GUESTFUZZ_SEED"
+    start_http_server
+    $RUN --timeout $((secs + 300)) --initrd "$initrd" --nic e1000e --nic virtio \
+        --append "iomem=relaxed sluice.guestfuzz=$secs$seed sluice.fetch=http://10.0.2.2:$http_port/blob" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" "^sluice-guestfuzz: seed=[0-9]+ secs=$secs accesses=[1-9][0-9]* config=[1-9][0-9]* mmio=[1-9][0-9]* stray=[1-9][0-9]* faults=[0-9]+ " "fuzz summary with accesses of every kind" || ok=1
+    grep -E '^sluice-guestfuzz: seed=' "$log" | sed 's/^/  /'
+    reject_line "$log" '^sluice-guestfuzz: FAILED|^sluice-demo: (guestfuzz|rebinding)' "fuzzer failure" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL)' "hypervisor panic" || ok=1
+    reject_line "$log" 'Kernel panic|Internal error:|Unable to handle kernel' "guest kernel crash" || ok=1
+    expect_line "$log" "^sluice-demo: fetch eth[0-9] \(e1000e\) bytes=$FETCH_BYTES md5=$http_md5 " "e1000e fetch after the fuzzing" || ok=1
+    expect_line "$log" "^sluice-demo: fetch eth[0-9] \(virtio_net\) bytes=$FETCH_BYTES md5=$http_md5 " "virtio fetch after the fuzzing" || ok=1
+    expect_line "$log" '^\[sluice\] guest powered off \(PSCI SYSTEM_OFF\)' "clean power off" || ok=1
+    return $ok
+}
+
 SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
     nic_e1000e nic_virtio nic_both nic_intx nic_behind_root_port pci_selection hostile_msi hostile_its config_fuzz
-    dma_isolation no_smmu reboot_loop)
+    guest_fuzz dma_isolation no_smmu reboot_loop)
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
