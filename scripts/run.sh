@@ -15,7 +15,8 @@
 #                      guest; repeatable (default: one e1000e; "none" for no NIC)
 #   --pci BDF          give the guest only this host function (bus:dev.fn); repeatable;
 #                      "none" gives it none (default: every endpoint)
-#   --native           boot the guest kernel directly at EL1, without sluice (baseline)
+#   --native           boot the guest kernel directly at EL1, without sluice (baseline: same
+#                      machine, kernel kept at EL1, no IOMMU)
 #   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
 #   -- ...             everything after -- is passed to QEMU verbatim
 #
@@ -99,6 +100,10 @@ done
 
 bootargs="console=ttyAMA0${append:+ $append}"
 if [ "$native" = 1 ]; then
+    # The baseline runs on the same machine as sluice (EL2 present) but keeps the kernel at
+    # EL1 with nothing at EL2 (no VHE, no KVM) and no IOMMU translation in the way.
+    qemu_args[1]="virt,virtualization=on,gic-version=3"
+    bootargs="$bootargs id_aa64mmfr1.vh=0 kvm-arm.mode=none"
     qemu_args+=(-kernel "$kernel" -initrd "$initrd" -append "$bootargs")
 else
     qemu_args[1]="virt,virtualization=on,gic-version=3"
@@ -110,8 +115,8 @@ else
         # Modules at the top of RAM, 2 MiB aligned, leaving the top 2 MiB to QEMU.
         align=$((2 << 20))
         ram_top=$((VIRT_RAM_BASE + mem_mib * 1024 * 1024 - align))
-        initrd_addr=$(((ram_top - $(stat -c %s "$initrd")) / align * align))
-        kernel_addr=$(((initrd_addr - $(stat -c %s "$kernel")) / align * align))
+        initrd_addr=$(((ram_top - $(stat -L -c %s "$initrd")) / align * align))
+        kernel_addr=$(((initrd_addr - $(stat -L -c %s "$kernel")) / align * align))
         qemu_args+=(-device "guest-loader,addr=$(printf 0x%x "$kernel_addr"),kernel=$kernel,bootargs=$bootargs"
             -device "guest-loader,addr=$(printf 0x%x "$initrd_addr"),initrd=$initrd")
     fi
@@ -121,6 +126,7 @@ log=$SLUICE_ROOT/target/run.log
 stdin=/dev/null
 [ -t 0 ] && stdin=/dev/stdin
 set +e
+note "starting QEMU" # scripts/bench.sh times the boot from this line
 timeout --foreground -k 5 "$timeout_s" "$QEMU" "${qemu_args[@]}" "${extra[@]}" <"$stdin" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
