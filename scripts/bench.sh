@@ -14,7 +14,7 @@
 # and fetches the file through each NIC from a local HTTP server (10.0.2.2 to the guest). The
 # harness (scripts/bench/) stamps the console lines, takes sluice's exit table (Ctrl-\) before
 # and after each step, and prints min / median / max per figure and the sluice/native ratio
-# per pair. Logs go to target/bench/logs. Exit status: 0 done, 1 bad option, 2 setup or build
+# per pair. Logs go to target/bench/logs/DATE. Exit status: 0 done, 1 bad option, 2 setup or build
 # failed, 3 a run failed (its log is named).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"

@@ -90,7 +90,8 @@ def results_text(args, natives, sluices, drivers, started):
         f"`scripts/bench.sh --runs {runs} --size {size_mib} {nic_opts}`: {runs} native and {runs} sluice "
         f"runs, alternating; {size_mib} MiB per fetch. {qemu_version()}, TCG, 2 vCPUs, "
         f"{os.cpu_count()} host CPUs ({platform.machine()}), load average at the start "
-        f"{os.getloadavg()[0]:.2f}: a shared machine where other QEMUs may run at the same time.",
+        f"{os.getloadavg()[0]:.2f}: a shared machine where other QEMUs may run at the same time. "
+        f"Console logs: `{os.path.relpath(logs, args['root'])}`.",
         "",
         report.comparison_table(natives, sluices, drivers),
         "",
@@ -106,13 +107,13 @@ def results_text(args, natives, sluices, drivers, started):
 
 def main(argv):
     root, runs, size_mib, out, *nics = argv
-    args = {"runs": int(runs), "size_mib": int(size_mib), "nics": nics}
+    args = {"runs": int(runs), "size_mib": int(size_mib), "nics": nics, "root": root}
     work = os.path.join(root, "target/bench")
-    logs = os.path.join(work, "logs")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    logs = os.path.join(work, "logs", f"{started:%Y-%m-%d-%H%M%S}")
     os.makedirs(logs, exist_ok=True)
     md5 = make_blob(os.path.join(work, "blob"), args["size_mib"])
     server, port = serve(work)
-    started = datetime.datetime.now(datetime.timezone.utc)
     natives, sluices = [], []
     try:
         for index in range(1, args["runs"] + 1):

@@ -96,7 +96,7 @@ def comparison_rows(natives, sluices, drivers):
                         msix_bound_us(natives, sluices, driver)))
     rows.append(row(*CFG[1:4], [r.get("cfg_us_per_read") for r in natives],
                     [r.get("cfg_us_per_read") for r in sluices]))
-    rows.append(row("config-space read, exits per access", "exits", "{:.2f}", [],
+    rows.append(row("config-space read, ECAM exits per access", "exits", "{:.2f}", [],
                     [r.get("cfg_exits_per_read") for r in sluices]))
     rows.append(row("one exit, from the config-read delta", "us", "{:.1f}", [],
                     exit_cost_us(natives, sluices)))

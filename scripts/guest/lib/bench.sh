@@ -42,33 +42,32 @@ bench_cfg_device() {
     return 1
 }
 
-# Reads FILE in 4-byte reads, whole passes of one busybox dd process each, PASSES times.
-bench_dd_passes() {
-    i=0
-    while [ "$i" -lt "$2" ]; do
-        dd if="$1" of=/dev/null bs=4 2>/dev/null
-        i=$((i + 1))
-    done
-}
-
 # Config-space reads: at least BENCH_CFG_READS 4-byte reads of the device's sysfs config file
-# (each one config access), timed; then the same loop over a tmpfs copy of the same size, so
-# the host can subtract what is not the config access (process start, syscalls, copies).
+# (each one config access) in whole-file passes of one busybox dd process each. Each pass is
+# followed by the same dd over a tmpfs copy of the file, timed apart: the difference is the
+# config accesses alone (process start, syscalls and copies cancel), and interleaving the two
+# keeps a busy host from loading one loop more than the other.
 bench_cfgread() {
     dev=$(bench_cfg_device) || { echo "sluice-bench: cfgread no device"; return; }
     size=$(wc -c <"$dev/config")
     per_pass=$((size / 4))
     passes=$(((BENCH_CFG_READS + per_pass - 1) / per_pass))
     cp "$dev/config" /tmp/config.copy
+    config_us=0 baseline_us=0 i=0
     bench_snap cfgread-start
-    t0=$(bench_now_us)
-    bench_dd_passes "$dev/config" "$passes"
-    t1=$(bench_now_us)
+    while [ "$i" -lt "$passes" ]; do
+        t0=$(bench_now_us)
+        dd if="$dev/config" of=/dev/null bs=4 2>/dev/null
+        t1=$(bench_now_us)
+        dd if=/tmp/config.copy of=/dev/null bs=4 2>/dev/null
+        t2=$(bench_now_us)
+        config_us=$((config_us + t1 - t0))
+        baseline_us=$((baseline_us + t2 - t1))
+        i=$((i + 1))
+    done
     bench_snap cfgread-end
-    bench_dd_passes /tmp/config.copy "$passes"
-    t2=$(bench_now_us)
     rm -f /tmp/config.copy
-    echo "sluice-bench: cfgread dev=${dev##*/} size=$size reads=$((passes * per_pass)) passes=$passes time_us=$((t1 - t0)) baseline_us=$((t2 - t1))"
+    echo "sluice-bench: cfgread dev=${dev##*/} size=$size reads=$((passes * per_pass)) passes=$passes time_us=$config_us baseline_us=$baseline_us"
 }
 
 # The /proc/interrupts name pattern of a NIC: e1000e names its vectors after the interface,
