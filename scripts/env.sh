@@ -8,6 +8,8 @@ SLUICE_CACHE=${SLUICE_CACHE:-$SLUICE_ROOT/target/guest}
 SLUICE_TARGET=aarch64-unknown-none-softfloat
 SLUICE_ELF=$SLUICE_ROOT/target/$SLUICE_TARGET/release/sluice
 SLUICE_IMAGE=$SLUICE_ROOT/target/sluice.bin
+# Built from this checkout's scripts/guest (not a download: never in a shared cache).
+SLUICE_INITRAMFS=$SLUICE_ROOT/target/initramfs.cpio.gz
 QEMU=${QEMU:-qemu-system-aarch64}
 
 # The EL2 image is built by Debian's rustc-web/cargo-web (1.96, with rust-web-src for

@@ -32,7 +32,7 @@ source "$(dirname "$0")/env.sh"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 kernel=$SLUICE_CACHE/Image
-initrd=$SLUICE_CACHE/initramfs.cpio.gz
+initrd=$SLUICE_INITRAMFS
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0
 nics=() pcis=() extra=()
 

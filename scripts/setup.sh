@@ -94,7 +94,7 @@ main() {
     download_guest_debs
     unpack_guest
     "$SLUICE_ROOT/scripts/mkinitramfs.sh" --init "$SLUICE_ROOT/scripts/guest/init" \
-        --modules "${GUEST_MODULES[*]}" --output "$SLUICE_CACHE/initramfs.cpio.gz"
+        --modules "${GUEST_MODULES[*]}" --output "$SLUICE_INITRAMFS"
 }
 
 main "$@"

@@ -253,7 +253,7 @@ test_hostile_its() {
     mkdir -p "$dir"
     layout=$(python3 scripts/tests/its_cmds_cpio.py "$dir/its-cmds.cpio") || return 1
     read -r offset count <<<"$layout"
-    cat "$dir/its-cmds.cpio" "$SLUICE_CACHE/initramfs.cpio.gz" >"$dir/its-hostile.cpio"
+    cat "$dir/its-cmds.cpio" "$SLUICE_INITRAMFS" >"$dir/its-hostile.cpio"
     start_http_server
     $RUN --timeout 300 --nic e1000e --nic virtio --initrd "$dir/its-hostile.cpio" \
         --append "retain_initrd iomem=relaxed sluice.itscmds=$offset:$count sluice.fetch=http://10.0.2.2:$http_port/blob" \

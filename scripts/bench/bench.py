@@ -91,7 +91,7 @@ def results_text(args, natives, sluices, drivers, started):
         f"runs, alternating; {size_mib} MiB per fetch. {qemu_version()}, TCG, 2 vCPUs, "
         f"{os.cpu_count()} host CPUs ({platform.machine()}), load average at the start "
         f"{os.getloadavg()[0]:.2f}: a shared machine where other QEMUs may run at the same time. "
-        f"Console logs: `{os.path.relpath(logs, args['root'])}`.",
+        f"Console logs: `{os.path.relpath(args['logs'], args['root'])}`.",
         "",
         report.comparison_table(natives, sluices, drivers),
         "",
@@ -121,6 +121,10 @@ def main(argv):
             sluices.append(one_run(root, logs, index, "sluice", nics, port, md5))
     finally:
         server.kill()
+    # Kept before any formatting, so a report bug never costs the runs.
+    with open(os.path.join(logs, "figures.json"), "w") as f:
+        json.dump({"native": natives, "sluice": sluices}, f, indent=1, sort_keys=True)
+    args["logs"] = logs
     drivers = [DRIVERS[n] for n in nics]
     text = results_text(args, natives, sluices, drivers, started)
     out = out or os.path.join(root, "bench-results", f"{started:%Y-%m-%d-%H%M}.md")
