@@ -18,8 +18,8 @@
 #   --iommu MODEL      smmuv3 (default): the machine has an SMMUv3 (stage 2), which sluice uses
 #                      to confine each passed-through device's DMA to its guest's RAM; none:
 #                      no IOMMU, so sluice runs the guest identity-mapped and DMA is not isolated
-#   --native           boot the guest kernel directly at EL1, without sluice (baseline; always
-#                      without an IOMMU)
+#   --native           boot the guest kernel directly at EL1, without sluice (baseline: same
+#                      machine, kernel kept at EL1, no IOMMU)
 #   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
 #   -- ...             everything after -- is passed to QEMU verbatim
 #
@@ -94,8 +94,7 @@ if [ "$(head -c 2 "$kernel" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
     kernel=$tmp/Image
 fi
 
-machine="virt,gic-version=3"
-[ "$native" = 1 ] || machine+=",virtualization=on"
+machine="virt,virtualization=on,gic-version=3"
 qemu_args=(-cpu max -smp "$smp" -m "$mem" -nographic -no-reboot)
 # virtio devices bypass an IOMMU unless they are told to honour it.
 virtio_opts="disable-legacy=on"
@@ -117,6 +116,9 @@ done
 
 bootargs="console=ttyAMA0${append:+ $append}"
 if [ "$native" = 1 ]; then
+    # The baseline runs on the same machine as sluice (EL2 present) but keeps the kernel at
+    # EL1 with nothing at EL2 (no VHE, no KVM) and no IOMMU translation in the way.
+    bootargs="$bootargs id_aa64mmfr1.vh=0 kvm-arm.mode=none"
     qemu_args+=(-kernel "$kernel" -initrd "$initrd" -append "$bootargs")
 else
     qemu_args+=(-kernel "$SLUICE_IMAGE")
@@ -127,8 +129,8 @@ else
         # Modules at the top of RAM, 2 MiB aligned, leaving the top 2 MiB to QEMU.
         align=$((2 << 20))
         ram_top=$((VIRT_RAM_BASE + mem_mib * 1024 * 1024 - align))
-        initrd_addr=$(((ram_top - $(stat -c %s "$initrd")) / align * align))
-        kernel_addr=$(((initrd_addr - $(stat -c %s "$kernel")) / align * align))
+        initrd_addr=$(((ram_top - $(stat -L -c %s "$initrd")) / align * align))
+        kernel_addr=$(((initrd_addr - $(stat -L -c %s "$kernel")) / align * align))
         qemu_args+=(-device "guest-loader,addr=$(printf 0x%x "$kernel_addr"),kernel=$kernel,bootargs=$bootargs"
             -device "guest-loader,addr=$(printf 0x%x "$initrd_addr"),initrd=$initrd")
     fi
@@ -138,6 +140,7 @@ log=$SLUICE_ROOT/target/run.log
 stdin=/dev/null
 [ -t 0 ] && stdin=/dev/stdin
 set +e
+note "starting QEMU" # scripts/bench.sh times the boot from this line
 timeout --foreground -k 5 "$timeout_s" "$QEMU" "${qemu_args[@]}" "${extra[@]}" <"$stdin" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e

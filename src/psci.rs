@@ -242,7 +242,9 @@ pub fn smccc_arch_features(function_id: u32) -> i64 {
     }
 }
 
+mod function;
 mod power;
+pub use function::{CallFunction, CALL_FUNCTIONS};
 pub use power::{
     PowerState, VcpuPowerTable, AFFINITY_OFF, AFFINITY_ON, AFFINITY_ON_PENDING, MPIDR_AFFINITY_MASK,
 };

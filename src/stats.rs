@@ -2,6 +2,7 @@
 //! sluice prints when the guest powers off or when asked from the console.
 #![forbid(unsafe_code)]
 
+use crate::psci::{CallFunction, CALL_FUNCTIONS};
 use core::fmt::{self, Write};
 
 /// Why the guest exited.
@@ -21,10 +22,10 @@ pub enum ExitReason {
     MmioUart,
     /// Data abort nothing handles (an abort was injected).
     MmioUnhandled,
-    /// HVC: PSCI or SMCCC call.
-    Hvc,
-    /// SMC (refused).
-    Smc,
+    /// HVC: a PSCI or SMCCC call, by function.
+    Hvc(CallFunction),
+    /// SMC (refused), by the function it asked for.
+    Smc(CallFunction),
     /// Trapped ICC_SGI1R_EL1 write.
     SysRegSgi,
     /// Any other trapped system register or instruction.
@@ -41,41 +42,71 @@ pub enum ExitReason {
     Other,
 }
 
-/// Number of reasons.
-pub const EXIT_REASONS: usize = 16;
+/// Reasons listed before the HVC and SMC rows, in table order.
+const BEFORE_CALLS: [ExitReason; 7] = [
+    ExitReason::MmioGicd,
+    ExitReason::MmioGicr,
+    ExitReason::MmioIts,
+    ExitReason::MmioEcam,
+    ExitReason::MmioMsix,
+    ExitReason::MmioUart,
+    ExitReason::MmioUnhandled,
+];
+
+/// Reasons listed after the HVC and SMC rows, in table order.
+const AFTER_CALLS: [ExitReason; 7] = [
+    ExitReason::SysRegSgi,
+    ExitReason::OtherSync,
+    ExitReason::IrqTimer,
+    ExitReason::IrqDevice,
+    ExitReason::IrqSgi,
+    ExitReason::IrqMaintenance,
+    ExitReason::Other,
+];
+
+/// Number of counters per vCPU: every plain reason, and HVC and SMC once per function.
+pub const EXIT_REASONS: usize = BEFORE_CALLS.len() + 2 * CALL_FUNCTIONS + AFTER_CALLS.len();
+
+/// Width of the first column: fits the longest name ("smc arch_workaround_1").
+const NAME_COLUMN: usize = 22;
 
 impl ExitReason {
-    /// Every reason, in table order.
-    pub const ALL: [ExitReason; EXIT_REASONS] = [
-        Self::MmioGicd,
-        Self::MmioGicr,
-        Self::MmioIts,
-        Self::MmioEcam,
-        Self::MmioMsix,
-        Self::MmioUart,
-        Self::MmioUnhandled,
-        Self::Hvc,
-        Self::Smc,
-        Self::SysRegSgi,
-        Self::OtherSync,
-        Self::IrqTimer,
-        Self::IrqDevice,
-        Self::IrqSgi,
-        Self::IrqMaintenance,
-        Self::Other,
-    ];
-
-    /// Index into a counter array.
-    pub fn index(self) -> usize {
-        Self::ALL
-            .iter()
-            .position(|&r| r == self)
-            .unwrap_or(EXIT_REASONS - 1)
+    /// Every reason, in table order (the order of [`Self::index`]).
+    pub fn all() -> impl Iterator<Item = ExitReason> {
+        BEFORE_CALLS
+            .into_iter()
+            .chain(CallFunction::ALL.map(Self::Hvc))
+            .chain(CallFunction::ALL.map(Self::Smc))
+            .chain(AFTER_CALLS)
     }
 
-    /// Name in the printed table.
-    pub fn name(self) -> &'static str {
+    /// Index into a counter array: below [`EXIT_REASONS`].
+    pub fn index(self) -> usize {
+        let calls = BEFORE_CALLS.len();
+        let after = calls + 2 * CALL_FUNCTIONS;
         match self {
+            Self::Hvc(function) => calls + function.index(),
+            Self::Smc(function) => calls + CALL_FUNCTIONS + function.index(),
+            plain => BEFORE_CALLS
+                .iter()
+                .position(|&r| r == plain)
+                .or_else(|| {
+                    AFTER_CALLS
+                        .iter()
+                        .position(|&r| r == plain)
+                        .map(|n| after + n)
+                })
+                .unwrap_or(EXIT_REASONS - 1),
+        }
+    }
+}
+
+/// The name in the printed table, e.g. "mmio ecam" or "hvc cpu_on".
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let name = match self {
+            Self::Hvc(function) => return write!(f, "hvc {}", function.name()),
+            Self::Smc(function) => return write!(f, "smc {}", function.name()),
             Self::MmioGicd => "mmio gicd",
             Self::MmioGicr => "mmio gicr",
             Self::MmioIts => "mmio its",
@@ -83,8 +114,6 @@ impl ExitReason {
             Self::MmioMsix => "mmio msix/pba",
             Self::MmioUart => "mmio uart",
             Self::MmioUnhandled => "mmio unhandled",
-            Self::Hvc => "hvc psci/smccc",
-            Self::Smc => "smc",
             Self::SysRegSgi => "sysreg sgi",
             Self::OtherSync => "other sync",
             Self::IrqTimer => "irq timer",
@@ -92,7 +121,8 @@ impl ExitReason {
             Self::IrqSgi => "irq sgi",
             Self::IrqMaintenance => "irq maintenance",
             Self::Other => "serror/fiq",
-        }
+        };
+        f.pad(name)
     }
 }
 
@@ -100,20 +130,20 @@ impl ExitReason {
 /// total; then a total line. Each line goes through `line` (the console prefixes it).
 pub fn write_table(counts: &[[u64; EXIT_REASONS]], mut line: impl FnMut(fmt::Arguments)) {
     let mut header = heapless_line();
-    let _ = write!(header, "{:<16}", "exits");
+    let _ = write!(header, "{:<NAME_COLUMN$}", "exits");
     for vcpu in 0..counts.len() {
         let _ = write!(header, " {:>12}", alloc::format!("vcpu{vcpu}"));
     }
     let _ = write!(header, " {:>12}", "total");
     line(format_args!("{header}"));
     let mut totals = alloc::vec![0u64; counts.len()];
-    for reason in ExitReason::ALL {
+    for reason in ExitReason::all() {
         let row: alloc::vec::Vec<u64> = counts.iter().map(|c| c[reason.index()]).collect();
         if row.iter().all(|&n| n == 0) {
             continue;
         }
         let mut text = heapless_line();
-        let _ = write!(text, "{:<16}", reason.name());
+        let _ = write!(text, "{:<NAME_COLUMN$}", alloc::format!("{reason}"));
         for (vcpu, n) in row.iter().enumerate() {
             let _ = write!(text, " {n:>12}");
             totals[vcpu] += n;
@@ -122,7 +152,7 @@ pub fn write_table(counts: &[[u64; EXIT_REASONS]], mut line: impl FnMut(fmt::Arg
         line(format_args!("{text}"));
     }
     let mut text = heapless_line();
-    let _ = write!(text, "{:<16}", "all");
+    let _ = write!(text, "{:<NAME_COLUMN$}", "all");
     for n in &totals {
         let _ = write!(text, " {n:>12}");
     }
@@ -139,12 +169,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_reason_has_a_distinct_index_and_name() {
-        let mut seen = std::collections::HashSet::new();
-        for r in ExitReason::ALL {
-            assert!(seen.insert(r.index()));
-            assert!(!r.name().is_empty());
+    fn every_reason_has_a_distinct_index_and_name_in_table_order() {
+        let mut names = std::collections::HashSet::new();
+        for (n, r) in ExitReason::all().enumerate() {
+            assert_eq!(r.index(), n, "{r}");
+            let name = r.to_string();
+            assert!(!name.is_empty() && name.len() <= NAME_COLUMN, "{name}");
+            assert!(names.insert(name));
         }
+        assert_eq!(names.len(), EXIT_REASONS);
+    }
+
+    #[test]
+    fn hvc_and_smc_rows_are_named_by_function_with_one_other_bucket() {
+        let mut counts = [[0u64; EXIT_REASONS]; 1];
+        for id in [
+            0x8400_0000u32,
+            0xc400_0003,
+            0x8400_0003,
+            0x8600_0001,
+            0x8600_0002,
+        ] {
+            counts[0][ExitReason::Hvc(CallFunction::from_id(id)).index()] += 1;
+        }
+        counts[0][ExitReason::Smc(CallFunction::from_id(0x8000_8000)).index()] += 1;
+        let mut lines = Vec::new();
+        write_table(&counts, |args| lines.push(args.to_string()));
+        let row = |name: &str| {
+            lines
+                .iter()
+                .find(|l| l.starts_with(&format!("{name} ")))
+                .map(|l| l.split_whitespace().last().unwrap().to_string())
+        };
+        assert_eq!(row("hvc psci_version").as_deref(), Some("1"));
+        assert_eq!(row("hvc cpu_on").as_deref(), Some("2"));
+        assert_eq!(row("hvc other").as_deref(), Some("2"));
+        assert_eq!(row("smc arch_workaround_1").as_deref(), Some("1"));
+        assert_eq!(lines.len(), 6, "header, four rows, all: {lines:?}");
     }
 
     #[test]

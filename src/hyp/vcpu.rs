@@ -8,6 +8,7 @@ use super::{devices, host, psci_glue, reboot, vm::Vm};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
+use sluice::psci::CallFunction;
 use sluice::ratelimit::{RateLimiter, Verdict};
 use sluice::stats::ExitReason;
 use sluice::trap::{self, Exit, InjectKind, MmioAccess};
@@ -155,7 +156,7 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
     let far = read_sysreg!("far_el2");
     let hpfar = read_sysreg!("hpfar_el2");
     let exit = trap::decode(esr, far, hpfar);
-    if let Some(reason) = sync_reason(&exit) {
+    if let Some(reason) = sync_reason(&exit, frame.x[0]) {
         stats::count(vcpu, reason);
     }
     match exit {
@@ -251,12 +252,14 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
     }
 }
 
-/// The accounting class of a synchronous exit.
-fn sync_reason(exit: &Exit) -> Option<ExitReason> {
+/// The accounting class of a synchronous exit; `x0` holds the function ID of an HVC or SMC.
+fn sync_reason(exit: &Exit, x0: u64) -> Option<ExitReason> {
+    // SMCCC 1.1 section 2.5: the function ID is w0, the upper half is ignored.
+    let function = || CallFunction::from_id(x0 as u32);
     Some(match exit {
         Exit::Mmio(_) => return None, // counted by `handle_mmio`, which knows who handled it
-        Exit::Hvc { .. } => ExitReason::Hvc,
-        Exit::Smc { .. } => ExitReason::Smc,
+        Exit::Hvc { .. } => ExitReason::Hvc(function()),
+        Exit::Smc { .. } => ExitReason::Smc(function()),
         Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 => ExitReason::SysRegSgi,
         Exit::DataAbortNoSyndrome { .. } => ExitReason::MmioUnhandled,
         _ => ExitReason::OtherSync,
