@@ -329,6 +329,25 @@ pub fn revoke_bus_master(bus: &VirtualBus, slot: u8, reason: core::fmt::Argument
     );
 }
 
+/// Removes from stage 2 every piece of BAR `bar` of `slot` that is mapped now, and forgets it.
+fn unmap_recorded(vm: &Vm, bus: &VirtualBus, slot: u8, bar: u8) {
+    let pieces: Vec<PhysRange> = {
+        let mut mapped = bus.mapped.lock();
+        let pieces = mapped
+            .iter()
+            .filter(|&&(_, s, b)| (s, b) == (slot, bar))
+            .map(|&(r, _, _)| r)
+            .collect();
+        mapped.retain(|&(_, s, b)| (s, b) != (slot, bar));
+        pieces
+    };
+    for piece in pieces {
+        if let Err(e) = vm.unmap(piece.start, piece.size_bytes) {
+            log::error!("vpci 00:{slot:02x}.0 bar {bar}: unmap of {piece} failed: {e}");
+        }
+    }
+}
+
 /// A guest access to its ECAM window.
 pub fn ecam_access(vm: &Vm, bus: &VirtualBus, offset: u64, width: u8, write: Option<u64>) -> u64 {
     let mut result = 0u64;
@@ -400,16 +419,10 @@ fn apply(
             if is_write { "write" } else { "read" },
             if is_write { "dropped" } else { "reads 0" }
         )),
-        Action::Unmap {
-            bar,
-            guest_phys,
-            size_bytes,
-        } => {
-            bus.mapped.lock().retain(|&(_, s, b)| (s, b) != (slot, bar));
-            if let Err(e) = vm.unmap(guest_phys, size_bytes) {
-                log::error!("vpci 00:{slot:02x}.0 bar {bar}: unmap of {guest_phys:#x} failed: {e}");
-            }
-        }
+        // Only what was really mapped is unmapped: the pieces recorded for this BAR, never the
+        // range the guest's BAR register claims (which may hold anything, guest RAM included,
+        // when no piece of it was ever mapped).
+        Action::Unmap { bar, .. } => unmap_recorded(vm, bus, slot, bar),
         Action::MsixControl => super::msi::program_control(vm, bus, assigned, function),
         Action::MsixVector { index } => super::msi::program_vector(vm, function, index),
         Action::MsiControl => super::msi::program_msi(vm, bus, assigned, function),
@@ -431,6 +444,7 @@ fn apply(
                 super::vcpu::guest_fault(format_args!(
                     "vpci 00:{slot:02x}.0 bar {bar}: guest address {range} refused ({why}); left unmapped"
                 ));
+                unmap_recorded(vm, bus, slot, bar); // pieces of it mapped before this one
                 function.mark_unmapped(bar);
                 return;
             }
@@ -446,6 +460,7 @@ fn apply(
                     log::warn!(
                         "vpci 00:{slot:02x}.0 bar {bar}: cannot map {range}: {e}; left unmapped"
                     );
+                    unmap_recorded(vm, bus, slot, bar);
                     function.mark_unmapped(bar);
                 }
             }
