@@ -229,12 +229,33 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
             };
             inject(frame, kind);
         }
-        Exit::InstructionAbort { guest_phys, .. } => {
-            guest_fault(format_args!(
-                "vCPU {vcpu}: guest executed from IPA {guest_phys:#x} outside its memory: \
-                 instruction abort injected (pc {:#x})",
-                frame.pc
-            ));
+        Exit::InstructionAbort {
+            guest_phys,
+            guest_phys_valid,
+            fault,
+            on_table_walk,
+        } => {
+            let what = if on_table_walk {
+                "walked a page table at"
+            } else {
+                "executed from"
+            };
+            if guest_phys_valid && vm.ram.ipa.contains(guest_phys) {
+                // Guest RAM is always mapped: a stage-2 fault there is sluice's bug, not the
+                // guest's. Say what stage 2 holds for it.
+                log::error!(
+                    "vCPU {vcpu}: stage-2 {fault:?} when the guest {what} RAM at IPA \
+                     {guest_phys:#x} (pc {:#x}); stage 2 maps it to {:?}",
+                    frame.pc,
+                    vm.translate(guest_phys)
+                );
+            } else {
+                guest_fault(format_args!(
+                    "vCPU {vcpu}: guest {what} IPA {guest_phys:#x} outside its memory \
+                     ({fault:?}): instruction abort injected (pc {:#x})",
+                    frame.pc
+                ));
+            }
             inject(
                 frame,
                 InjectKind::InstructionAbort {

@@ -468,6 +468,13 @@ impl Vm {
         Ok(())
     }
 
+    /// What stage 2 maps `guest_phys` to now (host address and attributes), for diagnostics.
+    pub fn translate(&self, guest_phys: u64) -> Option<(u64, Attributes)> {
+        self.stage2
+            .lock()
+            .translate(&HeapTables::LIVE_STAGE2, guest_phys)
+    }
+
     /// Guest-physical address of the guest's ITS frame (the host ITS's address).
     pub fn its_guest_frame(&self) -> u64 {
         self.host.its.as_ref().map_or(0, |i| i.frame.start)
