@@ -58,7 +58,10 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
 extern "C" fn secondary_main(cpu_index: usize) -> ! {
     cpu::set_cpu_index(cpu_index);
     let host = host::get();
-    let _ = host::init_this_cpu(host, cpu_index);
+    let redist = host::init_this_cpu(host, cpu_index);
+    if let Some(its) = &host.its {
+        its.map_cpu_collection(cpu_index, redist.processor_number(), redist.base(), false);
+    }
     host::secondary_up();
     vcpu::run_secondary_vcpu(vm::get(), cpu_index)
 }

@@ -134,7 +134,7 @@ pub fn init(
     cpu::set_cpu_index(boot_index);
     let redist = init_this_cpu(host, boot_index);
     if let Some(its) = &host.its {
-        its.map_boot_collection(redist.processor_number(), redist.base());
+        its.map_cpu_collection(boot_index, redist.processor_number(), redist.base(), true);
     }
     Ok(host)
 }

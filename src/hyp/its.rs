@@ -5,10 +5,14 @@
 use crate::arch::mmio::MmioBase;
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use sluice::its::lpi::{LpiAllocator, FIRST_LPI};
 use sluice::its::{ItsCommand, COMMAND_BYTES};
 use sluice::mm::PhysRange;
 use spin::Mutex;
+
+/// CPUs sluice drives (one collection each).
+const MAX_CPUS: usize = super::vcpu::MAX_CPUS;
 
 const GITS_CTLR: usize = 0x0000;
 const GITS_TYPER: usize = 0x0008;
@@ -57,8 +61,13 @@ pub struct PhysicalIts {
     pub lpis: Mutex<LpiAllocator>,
     /// The LPI property table every redistributor uses.
     pub prop_table: u64,
-    /// Target of collection 0 (the boot CPU), as MAPC wants it.
-    collection_target: Mutex<u64>,
+    /// Collections: one per physical CPU, numbered by CPU index, holding that CPU's
+    /// redistributor as MAPC wants it (None until the CPU is up).
+    collection_targets: Mutex<[Option<u64>; MAX_CPUS]>,
+    /// The boot CPU's collection, where events start.
+    home_collection: AtomicUsize,
+    /// The collection each of sluice's LPIs is in now (index: LPI - 8192).
+    lpi_collections: Mutex<Vec<u8>>,
     /// Interrupt translation tables of mapped devices: (DeviceID, address, bytes).
     itts: Mutex<Vec<(u32, u64, usize)>>,
 }
@@ -107,7 +116,9 @@ impl PhysicalIts {
             itt_entry_bytes,
             lpis: Mutex::new(LpiAllocator::new(prop_bytes as u32)),
             prop_table,
-            collection_target: Mutex::new(0),
+            collection_targets: Mutex::new([None; MAX_CPUS]),
+            home_collection: AtomicUsize::new(0),
+            lpi_collections: Mutex::new(alloc::vec![0; prop_bytes]),
             itts: Mutex::new(Vec::new()),
         }
     }
@@ -122,14 +133,27 @@ impl PhysicalIts {
         self.frame.start + GITS_TRANSLATER
     }
 
-    /// Maps collection 0 to the boot CPU's redistributor (`target` as GITS_TYPER.PTA wants).
-    pub fn map_boot_collection(&self, processor_number: u64, rd_base: u64) {
+    /// Maps collection `cpu_index` to that CPU's redistributor (`target` as GITS_TYPER.PTA
+    /// wants); the boot CPU's (`home`) is where every event starts.
+    pub fn map_cpu_collection(
+        &self,
+        cpu_index: usize,
+        processor_number: u64,
+        rd_base: u64,
+        home: bool,
+    ) {
         let pta = self.regs.read64(GITS_TYPER) >> 19 & 1 != 0;
         let target = if pta { rd_base >> 16 } else { processor_number };
-        *self.collection_target.lock() = target;
+        match self.collection_targets.lock().get_mut(cpu_index) {
+            Some(slot) => *slot = Some(target),
+            None => return,
+        }
+        if home {
+            self.home_collection.store(cpu_index, Ordering::Release);
+        }
         self.submit(&[
             ItsCommand::Mapc {
-                collection: 0,
+                collection: cpu_index as u16,
                 target,
                 valid: true,
             },
@@ -137,13 +161,60 @@ impl PhysicalIts {
         ]);
     }
 
-    /// Maps events 0..count of `device` to the LPIs from `first_lpi` in collection 0.
+    /// The redistributor target of collection `index`, or the home collection's.
+    fn target_of(&self, index: usize) -> u64 {
+        let targets = self.collection_targets.lock();
+        targets
+            .get(index)
+            .copied()
+            .flatten()
+            .or(targets[self.home_collection.load(Ordering::Acquire)])
+            .unwrap_or(0)
+    }
+
+    /// Makes event `event` of `device` (physical LPI `lpi`) arrive on physical CPU `cpu_index`
+    /// from now on (MOVI), unless it already does or that CPU has no collection. The vCPU the
+    /// guest aims an interrupt at runs there, so it is injected without a kick.
+    pub fn route_event(&self, device: u32, event: u32, lpi: u32, cpu_index: usize) {
+        let Some(slot) = lpi.checked_sub(FIRST_LPI) else {
+            return;
+        };
+        let mut collections = self.lpi_collections.lock();
+        let Some(current) = collections.get_mut(slot as usize) else {
+            return;
+        };
+        let has_collection = matches!(self.collection_targets.lock().get(cpu_index), Some(Some(_)));
+        if *current as usize == cpu_index || !has_collection {
+            return;
+        }
+        let old_target = self.target_of(*current as usize);
+        *current = cpu_index as u8;
+        drop(collections);
+        self.submit(&[
+            ItsCommand::Movi {
+                device,
+                event,
+                collection: cpu_index as u16,
+            },
+            ItsCommand::Sync { target: old_target },
+        ]);
+    }
+
+    /// Maps events 0..count of `device` to the LPIs from `first_lpi` in the home collection.
     pub fn map_device(&self, device: u32, first_lpi: u32, count: u32) {
         let event_bits = (32 - (count.max(2) - 1).leading_zeros()) as u8;
         let itt_bytes = ((1usize << event_bits) * self.itt_entry_bytes).max(ITT_ALIGN);
         let itt = alloc_aligned(itt_bytes, ITT_ALIGN);
         self.itts.lock().push((device, itt, itt_bytes));
-        let target = *self.collection_target.lock();
+        let home = self.home_collection.load(Ordering::Acquire);
+        let target = self.target_of(home);
+        let mut collections = self.lpi_collections.lock();
+        for lpi in first_lpi..first_lpi + count {
+            if let Some(c) = collections.get_mut((lpi - FIRST_LPI) as usize) {
+                *c = home as u8;
+            }
+        }
+        drop(collections);
         let mut commands = alloc::vec![ItsCommand::Mapd {
             device,
             event_bits,
@@ -154,7 +225,7 @@ impl PhysicalIts {
             device,
             event,
             intid: first_lpi + event,
-            collection: 0,
+            collection: home as u16,
         }));
         commands.push(ItsCommand::Sync { target });
         self.submit(&commands);
@@ -163,7 +234,7 @@ impl PhysicalIts {
     /// Unmaps `device` (MAPD with V = 0: its events raise nothing from now on) and frees its
     /// interrupt translation table.
     pub fn unmap_device(&self, device: u32) {
-        let target = *self.collection_target.lock();
+        let target = self.target_of(self.home_collection.load(Ordering::Acquire));
         self.submit(&[
             ItsCommand::Mapd {
                 device,

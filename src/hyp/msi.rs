@@ -158,9 +158,9 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let Some((assigned, vector)) = bus.lpi_owner(physical_lpi) else {
         return;
     };
-    let message = {
+    let (message, host_bdf) = {
         let function = assigned.function.lock();
-        match function.msix() {
+        let message = match function.msix() {
             Some(msix) if msix.enabled => {
                 if !msix.vector_live(vector) {
                     return; // masked meanwhile: the device keeps it in its PBA
@@ -168,7 +168,8 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
                 Some((msix.entries[vector].address, msix.entries[vector].data))
             }
             _ => function.msi_message(vector as u32),
-        }
+        };
+        (message, function.host_bdf)
     };
     let Some((address, data)) = message else {
         return;
@@ -176,11 +177,23 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     if address != vm.its_guest_frame() + GITS_TRANSLATER {
         return; // not aimed at the guest's ITS: nowhere to go
     }
-    let Some((intid, _)) = vits.lock().translate(assigned.guest_device_id(), data) else {
+    let Some((intid, target)) = vits.lock().translate(assigned.guest_device_id(), data) else {
         return;
     };
     let kick = vm.vgic.lock().inject_lpi(intid);
     devices::kick(vm, vcpu, kick);
+    if target != vcpu {
+        // Aimed at another vCPU: from now on let the physical LPI arrive on that vCPU's own
+        // CPU, which then injects it without a kick (vCPU i runs on physical CPU i).
+        if let Some(its) = &vm.host.its {
+            its.route_event(
+                u32::from(host_bdf.requester_id()),
+                vector as u32,
+                physical_lpi,
+                target,
+            );
+        }
+    }
 }
 
 /// A guest access to its virtual ITS frame.
