@@ -45,6 +45,13 @@ test_unit() {
     [ "${PIPESTATUS[0]}" = 0 ]
 }
 
+# The host fuzz targets (config space, ITS commands, trap decoding, DT parser) for a short,
+# seeded run each; scripts/fuzz.sh --duration N runs them longer.
+test_host_fuzz() {
+    scripts/fuzz.sh --duration "${SLUICE_FUZZ_DURATION:-5}" 2>&1 | tee "$1" | tail -n 6
+    [ "${PIPESTATUS[0]}" = 0 ]
+}
+
 test_demo_boot() {
     local log=$1 ok=0
     $RUN --timeout 120 >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
@@ -366,7 +373,7 @@ test_guest_fuzz() {
     return $ok
 }
 
-SCENARIOS=(unit demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
+SCENARIOS=(unit host_fuzz demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
     nic_e1000e nic_virtio nic_both nic_intx nic_behind_root_port pci_selection hostile_msi hostile_its config_fuzz
     guest_fuzz dma_isolation no_smmu reboot_loop)
 
