@@ -51,12 +51,14 @@ def serve(directory):
     raise SystemExit("error: the HTTP server did not start")
 
 
-def one_run(root, logs, index, mode, nics, port, md5):
+def one_run(root, logs, index, mode, nics, port, md5, iommu):
     args = ["--timeout", str(RUN_TIMEOUT_S - 30), "--append", f"sluice.bench=http://10.0.2.2:{port}/blob"]
     for nic in nics:
         args += ["--nic", nic]
     if mode == "native":
         args.append("--native")
+    else:
+        args += ["--iommu", iommu]
     log = os.path.join(logs, f"run{index}-{mode}.log")
     print(f"bench: run {index} {mode} ...", file=sys.stderr, flush=True)
     status, lines = drive.boot(os.path.join(root, "scripts/run.sh"), args, log, RUN_TIMEOUT_S, mode == "sluice")
@@ -87,8 +89,9 @@ def results_text(args, natives, sluices, drivers, started):
     parts = [
         f"# sluice benchmark, {started:%Y-%m-%d %H:%M} UTC",
         "",
-        f"`scripts/bench.sh --runs {runs} --size {size_mib} {nic_opts}`: {runs} native and {runs} sluice "
-        f"runs, alternating; {size_mib} MiB per fetch. {qemu_version()}, TCG, 2 vCPUs, "
+        f"`scripts/bench.sh --runs {runs} --size {size_mib} {nic_opts} --iommu {args['iommu']}`: "
+        f"{runs} native and {runs} sluice runs, alternating; {size_mib} MiB per fetch; sluice "
+        f"runs with IOMMU `{args['iommu']}`, native runs without one. {qemu_version()}, TCG, 2 vCPUs, "
         f"{os.cpu_count()} host CPUs ({platform.machine()}), load average at the start "
         f"{os.getloadavg()[0]:.2f}: a shared machine where other QEMUs may run at the same time. "
         f"Console logs: `{os.path.relpath(args['logs'], args['root'])}`.",
@@ -106,8 +109,8 @@ def results_text(args, natives, sluices, drivers, started):
 
 
 def main(argv):
-    root, runs, size_mib, out, *nics = argv
-    args = {"runs": int(runs), "size_mib": int(size_mib), "nics": nics, "root": root}
+    root, runs, size_mib, out, iommu, *nics = argv
+    args = {"runs": int(runs), "size_mib": int(size_mib), "nics": nics, "root": root, "iommu": iommu}
     work = os.path.join(root, "target/bench")
     started = datetime.datetime.now(datetime.timezone.utc)
     logs = os.path.join(work, "logs", f"{started:%Y-%m-%d-%H%M%S}")
@@ -117,8 +120,8 @@ def main(argv):
     natives, sluices = [], []
     try:
         for index in range(1, args["runs"] + 1):
-            natives.append(one_run(root, logs, index, "native", nics, port, md5))
-            sluices.append(one_run(root, logs, index, "sluice", nics, port, md5))
+            natives.append(one_run(root, logs, index, "native", nics, port, md5, iommu))
+            sluices.append(one_run(root, logs, index, "sluice", nics, port, md5, iommu))
     finally:
         server.kill()
     # Kept before any formatting, so a report bug never costs the runs.

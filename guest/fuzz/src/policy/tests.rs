@@ -112,7 +112,7 @@ fn a_faulted_read_means_nothing_to_write_back() {
 }
 
 #[test]
-fn the_uart_data_register_is_never_written() {
+fn the_uart_data_register_and_the_console_drivers_registers_are_never_written() {
     assert_eq!(
         plan_write(Target::Uart, 0x0, Width::Byte, Some(0), 0x41),
         None
@@ -121,12 +121,19 @@ fn the_uart_data_register_is_never_written() {
         plan_write(Target::Uart, 0x2, Width::Half, Some(0), 0x41),
         None
     );
-    let plan = plan_write(Target::Uart, 0x30, Width::Word, Some(0x301), 0).unwrap();
+    for driver_owned in [0x24, 0x28, 0x2c, 0x30, 0x34, 0x38, 0x3a] {
+        assert_eq!(
+            plan_write(Target::Uart, driver_owned, Width::Word, Some(0x301), 0),
+            None,
+            "{driver_owned:#x}"
+        );
+    }
+    let plan = plan_write(Target::Uart, 0x48, Width::Word, Some(0x3), 0).unwrap();
     assert_eq!(
         plan.restore,
         Restore::Write {
-            offset: 0x30,
-            value: 0x301
+            offset: 0x48,
+            value: 0x3
         }
     );
 }
