@@ -1,0 +1,52 @@
+//! Putting the guest's images in its RAM, and wiping that RAM between boots. The only code that
+//! writes guest RAM, always through its host address.
+
+use super::Host;
+use crate::arch::cpu;
+use sluice::loader::GuestLayout;
+use sluice::mm::guest_ram::GuestRam;
+use sluice::mm::PhysRange;
+
+/// Copies the pristine kernel and initrd, and the guest DT, into guest RAM, then cleans them to
+/// the point of coherency: the guest starts with its MMU and caches off.
+pub(super) fn load_images(host: &Host, ram: &GuestRam, layout: &GuestLayout, dtb: &[u8]) {
+    copy_to_guest(
+        ram,
+        layout.kernel.start,
+        host_slice(host.platform.guest.kernel),
+    );
+    if let (Some(dst), Some(src)) = (layout.initrd, host.platform.guest.ramdisk) {
+        copy_to_guest(ram, dst.start, host_slice(src));
+    }
+    copy_to_guest(ram, layout.dtb.start, dtb);
+}
+
+/// Zeroes all of guest RAM (nothing of the old guest survives a reboot), then cleans it to
+/// the point of coherency for a guest that starts with its caches off.
+pub(super) fn scrub(ram: &GuestRam) {
+    let host = ram.host();
+    // SAFETY: the host RAM behind this guest's RAM, carved for it alone and identity-mapped at
+    // EL2; every vCPU is parked and every device quiesced, so nothing else writes it.
+    unsafe { core::ptr::write_bytes(host.start as *mut u8, 0, host.size_bytes as usize) };
+    cpu::clean_dcache_range(host.start, host.size_bytes);
+}
+
+fn copy_to_guest(ram: &GuestRam, guest_phys: u64, bytes: &[u8]) {
+    let Some(host_phys) = ram.to_host(guest_phys, bytes.len() as u64) else {
+        // The loader placed everything inside guest RAM; reaching this is a sluice bug.
+        panic!(
+            "guest image at {guest_phys:#x} outside guest RAM {}",
+            ram.ipa
+        );
+    };
+    // SAFETY: `host_phys` is the host RAM behind the guest span, carved for this VM only
+    // (identity-mapped at EL2), and the guest is not yet running.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), host_phys as *mut u8, bytes.len()) };
+    cpu::clean_dcache_range(host_phys, bytes.len() as u64);
+}
+
+/// A boot module the firmware loaded, as a byte slice.
+pub(super) fn host_slice(range: PhysRange) -> &'static [u8] {
+    // SAFETY: boot modules are reserved at boot (never carved) and identity-mapped as RAM.
+    unsafe { core::slice::from_raw_parts(range.start as *const u8, range.size_bytes as usize) }
+}
