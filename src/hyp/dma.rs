@@ -107,7 +107,7 @@ pub fn attach(
     streams: Vec<Stream>,
 ) -> Result<DmaView, DmaError> {
     let layout = Stage2Layout::from_pa_range(shared_pa_range(smmu));
-    let mut mem = HeapTables::BUILDING;
+    let mut mem = HeapTables::device_walked(smmu.coherent);
     let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(DmaError::Table)?;
     table
         .map(

@@ -78,7 +78,7 @@ pub struct Smmu {
     /// What its ID registers say.
     pub features: Features,
     /// Whether its table walks and queue accesses snoop the CPU caches.
-    coherent: bool,
+    pub coherent: bool,
     /// Its phandle, which the PCI hosts' `iommu-map` names.
     pub phandle: Option<u32>,
     /// Wired interrupts sluice takes: event queue, global errors (or one combined line).

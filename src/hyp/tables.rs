@@ -11,13 +11,29 @@ pub struct HeapTables {
     /// Whether the tables are a live stage 2 whose TLB entries must be invalidated when an
     /// entry is broken (block splits use break-before-make).
     pub live_stage2: bool,
+    /// Whether a walker that does not snoop the CPU caches reads them (a non-coherent SMMU):
+    /// every new table and every written entry is then cleaned to the point of coherency.
+    pub noncoherent_walker: bool,
 }
 
 impl HeapTables {
     /// For tables nothing walks yet, or the EL2 map built before the MMU is on.
-    pub const BUILDING: Self = Self { live_stage2: false };
+    pub const BUILDING: Self = Self {
+        live_stage2: false,
+        noncoherent_walker: false,
+    };
     /// For the stage 2 of a running guest.
-    pub const LIVE_STAGE2: Self = Self { live_stage2: true };
+    pub const LIVE_STAGE2: Self = Self {
+        live_stage2: true,
+        noncoherent_walker: false,
+    };
+    /// For tables a device walks, coherently or not.
+    pub const fn device_walked(coherent: bool) -> Self {
+        Self {
+            live_stage2: false,
+            noncoherent_walker: !coherent,
+        }
+    }
 }
 
 fn table_layout(count: usize) -> Layout {
@@ -31,6 +47,9 @@ impl TableMemory for HeapTables {
     fn alloc_tables_contiguous(&mut self, count: usize) -> Option<u64> {
         // SAFETY: the layout has a non-zero size.
         let ptr = unsafe { alloc_zeroed(table_layout(count)) };
+        if !ptr.is_null() && self.noncoherent_walker {
+            crate::arch::cpu::clean_dcache_range(ptr as u64, (TABLE_BYTES * count) as u64);
+        }
         (!ptr.is_null()).then_some(ptr as u64)
     }
 
@@ -57,6 +76,9 @@ impl TableMemory for HeapTables {
         unsafe {
             core::ptr::write_volatile((table_phys as *mut u64).add(index % 512), value);
             core::arch::asm!("dsb ishst", options(nostack));
+        }
+        if self.noncoherent_walker {
+            crate::arch::cpu::clean_dcache_range(table_phys + (index % 512) as u64 * 8, 8);
         }
     }
 }
