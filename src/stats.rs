@@ -28,6 +28,11 @@ pub enum ExitReason {
     Smc(CallFunction),
     /// Trapped ICC_SGI1R_EL1 write.
     SysRegSgi,
+    /// Trapped WFI (or WFIT). sluice does not trap them today: a vCPU owns its physical CPU,
+    /// so a WFI idles that CPU directly; the row counts them if that ever changes.
+    Wfi,
+    /// Trapped WFE (or WFET); as for WFI.
+    Wfe,
     /// Any other trapped system register or instruction.
     OtherSync,
     /// Physical timer interrupt.
@@ -54,8 +59,10 @@ const BEFORE_CALLS: [ExitReason; 7] = [
 ];
 
 /// Reasons listed after the HVC and SMC rows, in table order.
-const AFTER_CALLS: [ExitReason; 7] = [
+const AFTER_CALLS: [ExitReason; 9] = [
     ExitReason::SysRegSgi,
+    ExitReason::Wfi,
+    ExitReason::Wfe,
     ExitReason::OtherSync,
     ExitReason::IrqTimer,
     ExitReason::IrqDevice,
@@ -115,6 +122,8 @@ impl fmt::Display for ExitReason {
             Self::MmioUart => "mmio uart",
             Self::MmioUnhandled => "mmio unhandled",
             Self::SysRegSgi => "sysreg sgi",
+            Self::Wfi => "wfi",
+            Self::Wfe => "wfe",
             Self::OtherSync => "other sync",
             Self::IrqTimer => "irq timer",
             Self::IrqDevice => "irq device",

@@ -162,6 +162,9 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
     match exit {
         Exit::Mmio(access) => handle_mmio(vm, vcpu, frame, &access, esr),
         Exit::Hvc { .. } => psci_glue::handle(vm, vcpu, frame),
+        // Not trapped today (HCR_EL2.TWI/TWE clear); if they are, completing at once is what
+        // the architecture allows a WFI or WFE to do.
+        Exit::Wfi | Exit::Wfe => frame.pc = trap::next_pc(frame.pc, esr),
         Exit::Smc { .. } => {
             // Guests are told to use HVC; an SMC gets SMCCC NOT_SUPPORTED and moves on.
             frame.x[0] = u64::MAX;
@@ -282,6 +285,8 @@ fn sync_reason(exit: &Exit, x0: u64) -> Option<ExitReason> {
         Exit::Hvc { .. } => ExitReason::Hvc(function()),
         Exit::Smc { .. } => ExitReason::Smc(function()),
         Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 => ExitReason::SysRegSgi,
+        Exit::Wfi => ExitReason::Wfi,
+        Exit::Wfe => ExitReason::Wfe,
         Exit::DataAbortNoSyndrome { .. } => ExitReason::MmioUnhandled,
         _ => ExitReason::OtherSync,
     })
