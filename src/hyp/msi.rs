@@ -158,9 +158,9 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let Some((assigned, vector)) = bus.lpi_owner(physical_lpi) else {
         return;
     };
-    let (message, host_bdf) = {
+    let message = {
         let function = assigned.function.lock();
-        let message = match function.msix() {
+        match function.msix() {
             Some(msix) if msix.enabled => {
                 if !msix.vector_live(vector) {
                     return; // masked meanwhile: the device keeps it in its PBA
@@ -168,8 +168,7 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
                 Some((msix.entries[vector].address, msix.entries[vector].data))
             }
             _ => function.msi_message(vector as u32),
-        };
-        (message, function.host_bdf)
+        }
     };
     let Some((address, data)) = message else {
         return;
@@ -185,13 +184,8 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     if target != vcpu {
         // Aimed at another vCPU: from now on let the physical LPI arrive on that vCPU's own
         // CPU, which then injects it without a kick (vCPU i runs on physical CPU i).
-        if let Some(its) = &vm.host.its {
-            its.route_event(
-                u32::from(host_bdf.requester_id()),
-                vector as u32,
-                physical_lpi,
-                target,
-            );
+        if let (Some(its), Some(device)) = (&vm.host.its, assigned.its_device_id) {
+            its.route_event(device, vector as u32, physical_lpi, target);
         }
     }
 }

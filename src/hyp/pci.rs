@@ -12,7 +12,7 @@ use sluice::mm::PhysRange;
 use sluice::pci::bar::Window;
 use sluice::pci::enumerate::{self, HostFunction, Windows};
 use sluice::pci::{Bdf, ConfigAccess};
-use sluice::platform::{PciHost, PciSpace};
+use sluice::platform::{IdMapping, PciHost, PciSpace};
 use sluice::vpci::layout::GuestPciLayout;
 use sluice::vpci::topology::{self, Assignment, EcamTarget, SLOTS};
 use sluice::vpci::{Action, VirtualFunction};
@@ -141,6 +141,8 @@ pub struct AssignedFunction {
     pub intx_intid: Option<u32>,
     /// Its interrupt pin (1..4), 0 for none.
     pub intx_pin: u8,
+    /// The DeviceID its MSIs carry to the physical ITS (the host's `msi-map`), if any.
+    pub its_device_id: Option<u32>,
     /// Physical LPIs wired to its MSI/MSI-X vectors, packed by `pack_lpis` (0: none). Atomic
     /// because a guest reboot rewires them while interrupts may be looked up.
     msix_lpis: AtomicU64,
@@ -192,13 +194,16 @@ impl VirtualBus {
                     .and_then(|(device, pin)| bus.host.intx_intid(device, pin));
                 let function = Mutex::new(VirtualFunction::new(f, &bus.ecam));
                 log::info!("pci {} assigned to the guest as 00:{:02x}.0", f.bdf, next);
-                let msix_lpis =
-                    its.and_then(|its| wire_msix(its, f, &mut function.lock(), &bus.ecam));
+                let its_device_id = its_device_id(&bus.host, f.bdf);
+                let msix_lpis = its.zip(its_device_id).and_then(|(its, device)| {
+                    wire_msix(its, device, f, &mut function.lock(), &bus.ecam)
+                });
                 slots[next] = Some(AssignedFunction {
                     slot: next as u8,
                     host_bus,
                     intx_intid,
                     intx_pin: f.interrupt_pin,
+                    its_device_id,
                     msix_lpis: AtomicU64::new(pack_lpis(msix_lpis)),
                     function,
                 });
@@ -260,10 +265,25 @@ impl AssignedFunction {
     }
 }
 
-/// Offers MSI-X to the guest and wires every vector to a physical LPI of its own (the real
-/// function's DeviceID is its requester ID: the host's msi-map is taken as the identity).
+/// The DeviceID the physical ITS sees for `bdf`'s MSIs: its requester ID through the host
+/// bridge's `msi-map` (identity without one). None when the map leaves it out: its MSIs reach
+/// no ITS, so it gets INTx only. (sluice drives the first ITS; a map naming another one is
+/// taken as naming it.)
+fn its_device_id(host: &PciHost, bdf: Bdf) -> Option<u32> {
+    match host.msi_device_id(bdf.requester_id()) {
+        IdMapping::Mapped { id, .. } | IdMapping::Identity(id) => Some(id),
+        IdMapping::Unmapped => {
+            log::warn!("pci {bdf}: the host msi-map leaves it out: no MSI, INTx only");
+            None
+        }
+    }
+}
+
+/// Offers MSI-X to the guest and wires every vector to a physical LPI of its own, as events
+/// 0.. of `device` (the function's DeviceID at the ITS).
 pub fn wire_msix(
     its: &PhysicalIts,
+    device: u32,
     host: &HostFunction,
     function: &mut VirtualFunction,
     ecam: &Ecam,
@@ -282,7 +302,7 @@ pub fn wire_msix(
         );
         return None;
     };
-    its.map_device(host.bdf.requester_id() as u32, first, count);
+    its.map_device(device, first, count);
     log::info!(
         "pci {}: {count} MSI/MSI-X vectors -> LPIs {first}..{}",
         host.bdf,

@@ -138,8 +138,10 @@ fn take_devices(vm: &Vm) {
         }
         let ecam = &bus.hosts[assigned.host_bus].ecam;
         let bdf = assigned.function.lock().host_bdf;
-        if let (Some(its), Some((first, _))) = (&vm.host.its, assigned.msix_lpis()) {
-            its.unmap_device(u32::from(bdf.requester_id()));
+        if let (Some(its), Some((first, _)), Some(device)) =
+            (&vm.host.its, assigned.msix_lpis(), assigned.its_device_id)
+        {
+            its.unmap_device(device);
             its.lpis.lock().free(first);
             assigned.set_msix_lpis(None);
         }
@@ -180,11 +182,10 @@ fn give_devices(vm: &Vm) {
             continue;
         };
         let mut function = sluice::vpci::VirtualFunction::new(host_function, &host_bus.ecam);
-        let lpis = vm
-            .host
-            .its
-            .as_ref()
-            .and_then(|its| pci::wire_msix(its, host_function, &mut function, &host_bus.ecam));
+        let its = vm.host.its.as_ref().zip(assigned.its_device_id);
+        let lpis = its.and_then(|(its, device)| {
+            pci::wire_msix(its, device, host_function, &mut function, &host_bus.ecam)
+        });
         assigned.set_msix_lpis(lpis);
         *assigned.function.lock() = function;
         if let (Some(view), Some(smmu)) = (&vm.dma, &vm.host.smmu) {
