@@ -114,39 +114,22 @@ pub fn trap(
                 }
                 return Some(value);
             }
-            MsixAccess::Forward { host_phys } => return Some(forward(host_phys, width, write)),
+            MsixAccess::Forward { host_phys } => return forward(host_phys, width, write),
             MsixAccess::Refused => return None,
         }
     }
     None
 }
 
-/// Performs exactly the guest's access on the real BAR.
-fn forward(host_phys: u64, width: u8, write: Option<u64>) -> u64 {
+/// Performs exactly the guest's access on the real BAR; `None` (the guest gets an abort) when
+/// the device answers it with an abort.
+fn forward(host_phys: u64, width: u8, write: Option<u64>) -> Option<u64> {
     // SAFETY: `host_phys` lies in a page of an assigned function's BAR (checked by
     // `msix_access`), identity-mapped as Device memory; the access keeps the guest's width.
     let regs = unsafe { MmioBase::new(host_phys as usize) };
-    match (width, write) {
-        (8, None) => regs.read64(0),
-        (8, Some(v)) => {
-            regs.write64(0, v);
-            0
-        }
-        (2, None) => regs.read16(0) as u64,
-        (2, Some(v)) => {
-            regs.write16(0, v as u16);
-            0
-        }
-        (1, None) => regs.read8(0) as u64,
-        (1, Some(v)) => {
-            regs.write8(0, v as u8);
-            0
-        }
-        (_, None) => regs.read32(0) as u64,
-        (_, Some(v)) => {
-            regs.write32(0, v as u32);
-            0
-        }
+    match write {
+        None => regs.try_read(0, width),
+        Some(v) => regs.try_write(0, width, v).then_some(0),
     }
 }
 

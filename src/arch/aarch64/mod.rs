@@ -5,6 +5,7 @@
 
 core::arch::global_asm!(include_str!("../../../boot/entry.S"));
 core::arch::global_asm!(include_str!("vectors.S"));
+core::arch::global_asm!(include_str!("fallible.S"));
 
 pub mod context;
 pub mod cpu;

@@ -41,8 +41,9 @@ el2_vectors:
     self_vector 1
     self_vector 2
     self_vector 3
-    /* Current EL with SP_ELx: a fault in sluice itself. */
-    self_vector 0
+    /* Current EL with SP_ELx: a fault in sluice itself (or on a fallible device access). */
+    .balign 0x80
+    b       el2_sync_fixup
     self_vector 1
     self_vector 2
     self_vector 3
