@@ -47,15 +47,21 @@ impl Ecam {
     }
 }
 
+/// Config accesses through fallible accessors: some host bridges answer a request to a
+/// missing or broken function with an abort rather than all ones; either way the access reads
+/// as all ones (a master abort) and sluice goes on.
 impl ConfigAccess for Ecam {
     fn read32(&self, bdf: Bdf, offset: u16) -> u32 {
         self.offset(bdf, offset)
-            .map_or(u32::MAX, |o| self.regs.read32(o))
+            .and_then(|o| self.regs.try_read(o, 4))
+            .map_or(u32::MAX, |v| v as u32)
     }
 
     fn write32(&self, bdf: Bdf, offset: u16, value: u32) {
         if let Some(o) = self.offset(bdf, offset) {
-            self.regs.write32(o, value);
+            if !self.regs.try_write(o, 4, u64::from(value)) {
+                log::warn!("pci {bdf}: config write at {offset:#x} aborted by the host bridge");
+            }
         }
     }
 }
