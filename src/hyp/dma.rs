@@ -143,6 +143,35 @@ fn shared_pa_range(smmu: &Smmu) -> u8 {
         .unwrap_or(0)
 }
 
+impl DmaView {
+    /// The StreamID of the function in guest slot `slot`, if it has one.
+    fn stream_of(&self, slot: u8) -> Option<u32> {
+        self.streams
+            .iter()
+            .find(|&&(s, _)| s == slot)
+            .map(|&(_, sid)| sid)
+    }
+}
+
+/// Points the stream of the function in `slot` at the guest's DMA view again (`attach`) or back
+/// to aborting (guest reboot); nothing when DMA is not isolated.
+pub fn set_slot_translated(vm: &Vm, slot: u8, translated: bool) {
+    let (Some(view), Some(smmu)) = (&vm.dma, &vm.host.smmu) else {
+        return;
+    };
+    let Some(sid) = view.stream_of(slot) else {
+        return;
+    };
+    let done = if translated {
+        smmu.attach(sid, &view.s2)
+    } else {
+        smmu.detach(sid, super::vm::VMID)
+    };
+    if let Err(e) = done {
+        log::error!("smmu: stream {sid:#x}: {e}");
+    }
+}
+
 /// Stops the device behind `sid` (it keeps faulting): bus mastering off until the guest
 /// restarts. A stream sluice did not attach has nothing to stop: it aborts anyway.
 pub fn stop_faulting_stream(vm: &Vm, sid: u32) {

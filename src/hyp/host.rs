@@ -292,10 +292,9 @@ pub fn secondary_up() {
 /// (bounded) until they have set themselves up, so the guest starts on a finished machine.
 pub fn start_secondaries(host: &Host) {
     let started = start_secondary_cpus(host);
-    let deadline = cpu::counter() + cpu::counter_hz() * SECONDARY_TIMEOUT_MS / 1000;
-    while SECONDARIES_UP.load(Ordering::Acquire) < started && cpu::counter() < deadline {
-        core::hint::spin_loop();
-    }
+    cpu::spin_while(SECONDARY_TIMEOUT_MS, || {
+        SECONDARIES_UP.load(Ordering::Acquire) < started
+    });
     let up = SECONDARIES_UP.load(Ordering::Acquire);
     if up < started {
         log::warn!(

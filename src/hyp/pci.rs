@@ -198,12 +198,9 @@ impl VirtualBus {
                 let intx_intid = f
                     .root_intx
                     .and_then(|(device, pin)| bus.host.intx_intid(device, pin));
-                let function = Mutex::new(VirtualFunction::new(f, &bus.ecam));
                 log::info!("pci {} assigned to the guest as 00:{:02x}.0", f.bdf, next);
                 let its_device_id = its_device_id(&bus.host, f.bdf);
-                let msix_lpis = its.zip(its_device_id).and_then(|(its, device)| {
-                    wire_msix(its, device, f, &mut function.lock(), &bus.ecam)
-                });
+                let (function, msix_lpis) = fresh_function(its, its_device_id, f, &bus.ecam);
                 slots[next] = Some(AssignedFunction {
                     slot: next as u8,
                     host_bus,
@@ -211,7 +208,7 @@ impl VirtualBus {
                     intx_pin: f.interrupt_pin,
                     its_device_id,
                     msix_lpis: AtomicU64::new(pack_lpis(msix_lpis)),
-                    function,
+                    function: Mutex::new(function),
                 });
                 next += 1;
             }
@@ -285,9 +282,24 @@ fn its_device_id(host: &PciHost, bdf: Bdf) -> Option<u32> {
     }
 }
 
+/// A function's config space as a newly assigned guest sees it, with its MSI/MSI-X vectors
+/// wired to physical LPIs of their own when it has an ITS DeviceID: (view, wired LPIs).
+pub fn fresh_function(
+    its: Option<&PhysicalIts>,
+    its_device_id: Option<u32>,
+    host: &HostFunction,
+    ecam: &Ecam,
+) -> (VirtualFunction, Option<(u32, u32)>) {
+    let mut function = VirtualFunction::new(host, ecam);
+    let lpis = its
+        .zip(its_device_id)
+        .and_then(|(its, device)| wire_msix(its, device, host, &mut function, ecam));
+    (function, lpis)
+}
+
 /// Offers MSI-X to the guest and wires every vector to a physical LPI of its own, as events
 /// 0.. of `device` (the function's DeviceID at the ITS).
-pub fn wire_msix(
+fn wire_msix(
     its: &PhysicalIts,
     device: u32,
     host: &HostFunction,

@@ -7,8 +7,8 @@
 //! assigned, and lets vCPU 0 start at the kernel entry again. Heap and LPI use are logged at
 //! every boot: they must not grow from one boot to the next.
 
-use super::vm::{Vm, VMID};
-use super::{heap, pci, vcpu};
+use super::vm::Vm;
+use super::{dma, heap, pci, vcpu};
 use crate::arch::{cpu, gic};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use sluice::pci::enumerate::HostFunction;
@@ -91,16 +91,11 @@ fn stop_other_vcpus(vm: &Vm, current: usize) {
         }
     }
     cpu::send_event(); // vCPUs that are off wait in `wait_for_cpu_on`
-    let deadline = cpu::counter() + cpu::counter_hz() * PARK_TIMEOUT_MS / 1000;
-    while PARKED.load(Ordering::Acquire) < others {
-        if cpu::counter() > deadline {
-            log::warn!(
-                "reboot: only {} of {others} other vCPUs stopped; going on",
-                PARKED.load(Ordering::Acquire)
-            );
-            return;
-        }
-        core::hint::spin_loop();
+    if !cpu::spin_while(PARK_TIMEOUT_MS, || PARKED.load(Ordering::Acquire) < others) {
+        log::warn!(
+            "reboot: only {} of {others} other vCPUs stopped; going on",
+            PARKED.load(Ordering::Acquire)
+        );
     }
 }
 
@@ -129,13 +124,7 @@ fn take_devices(vm: &Vm) {
         if let Some(intid) = assigned.intx_intid {
             vm.host.dist.clear_active(intid);
         }
-        if let (Some(view), Some(smmu)) = (&vm.dma, &vm.host.smmu) {
-            if let Some(&(_, sid)) = view.streams.iter().find(|(s, _)| *s == assigned.slot) {
-                if let Err(e) = smmu.detach(sid, VMID) {
-                    log::error!("smmu: stream {sid:#x}: {e}");
-                }
-            }
-        }
+        dma::set_slot_translated(vm, assigned.slot, false);
         let ecam = &bus.hosts[assigned.host_bus].ecam;
         let bdf = assigned.function.lock().host_bdf;
         if let (Some(its), Some((first, _)), Some(device)) =
@@ -160,11 +149,11 @@ fn reset_function(cfg: &impl ConfigAccess, functions: &[HostFunction], bdf: Bdf)
     };
     let saved = reset::save_header(cfg, bdf);
     if matches!(method, ResetMethod::Flr { .. }) {
-        wait_while(100, || reset::transactions_pending(cfg, bdf, method));
+        cpu::spin_while(100, || reset::transactions_pending(cfg, bdf, method));
     }
     reset::start(cfg, bdf, method);
-    delay_ms(reset::first_wait_ms(method));
-    delay_ms(reset::finish(cfg, bdf, method));
+    cpu::delay_ms(reset::first_wait_ms(method));
+    cpu::delay_ms(reset::finish(cfg, bdf, method));
     reset::restore_header(cfg, bdf, &saved);
     log::info!("pci {bdf} reset ({method})");
 }
@@ -181,34 +170,14 @@ fn give_devices(vm: &Vm) {
         let Some(host_function) = host_bus.functions.iter().find(|f| f.bdf == bdf) else {
             continue;
         };
-        let mut function = sluice::vpci::VirtualFunction::new(host_function, &host_bus.ecam);
-        let its = vm.host.its.as_ref().zip(assigned.its_device_id);
-        let lpis = its.and_then(|(its, device)| {
-            pci::wire_msix(its, device, host_function, &mut function, &host_bus.ecam)
-        });
+        let (function, lpis) = pci::fresh_function(
+            vm.host.its.as_ref(),
+            assigned.its_device_id,
+            host_function,
+            &host_bus.ecam,
+        );
         assigned.set_msix_lpis(lpis);
         *assigned.function.lock() = function;
-        if let (Some(view), Some(smmu)) = (&vm.dma, &vm.host.smmu) {
-            if let Some(&(_, sid)) = view.streams.iter().find(|(s, _)| *s == assigned.slot) {
-                if let Err(e) = smmu.attach(sid, &view.s2) {
-                    log::error!("smmu: stream {sid:#x}: {e}");
-                }
-            }
-        }
-    }
-}
-
-fn delay_ms(ms: u64) {
-    let end = cpu::counter() + cpu::counter_hz() * ms / 1000;
-    while cpu::counter() < end {
-        core::hint::spin_loop();
-    }
-}
-
-/// Polls `busy` for up to `ms` milliseconds.
-fn wait_while(ms: u64, mut busy: impl FnMut() -> bool) {
-    let end = cpu::counter() + cpu::counter_hz() * ms / 1000;
-    while busy() && cpu::counter() < end {
-        core::hint::spin_loop();
+        dma::set_slot_translated(vm, assigned.slot, true);
     }
 }

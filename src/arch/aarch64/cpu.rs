@@ -55,6 +55,24 @@ pub fn counter_hz() -> u64 {
     CNTFRQ_EL0.get()
 }
 
+/// Spins while `busy()` holds, for at most `timeout_ms` milliseconds; true if it stopped
+/// holding in time.
+pub fn spin_while(timeout_ms: u64, mut busy: impl FnMut() -> bool) -> bool {
+    let deadline = counter() + counter_hz() * timeout_ms / 1000;
+    while busy() {
+        if counter() >= deadline {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+    true
+}
+
+/// Waits `ms` milliseconds.
+pub fn delay_ms(ms: u64) {
+    spin_while(ms, || true);
+}
+
 /// ID_AA64MMFR0_EL1.PARange: the physical address size this CPU supports.
 pub fn pa_range() -> u8 {
     (ID_AA64MMFR0_EL1.get() & 0xf) as u8
