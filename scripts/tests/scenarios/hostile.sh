@@ -41,8 +41,15 @@ test_hostile_its() {
     return $ok
 }
 
+# Hostile config writes (sluice.cfgfuzz=N, made by /bin/guestfuzz of the fuzz initramfs):
+# SLUICE_FUZZ_WRITES (default 20000) writes; every other host function's config space must be
+# byte-identical after them and the target's real BARs unchanged. CI uses a fixed seed;
+# SLUICE_CFGFUZZ_SEED=N replays the run that printed seed=N, =random explores new ones.
 test_config_fuzz() {
-    python3 scripts/tests/config_fuzz.py "$1" "${SLUICE_FUZZ_WRITES:-20000}"
+    local initrd
+    initrd=$(scripts/mkfuzzinitramfs.sh) || return 1
+    python3 scripts/tests/config_fuzz.py "$1" "${SLUICE_FUZZ_WRITES:-20000}" "$initrd" \
+        "${SLUICE_CFGFUZZ_SEED:-2026112701}"
 }
 
 # A hostile guest (scripts/mkfuzzinitramfs.sh): /bin/guestfuzz makes random accesses of every
