@@ -1,11 +1,13 @@
 //! The host machine, read from its flattened device tree: memory, CPUs, GIC, console, PSCI,
-//! timer, the guest's boot modules, PCIe host bridges (with their `iommu-map` / `msi-map`) and
-//! SMMUv3s. Nothing about the machine is known anywhere else in sluice.
+//! timer, the guests' boot modules and `"sluice,guest"` nodes ([`guests`]), PCIe host bridges
+//! (with their `iommu-map` / `msi-map`) and SMMUv3s. Nothing about the machine is known anywhere
+//! else in sluice.
 //!
 //! A malformed tree gives a [`PlatformError`], never a panic: properties are decoded here with
 //! explicit cell counts rather than through helpers that assume well-formed input.
 #![forbid(unsafe_code)]
 
+pub mod guests;
 mod iommu;
 mod tree;
 
@@ -13,6 +15,7 @@ use crate::mm::PhysRange;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+pub use guests::{CpuRequest, GuestError, GuestSpec};
 pub use iommu::{IdMap, IdMapEntry, IdMapping, SmmuIrqs, SmmuNode, Trigger, WiredIrq};
 pub use tree::console_base;
 
@@ -35,6 +38,8 @@ pub enum PlatformError {
     NoTimer,
     /// No `/chosen` module compatible with `multiboot,kernel`.
     NoKernelModule,
+    /// The `"sluice,guest"` nodes are inconsistent.
+    Guest(GuestError),
     /// A property that cannot be decoded.
     Malformed {
         /// Node path.
@@ -59,6 +64,7 @@ impl fmt::Display for PlatformError {
                 "device tree has no /chosen module compatible with \"multiboot,kernel\" (no guest kernel: \
                  load one with -device guest-loader or a dom0less-style module node)"
             ),
+            Self::Guest(e) => write!(f, "guest description: {e}"),
             Self::Malformed { node, property } => write!(f, "device tree node {node}: malformed \"{property}\""),
         }
     }
@@ -252,8 +258,13 @@ pub struct Platform {
     pub psci: Psci,
     /// Timer interrupts.
     pub timer: TimerIrqs,
-    /// The guest's images.
+    /// The guest's images: the `/chosen` modules, or, when guest nodes exist, those of the
+    /// first guest node (so that a single-guest hypervisor boots guest 0 of a partitioned
+    /// tree).
     pub guest: GuestImages,
+    /// The guest nodes, checked, in tree order; empty when there is none (one guest with
+    /// [`Platform::guest`], every CPU, every endpoint: see `crate::partition`).
+    pub guests: Vec<GuestSpec>,
     /// PCIe host bridges (passed through in a later stage; not given to the guest yet).
     pub pci_hosts: Vec<PciHost>,
     /// SMMUv3s (`arm,smmu-v3`), in DT order.
@@ -276,5 +287,7 @@ pub fn parse(dtb: &[u8]) -> Result<Platform> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_guests;
 #[cfg(test)]
 mod tests_iommu;

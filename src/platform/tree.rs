@@ -73,7 +73,9 @@ fn is_c_string(bytes: &[u8]) -> bool {
 
 /// Where the walk is in the structure block. The `fdt` crate reads a node as its properties,
 /// then its children, then NOPs, then FDT_END_NODE, and panics on any other order (it skips
-/// NOPs only there), so that is the only order accepted.
+/// NOPs only there), so that is the only order accepted -- but for the root's children, which
+/// it iterates (skipping NOPs before each) and never skips over: there, NOPs may come between
+/// children, as QEMU leaves them when it loads a `-dtb` and replaces its memory node.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Before the root node.
@@ -93,6 +95,7 @@ fn next_phase(phase: Phase, token: u32, depth: usize) -> core::result::Result<Ph
     use Phase::*;
     match (token, phase) {
         (FDT_BEGIN_NODE, BeforeRoot | Properties | Children) => Ok(Properties),
+        (FDT_BEGIN_NODE, Closing) if depth == 1 => Ok(Properties),
         (FDT_PROP, Properties) => Ok(Properties),
         (FDT_NOP, Properties | Children | Closing) => Ok(Closing),
         (FDT_END_NODE, Properties | Children | Closing) if depth == 1 => Ok(AfterRoot),
@@ -267,8 +270,9 @@ fn visit<'b, 'a>(
 ) -> Result<()> {
     f(path, Visited { node, reg_cells })?;
     // QEMU's guest-loader writes /chosen module `reg`s with the root's cell sizes and no
-    // #address-cells in /chosen; inheriting there (only) reads them as it meant.
-    let fallback = if path == "/chosen" {
+    // #address-cells in /chosen; inheriting there (and in guest nodes below it, only) reads
+    // them as it meant.
+    let fallback = if path == "/chosen" || path.starts_with("/chosen/") {
         reg_cells
     } else {
         Cells::DEFAULT
@@ -286,6 +290,7 @@ fn visit<'b, 'a>(
 }
 
 mod collect;
+mod guests;
 mod iommu;
 
 /// Parses and checks the whole tree.

@@ -1,6 +1,7 @@
 //! Picks the nodes sluice cares about out of the walk and checks that they are all there.
 #![forbid(unsafe_code)]
 
+use super::super::guests::ModuleKind;
 use super::*;
 
 /// What the walk found so far.
@@ -14,8 +15,9 @@ pub(super) struct Found {
     uarts: Vec<(String, Uart)>,
     psci: Option<Psci>,
     timer: Option<TimerIrqs>,
-    kernel: Option<(PhysRange, String)>,
-    ramdisk: Option<PhysRange>,
+    chosen: super::guests::Chosen,
+    /// (phandle, MPIDR) of every `/cpus` CPU node with a phandle.
+    cpu_phandles: Vec<(u32, u64)>,
     pci_hosts: Vec<PciHost>,
     smmus: Vec<SmmuNode>,
     clocks: Vec<(u32, u32)>,
@@ -36,12 +38,15 @@ impl Found {
             let mpidr = read_cells(reg.value, 0, reg.value.len() / 4)
                 .ok_or_else(|| malformed(path, "reg"))?;
             self.cpus.push(Cpu { mpidr });
+            if let Some(phandle) = node.property("phandle").and_then(|p| be32(p.value, 0)) {
+                self.cpu_phandles.push((phandle, mpidr));
+            }
         }
         if path.starts_with("/reserved-memory/") {
             self.reserved.extend(regs(&v, path)?);
         }
         if path.starts_with("/chosen/") {
-            self.chosen_module(path, &v)?;
+            self.chosen.node(path, &v)?;
         }
         if let Some(phandle) = node.property("phandle").and_then(|p| be32(p.value, 0)) {
             if let Some(hz) = node
@@ -88,26 +93,6 @@ impl Found {
         Ok(())
     }
 
-    fn chosen_module(&mut self, path: &str, v: &Visited) -> Result<()> {
-        let range = || {
-            regs(v, path)?
-                .first()
-                .copied()
-                .ok_or_else(|| malformed(path, "reg"))
-        };
-        if is_compatible(v.node, "multiboot,kernel") {
-            let bootargs = v
-                .node
-                .property("bootargs")
-                .and_then(|p| strings(p.value).next())
-                .unwrap_or("");
-            self.kernel = Some((range()?, String::from(bootargs)));
-        } else if is_compatible(v.node, "multiboot,ramdisk") {
-            self.ramdisk = Some(range()?);
-        }
-        Ok(())
-    }
-
     /// The UART /chosen/stdout-path names (alias or path, options after ':' ignored), or the
     /// first PL011.
     pub fn console(&self, fdt: &Fdt) -> Result<Uart> {
@@ -146,7 +131,13 @@ impl Found {
         if self.cpus.is_empty() {
             return Err(PlatformError::NoCpus);
         }
-        let (kernel, bootargs) = self.kernel.ok_or(PlatformError::NoKernelModule)?;
+        let guests = super::super::guests::check(
+            &self.chosen.guests,
+            &self.chosen.modules,
+            &self.cpu_phandles,
+        )
+        .map_err(PlatformError::Guest)?;
+        let guest = guest_images(&self.chosen, &guests)?;
         let mut pci_hosts = self.pci_hosts;
         for host in &mut pci_hosts {
             host.intx_routes = intx_routes(fdt, &host.node_path)?;
@@ -163,11 +154,8 @@ impl Found {
             uart,
             psci: self.psci.ok_or(PlatformError::NoPsci)?,
             timer: self.timer.ok_or(PlatformError::NoTimer)?,
-            guest: GuestImages {
-                kernel,
-                bootargs,
-                ramdisk: self.ramdisk,
-            },
+            guest,
+            guests,
             pci_hosts,
             host_bootargs: String::from(
                 fdt.find_node("/chosen")
@@ -178,6 +166,21 @@ impl Found {
             smmus: self.smmus,
         })
     }
+}
+
+/// The single guest's images: the last kernel and ramdisk modules under `/chosen`, as
+/// before guest nodes existed; with guest nodes, the first guest's.
+fn guest_images(chosen: &super::guests::Chosen, guests: &[GuestSpec]) -> Result<GuestImages> {
+    if let Some(first) = guests.first() {
+        return Ok(first.images.clone());
+    }
+    let last = |kind| chosen.modules.iter().rev().find(|m| m.kind == kind);
+    let kernel = last(ModuleKind::Kernel).ok_or(PlatformError::NoKernelModule)?;
+    Ok(GuestImages {
+        kernel: kernel.range,
+        bootargs: kernel.bootargs.clone(),
+        ramdisk: last(ModuleKind::Ramdisk).map(|m| m.range),
+    })
 }
 
 fn gic(path: &str, v: &Visited) -> Result<Gic> {
