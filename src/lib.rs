@@ -7,6 +7,7 @@ pub mod guestdt;
 pub mod its;
 pub mod loader;
 pub mod mm;
+pub mod partition;
 pub mod pci;
 pub mod platform;
 pub mod psci;

@@ -274,6 +274,18 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// Every boot module range (kernels and initrds) of the single guest or of every guest
+    /// node: RAM no guest may be given, as sluice keeps pristine copies of the images there.
+    pub fn boot_modules(&self) -> Vec<PhysRange> {
+        let images = core::iter::once(&self.guest).chain(self.guests.iter().map(|g| &g.images));
+        let mut ranges: Vec<PhysRange> = images
+            .flat_map(|i| core::iter::once(i.kernel).chain(i.ramdisk))
+            .collect();
+        ranges.sort();
+        ranges.dedup();
+        ranges
+    }
+
     /// The SMMU an `iommu-map` entry names.
     pub fn smmu_by_phandle(&self, phandle: u32) -> Option<&SmmuNode> {
         self.smmus.iter().find(|s| s.phandle == Some(phandle))
