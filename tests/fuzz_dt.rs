@@ -4,18 +4,26 @@
 //! structure tokens, property lengths and name offsets, property values resized with the
 //! blob kept consistent around them, cell values, and deep nesting. Every outcome must be Ok
 //! or Err, never a panic or a hang (the driver's watchdog catches those); a tree that parses
-//! must give a guest DT that parses back.
+//! must give a guest DT that parses back, and guest nodes that parse must give a plan
+//! (`partition::plan`) or an error, never a panic, and a plan whose guests share nothing.
+//! A second case builds host trees with random guest nodes (`fuzz_dt/guests.rs`).
 
 mod fuzz_support;
+#[path = "fuzz_dt/guests.rs"]
+mod guests;
 #[path = "fuzz_dt/mutate.rs"]
 mod mutate;
 
 use sluice::guestdt::{self, GuestDtConfig, GuestGic, GuestUart};
+use sluice::mm::carve::FreeMemory;
 use sluice::mm::PhysRange;
+use sluice::partition::{self, HostFunction, HostResources};
+use sluice::pci::Bdf;
 use sluice::platform::{self, Platform, PlatformError};
+use sluice::vpci::topology::Assignment;
 
 /// The fixtures, by name (see tests/fixtures/README.md).
-const FIXTURES: [(&str, &[u8]); 3] = [
+const FIXTURES: [(&str, &[u8]); 4] = [
     ("qemu-virt", include_bytes!("fixtures/qemu-virt.dtb")),
     (
         "qemu-virt-smmuv3",
@@ -24,6 +32,10 @@ const FIXTURES: [(&str, &[u8]); 3] = [
     (
         "qemu-virt-pcie-no-guest",
         include_bytes!("fixtures/qemu-virt-pcie-no-guest.dtb"),
+    ),
+    (
+        "qemu-virt-two-guests",
+        include_bytes!("fixtures/qemu-virt-two-guests.dtb"),
     ),
 ];
 
@@ -39,6 +51,9 @@ fn fixtures_parse_as_qemu_made_them() {
         platform::parse(FIXTURES[2].1),
         Err(PlatformError::NoKernelModule)
     );
+    let guests = platform::parse(FIXTURES[3].1).unwrap();
+    assert_eq!(guests.guests.len(), 2);
+    check_plan(&guests, "two-guests fixture");
 }
 
 #[test]
@@ -55,6 +70,19 @@ fn device_tree_parsing_never_panics_on_corrupted_trees() {
         if let Ok(p) = platform::parse(&blob) {
             check_platform(&p, &blob, &why);
             round_trip(&p, &why);
+            check_plan(&p, &why);
+        }
+    });
+}
+
+#[test]
+fn random_guest_nodes_never_panic_the_parser_or_the_planner() {
+    fuzz_support::run("dt", |rng| {
+        let blob = guests::host_tree(rng);
+        match platform::parse(&blob) {
+            Ok(p) => check_plan(&p, "random guest nodes"),
+            Err(PlatformError::BadDtb(why)) => panic!("vm-fdt wrote a tree refused: {why}"),
+            Err(e) => assert!(!format!("{e}").is_empty()),
         }
     });
 }
@@ -103,4 +131,54 @@ fn round_trip(p: &Platform, why: &str) {
         !matches!(parsed, Err(PlatformError::BadDtb(_))),
         "{why}: sluice's own parser rejects the guest DT: {parsed:?}"
     );
+}
+
+/// Plans the guests as the hypervisor would (free RAM: memory less the boot modules), on a
+/// bus with a bridge and three endpoints: Ok or Err, and an Ok plan shares nothing.
+fn check_plan(p: &Platform, why: &str) {
+    let mut free = FreeMemory::new(&p.memory);
+    for m in p.boot_modules() {
+        free.reserve(m);
+    }
+    let functions = [
+        (Bdf::new(0, 0, 0), false),
+        (Bdf::new(0, 1, 0), true),
+        (Bdf::new(0, 2, 0), true),
+        (Bdf::new(1, 0, 0), true),
+    ]
+    .map(|(bdf, assignable)| HostFunction { bdf, assignable });
+    let host = HostResources {
+        cpus: &p.cpus,
+        free_ram: free.ranges(),
+        functions: &functions,
+        max_ram_ranges: 1 + p.cpus.len() % 2,
+    };
+    let Ok(plan) = partition::plan(&p.guests, &p.guest, &host, &Assignment::All) else {
+        return;
+    };
+    let mut cpus: Vec<usize> = plan.guests.iter().flat_map(|g| g.cpus.clone()).collect();
+    let mut pci: Vec<Bdf> = plan.guests.iter().flat_map(|g| g.pci.clone()).collect();
+    let ram: Vec<PhysRange> = plan.guests.iter().flat_map(|g| g.ram.clone()).collect();
+    let (n_cpus, n_pci) = (cpus.len(), pci.len());
+    cpus.sort();
+    cpus.dedup();
+    pci.sort();
+    pci.dedup();
+    assert_eq!(
+        (cpus.len(), pci.len()),
+        (n_cpus, n_pci),
+        "{why}: shared CPU or function"
+    );
+    assert!(
+        plan.guests.iter().all(|g| !g.cpus.is_empty()),
+        "{why}: guest without CPU"
+    );
+    for (i, r) in ram.iter().enumerate() {
+        assert!(r.start % partition::RAM_ALIGN == 0 && r.size_bytes % partition::RAM_ALIGN == 0);
+        assert!(ram[..i].iter().all(|o| !o.overlaps(r)), "{why}: shared RAM");
+        assert!(
+            p.boot_modules().iter().all(|m| !m.overlaps(r)),
+            "{why}: RAM over a module"
+        );
+    }
 }
