@@ -215,3 +215,36 @@ pub fn mmu_on() {
 pub fn enable_fp() {
     msr!("cpacr_el1", (3 << 20) | (3 << 16) | (3 << 24));
 }
+
+/// Reads a 32-bit device register with a plain `ldr`, whose data abort carries a syndrome a
+/// hypervisor can emulate (a volatile read may compile to a writeback or pair form that does
+/// not).
+///
+/// # Safety
+/// `addr` must be a 4-byte aligned device register mapped in the identity map.
+pub unsafe fn mmio_read32(addr: u64) -> u32 {
+    let v: u32;
+    // SAFETY: the caller vouches for the address.
+    unsafe { asm!("ldr {v:w}, [{a}]", a = in(reg) addr, v = out(reg) v, options(nostack)) };
+    v
+}
+
+/// Writes a 32-bit device register with a plain `str` (see `mmio_read32`).
+///
+/// # Safety
+/// As for `mmio_read32`.
+pub unsafe fn mmio_write32(addr: u64, v: u32) {
+    // SAFETY: the caller vouches for the address.
+    unsafe { asm!("str {v:w}, [{a}]", a = in(reg) addr, v = in(reg) v, options(nostack)) };
+}
+
+/// Reads a 64-bit device register with a plain `ldr` (see `mmio_read32`).
+///
+/// # Safety
+/// `addr` must be an 8-byte aligned device register mapped in the identity map.
+pub unsafe fn mmio_read64(addr: u64) -> u64 {
+    let v: u64;
+    // SAFETY: the caller vouches for the address.
+    unsafe { asm!("ldr {v}, [{a}]", a = in(reg) addr, v = out(reg) v, options(nostack)) };
+    v
+}

@@ -26,8 +26,8 @@ impl Uart {
         // SAFETY: `self.0` is the PL011 from the device tree, mapped as Device memory (or
         // reached with the MMU off); UARTFR and UARTDR are 32-bit registers.
         unsafe {
-            while core::ptr::read_volatile((self.0 + UARTFR) as *const u32) & FR_TXFF != 0 {}
-            core::ptr::write_volatile((self.0 + UARTDR) as *mut u32, byte as u32);
+            while crate::arch::mmio_read32((self.0 + UARTFR) as u64) & FR_TXFF != 0 {}
+            crate::arch::mmio_write32((self.0 + UARTDR) as u64, byte as u32);
         }
     }
 }

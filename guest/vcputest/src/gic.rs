@@ -2,7 +2,7 @@
 //! affinity, woken, its SGIs and PPIs put in group 1 and enabled) and the CPU interface
 //! through the ICC_* system registers at EL1.
 
-use crate::arch::{counter, mrs, msr, us_to_ticks};
+use crate::arch::{self, counter, mrs, msr, us_to_ticks};
 use crate::platform::{Platform, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,17 +34,17 @@ static RD_BASE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
 fn read32(addr: u64) -> u32 {
     // SAFETY: `addr` is a GIC register from the device tree, mapped as Device memory.
-    unsafe { core::ptr::read_volatile(addr as *const u32) }
+    unsafe { arch::mmio_read32(addr) }
 }
 
 fn write32(addr: u64, v: u32) {
     // SAFETY: as in `read32`.
-    unsafe { core::ptr::write_volatile(addr as *mut u32, v) }
+    unsafe { arch::mmio_write32(addr, v) }
 }
 
 fn read64(addr: u64) -> u64 {
     // SAFETY: as in `read32`; GICR_TYPER is a 64-bit register.
-    unsafe { core::ptr::read_volatile(addr as *const u64) }
+    unsafe { arch::mmio_read64(addr) }
 }
 
 /// Polls `cond` for up to 100 ms.

@@ -10,7 +10,8 @@ use crate::smp::{self, platform, Command, SGI_PING};
 use crate::{bootargs::Config, gic};
 use core::sync::atomic::Ordering;
 
-/// Runs on CPU `me`: `rounds` round trips with `partner`; [completed, lost round or -1, ticks].
+/// Runs on CPU `me`: `rounds` round trips with `partner`; [completed, lost round or -1, ticks
+/// taken by the completed rounds].
 pub fn ping_pong(me: usize, partner: usize, rounds: u32) -> [i64; 3] {
     let p = platform();
     PARTNER[partner].store(p.mpidrs[me], Ordering::Relaxed);
@@ -18,7 +19,7 @@ pub fn ping_pong(me: usize, partner: usize, rounds: u32) -> [i64; 3] {
     let timeout = counter_hz();
     arch::irq_unmask();
     let start = counter();
-    let (mut done, mut lost) = (0i64, -1i64);
+    let (mut done, mut lost, mut last_answer) = (0i64, -1i64, start);
     for round in 0..rounds as u64 {
         gic::send_sgi(SGI_PING, p.mpidrs[partner]);
         let end = counter() + timeout;
@@ -32,8 +33,9 @@ pub fn ping_pong(me: usize, partner: usize, rounds: u32) -> [i64; 3] {
             break;
         }
         done += 1;
+        last_answer = counter();
     }
-    let ticks = counter() - start;
+    let ticks = last_answer - start;
     arch::irq_mask();
     [done, lost, ticks as i64]
 }
