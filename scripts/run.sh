@@ -119,6 +119,8 @@ for nic in "${nics[@]}"; do
     esac
     nic_index=$((nic_index + 1))
 done
+# Only "none": no NIC at all (without this QEMU would add its default one).
+[[ " ${nics[*]} " =~ \ (e1000e|virtio)\  ]] || qemu_args+=(-nic none)
 
 bootargs="console=ttyAMA0${append:+ $append}"
 if [ "$native" = 1 ]; then
