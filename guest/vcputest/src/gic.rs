@@ -23,6 +23,7 @@ const SGI_BASE: u64 = 0x1_0000;
 const GICR_IGROUPR0: u64 = SGI_BASE + 0x0080;
 const GICR_ISENABLER0: u64 = SGI_BASE + 0x0100;
 const GICR_ISPENDR0: u64 = SGI_BASE + 0x0200;
+const GICR_ISACTIVER0: u64 = SGI_BASE + 0x0300;
 const GICR_IPRIORITYR: u64 = SGI_BASE + 0x0400;
 /// Priority of every SGI and PPI (below the PMR of 0xff).
 const PRIORITY: u32 = 0xa0a0_a0a0;
@@ -124,6 +125,11 @@ pub fn init_cpu(
 /// GICR_ISPENDR0 of `cpu`'s redistributor: which SGIs and PPIs are pending.
 pub fn ispendr0(cpu: usize) -> u32 {
     read32(RD_BASE[cpu].load(Ordering::Relaxed) + GICR_ISPENDR0)
+}
+
+/// GICR_ISACTIVER0 of `cpu`'s redistributor: which SGIs and PPIs are active.
+pub fn isactiver0(cpu: usize) -> u32 {
+    read32(RD_BASE[cpu].load(Ordering::Relaxed) + GICR_ISACTIVER0)
 }
 
 /// Acknowledges the highest priority pending group-1 interrupt (ICC_IAR1_EL1).

@@ -74,10 +74,13 @@ fn pair(a: usize, b: usize, rounds: u32) {
     let end = counter() + counter_hz();
     while counter() < end && PONGS[a].load(Ordering::Relaxed) == pongs_before + done as u64 {}
     let answered = PINGS[b].load(Ordering::Relaxed) - pings_before;
+    // Where the lost SGI sits now: still pending somewhere (not delivered) or nowhere (dropped).
+    let (pend_a, act_a) = (gic::ispendr0(a), gic::isactiver0(a));
+    let (pend_b, act_b) = (gic::ispendr0(b), gic::isactiver0(b));
     let pongs = PONGS[a].load(Ordering::Relaxed) - pongs_before;
     check!(
         false,
-        "ipi {a}<->{b} rounds={rounds} lost=1 at_round={lost} pings_answered_by_cpu{b}={answered} pongs_seen_by_cpu{a}={pongs} ({} lost; pair stopped) us_per_round={}.{:02}",
+        "ipi {a}<->{b} rounds={rounds} lost=1 at_round={lost} pings_answered_by_cpu{b}={answered} pongs_seen_by_cpu{a}={pongs} ({} lost; pair stopped) cpu{a}_ispendr0={pend_a:#x} cpu{a}_isactiver0={act_a:#x} cpu{b}_ispendr0={pend_b:#x} cpu{b}_isactiver0={act_b:#x} us_per_round={}.{:02}",
         if answered as i64 > lost { "pong" } else { "ping" },
         cu / 100,
         cu % 100
