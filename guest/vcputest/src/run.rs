@@ -40,8 +40,8 @@ fn hang() -> ! {
     }
 }
 
-#[no_mangle]
-extern "C" fn vt_primary_main(dtb: u64, image: u64, entry_el: u64) -> ! {
+/// Reads the DT, turns on the console, the MMU, FP and the GIC of CPU 0; the options.
+fn init(dtb: u64, image: u64, entry_el: u64) -> bootargs::Config {
     let Some(fdt) = device_tree(dtb) else { hang() };
     // Without a console there is nobody to tell: the run times out instead.
     let Ok(p) = Platform::from_fdt(&fdt) else {
@@ -67,17 +67,25 @@ extern "C" fn vt_primary_main(dtb: u64, image: u64, entry_el: u64) -> ! {
         cfg.cycles,
         cfg.races
     );
-    if let Err(e) = gic::init_distributor(&p)
-        .and_then(|_| gic::init_cpu(&p, 0, arch::mpidr(), irq_enable_mask(&p)))
-    {
+    let gic = gic::init_distributor(&p)
+        .and_then(|_| gic::init_cpu(&p, 0, arch::mpidr(), irq_enable_mask(&p)));
+    if let Err(e) = gic {
         exception::fatal(format_args!("GIC: {e}"));
     }
+    cfg
+}
+
+/// CPU 0's entry from boot.rs: x0 = DTB, the image's load address, the EL it was entered at.
+#[no_mangle]
+extern "C" fn vt_primary_main(dtb: u64, image: u64, entry_el: u64) -> ! {
+    let cfg = init(dtb, image, entry_el);
     phase("idregs", idregs::check_all);
     phase("timer", timer::check_all);
     phase("psci-bring-up", psci_check::bring_up);
     phase("ipi", || ipi::check_all(&cfg));
     phase("psci-cycles", || psci_check::off_on_cycles(cfg.cycles));
     phase("psci-race", || psci_check::racing_cpu_on(cfg.races));
+    // Last: natively it may cost a CPU.
     phase("psci-bad-entry", psci_check::bad_entry);
     let others = exception::OTHER_IRQS.load(Ordering::Relaxed);
     check!(
