@@ -168,30 +168,15 @@ struct Table([u64; 512]);
 static mut TABLE: Table = Table([0; 512]);
 
 const MAIR: u64 = 0xff << 8; // attr0 Device-nGnRnE, attr1 Normal WB RA WA
-const BLOCK: u64 = 0b01;
-const ATTR_NORMAL: u64 = 1 << 2;
-const SH_INNER: u64 = 3 << 8;
-const AF: u64 = 1 << 10;
-const PXN_UXN: u64 = 3 << 53;
 /// T0SZ 25 (39-bit VA, walk starts at level 1), WBWA inner shareable walks, 4 KiB granule,
 /// no TTBR1 walks, 40-bit IPS.
 const TCR: u64 = 25 | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23) | (2 << 32);
 
 /// Fills the table (CPU 0, before any secondary starts).
 pub fn build_identity_map(ram: Range) {
-    let ram_end = ram.base.saturating_add(ram.size_bytes);
     let mut entries = [0u64; 512];
     for (i, e) in entries.iter_mut().enumerate() {
-        let base = (i as u64) << 30;
-        let is_ram = base < ram_end && base.saturating_add(1 << 30) > ram.base;
-        *e = base
-            | BLOCK
-            | AF
-            | if is_ram {
-                ATTR_NORMAL | SH_INNER
-            } else {
-                PXN_UXN
-            };
+        *e = crate::encode::l1_block(i, ram);
     }
     // SAFETY: only CPU 0 writes the table, once, before any CPU turns its MMU on.
     unsafe { (*core::ptr::addr_of_mut!(TABLE)).0 = entries };

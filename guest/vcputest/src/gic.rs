@@ -3,6 +3,7 @@
 //! through the ICC_* system registers at EL1.
 
 use crate::arch::{self, counter, mrs, msr, us_to_ticks};
+use crate::encode;
 use crate::platform::{Platform, MAX_CPUS};
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -69,18 +70,13 @@ pub fn init_distributor(p: &Platform) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// MPIDR affinity packed as GICR_TYPER[63:32] holds it.
-fn typer_affinity(mpidr: u64) -> u64 {
-    (mpidr & 0xff_ffff) | ((mpidr >> 8) & 0xff00_0000)
-}
-
 /// The redistributor of the CPU with affinity `mpidr`.
 fn find_redistributor(p: &Platform, mpidr: u64) -> Option<u64> {
     for region in &p.gicr[..p.gicr_count] {
         let mut rd = region.base;
         while region.contains(rd) {
             let typer = read64(rd + GICR_TYPER);
-            if typer >> 32 == typer_affinity(mpidr) {
+            if typer >> 32 == encode::typer_affinity(mpidr) {
                 return Some(rd);
             }
             if typer & GICR_TYPER_LAST != 0 {
@@ -142,14 +138,7 @@ pub fn eoi(iar: u32) {
     msr!("s3_0_c12_c12_1", iar as u64);
 }
 
-/// Sends SGI `intid` to the CPU with affinity `mpidr` (ICC_SGI1R_EL1, 12.2.23).
+/// Sends SGI `intid` to the CPU with affinity `mpidr` (ICC_SGI1R_EL1).
 pub fn send_sgi(intid: u32, mpidr: u64) {
-    let aff0 = mpidr & 0xff;
-    let v = ((mpidr >> 32) & 0xff) << 48
-        | ((mpidr >> 16) & 0xff) << 32
-        | (aff0 >> 4) << 44
-        | ((intid as u64) & 0xf) << 24
-        | ((mpidr >> 8) & 0xff) << 16
-        | 1 << (aff0 & 0xf);
-    msr!("s3_0_c12_c11_5", v);
+    msr!("s3_0_c12_c11_5", encode::sgi1r(intid, mpidr));
 }

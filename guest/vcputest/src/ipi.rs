@@ -3,7 +3,8 @@
 //! round. A lost SGI is a round without an answer: reported with which half was lost, and
 //! the pair stops there.
 
-use crate::arch::{self, counter, counter_hz, ticks_to_us};
+use crate::arch::{self, counter, counter_hz};
+use crate::encode;
 use crate::exception::{PARTNER, PINGS, PONGS};
 use crate::report::check;
 use crate::smp::{self, platform, Command, SGI_PING};
@@ -40,11 +41,6 @@ pub fn ping_pong(me: usize, partner: usize, rounds: u32) -> [i64; 3] {
     [done, lost, ticks as i64]
 }
 
-/// Hundredths of a microsecond per round.
-fn centi_us_per_round(ticks: u64, rounds: u64) -> u64 {
-    ticks_to_us(ticks.saturating_mul(100)) / rounds.max(1)
-}
-
 fn pair(a: usize, b: usize, rounds: u32) {
     let pings_before = PINGS[b].load(Ordering::Relaxed);
     let pongs_before = PONGS[a].load(Ordering::Relaxed);
@@ -61,7 +57,7 @@ fn pair(a: usize, b: usize, rounds: u32) {
             "ipi {a}<->{b} rounds={rounds}: cpu{a} did not finish in 600 s"
         );
     };
-    let cu = centi_us_per_round(ticks as u64, done as u64);
+    let cu = encode::centi_us_per_round(ticks as u64, counter_hz(), done as u64);
     if lost < 0 {
         return check!(
             done == rounds as i64,

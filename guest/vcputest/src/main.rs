@@ -8,7 +8,7 @@
 //! GIC sees it (`timer`), PSCI CPU_ON/CPU_OFF/AFFINITY_INFO semantics (`psci`), and every
 //! feature the ID registers advertise, executed (`idregs`).
 //!
-//! Layout: pure logic (`dt`, `platform`, `bootargs`, `features`) is target-independent and
+//! Layout: pure logic (`dt`, `platform`, `bootargs`, `features`, `encode`) is target-independent and
 //! tested on the host with `cargo test`; the rest only exists in the aarch64 build
 //! (`target_os = "none"`): `boot` (entry, EL2 drop, vectors), `arch` (system registers, PSCI,
 //! MMU), `console`, `gic`, `smp` (secondary CPUs and their mailboxes) and the checks.
@@ -19,6 +19,7 @@
 
 mod bootargs;
 mod dt;
+mod encode;
 mod features;
 mod platform;
 
