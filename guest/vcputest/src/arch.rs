@@ -36,6 +36,8 @@ pub mod cntv_ctl {
     pub const ENABLE: u64 = 1 << 0;
     /// Interrupt masked.
     pub const IMASK: u64 = 1 << 1;
+    /// Condition met (CVAL reached), whatever IMASK says.
+    pub const ISTATUS: u64 = 1 << 2;
 }
 
 /// SCTLR_EL1 bits this guest sets (Arm ARM D24.2.161).
