@@ -1,7 +1,7 @@
 //! vCPU life cycle and the guest exit handler.
 //!
-//! Every exit: sync the list registers into the vGIC model, handle the exit, flush the
-//! model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
+//! Every exit: sync the list registers into the vGIC model (and tell it the timers' outputs),
+//! handle the exit, flush the model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
 
 use super::stats;
 use super::{devices, host, psci_glue, reboot, vm::Vm};
@@ -96,6 +96,31 @@ fn stack_top(index: usize) -> u64 {
 extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
     let vm = super::vm::get();
     let vcpu = cpu::cpu_index();
+    let mut lrs = fold_list_registers(vm, vcpu);
+    match kind {
+        EXIT_SYNC => handle_sync(vm, vcpu, frame),
+        EXIT_IRQ => handle_interrupts(vm, vcpu),
+        _ => {
+            stats::count(vcpu, ExitReason::Other);
+            log::error!(
+                "vCPU {vcpu}: unexpected exit kind {kind} (SError/FIQ) at pc {:#x}",
+                frame.pc
+            );
+            inject(frame, InjectKind::Undefined);
+        }
+    }
+    load_list_registers(vm, vcpu, &mut lrs);
+    if reboot::requested() {
+        // Another vCPU is rebooting the guest: this one never returns to the old guest.
+        reboot::park(vm);
+        wait_for_cpu_on(vm, vcpu);
+    }
+}
+
+/// First thing at an exit: the list registers go back into the vGIC model and are emptied,
+/// and the model learns the timers' outputs, so that the exit is handled against the model
+/// alone.
+fn fold_list_registers(vm: &Vm, vcpu: usize) -> ListRegisters {
     // The underflow interrupt asked for at the last entry has done its job; left on, the
     // level-sensitive maintenance interrupt would stay asserted while LRs are empty and
     // `handle_interrupts` would acknowledge it for ever.
@@ -110,18 +135,13 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
     // Written back (empty) before handling: a handler may not return (CPU_OFF, SYSTEM_OFF).
     lrs.write();
     devices::kick(vm, vcpu, kick);
-    match kind {
-        EXIT_SYNC => handle_sync(vm, vcpu, frame),
-        EXIT_IRQ => handle_interrupts(vm, vcpu),
-        _ => {
-            stats::count(vcpu, ExitReason::Other);
-            log::error!(
-                "vCPU {vcpu}: unexpected exit kind {kind} (SError/FIQ) at pc {:#x}",
-                frame.pc
-            );
-            inject(frame, InjectKind::Undefined);
-        }
-    }
+    lrs
+}
+
+/// Last thing before going back to the guest: the list registers are loaded from the model,
+/// the underflow interrupt requested if they could not hold everything, and the physical
+/// interrupts the model let go of deactivated.
+fn load_list_registers(vm: &Vm, vcpu: usize, lrs: &mut ListRegisters) {
     let (outcome, released) = {
         let mut vgic = vm.vgic.lock();
         let outcome = vgic.flush(vcpu, lrs.as_mut());
@@ -131,11 +151,6 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
     gic::set_underflow_interrupt(outcome.underflow_irq_needed);
     deactivate_released(vm, &released);
     devices::kick(vm, vcpu, outcome.kick);
-    if reboot::requested() {
-        // Another vCPU is rebooting the guest: this one never returns to the old guest.
-        reboot::park(vm);
-        wait_for_cpu_on(vm, vcpu);
-    }
 }
 
 /// Tells the vGIC what the guest's timers output now: their interrupts are level-sensitive,
