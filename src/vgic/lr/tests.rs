@@ -390,3 +390,30 @@ fn sgi_ping_pong_between_two_vcpus_never_loses_an_ipi() {
         }
     }
 }
+
+#[test]
+fn an_lpi_sent_again_while_the_first_is_active_goes_in_as_pending_and_active() {
+    let mut g = Vgic::new(VgicConfig {
+        vcpu_mpidrs: [0, 1].to_vec(),
+        spi_count: 64,
+        list_register_count: 4,
+        priority_bits: 5,
+        lpi_count: 8192,
+    });
+    g.dist_write(0, 4, 0x3).unwrap();
+    g.redist_write(1, 0, 4, 1).unwrap(); // GICR_CTLR.EnableLPIs
+    g.route_lpi(8200, 1);
+    g.set_lpi_config(8200, 0xa1);
+    assert_eq!(g.inject_lpi(8200), Kick::vcpu(1));
+    let mut lrs = [0u64; 4];
+    exit(&mut g, 1, &mut lrs);
+    assert_eq!(guest_ack(&mut lrs), Some(8200));
+    g.inject_lpi(8200);
+    exit(&mut g, 1, &mut lrs);
+    assert_eq!(holding(&lrs, 8200), [(0, PENDING | ACTIVE)]);
+    guest_deactivate(&mut lrs, 8200);
+    assert_eq!(guest_ack(&mut lrs), Some(8200));
+    guest_deactivate(&mut lrs, 8200);
+    exit(&mut g, 1, &mut lrs);
+    assert_eq!(lrs, [0; 4]);
+}
