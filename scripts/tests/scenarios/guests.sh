@@ -1,0 +1,81 @@
+# Guest nodes (dts/guests.md) in the DTB that boots sluice: written by scripts/mkguestdtb.sh
+# into the tree QEMU dumps for the demo machine, handed back with -dtb while -device
+# guest-loader still loads the images.
+
+# make_guest_dtb OUT RUN-ARGS... -- MKGUESTDTB-GUEST-ARGS...: dumps the tree of the machine
+# `run.sh RUN-ARGS` boots (its guest-loader modules included), then writes guest nodes into it.
+# In the guest arguments, @KERNEL and @INITRD stand for the modules run.sh loaded.
+make_guest_dtb() {
+    local out=$1 base=$1.base args=() kernel initrd
+    shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
+    shift
+    rm -f "$base"
+    $RUN --timeout 60 "${args[@]}" -- -machine "dumpdtb=$base" >/dev/null 2>&1
+    [ -s "$base" ] || { echo "  QEMU dumped no tree"; return 1; }
+    module_of() { # KIND: "0xADDR:SIZE" of the /chosen module with that compatible (the
+        # root's 2 address and 2 size cells, below 4 GiB as QEMU virt places them)
+        local m hi addr size_hi size
+        for m in $(fdtget -l "$base" /chosen); do
+            fdtget "$base" "/chosen/$m" compatible | grep -q "multiboot,$1" || continue
+            read -r hi addr size_hi size <<<"$(fdtget -t x "$base" "/chosen/$m" reg)"
+            echo "0x$addr:$((0x$size))"
+        done
+    }
+    kernel=$(module_of kernel) initrd=$(module_of ramdisk)
+    [ -n "$kernel" ] && [ -n "$initrd" ] || { echo "  no guest-loader modules in the dump"; return 1; }
+    local fixed=()
+    for a in "$@"; do a=${a//@KERNEL/$kernel}; fixed+=("${a//@INITRD/$initrd}"); done
+    scripts/mkguestdtb.sh "$base" "$out" "${fixed[@]}"
+}
+
+# The demo's two-guest layout: guest 0 with the e1000e on CPU 0, guest 1 with the virtio NIC
+# on CPU 1 and 256 MiB, one kernel and initrd for both.
+TWO_GUESTS=(--guest net0 --cpus 0 --pci 00:01.0 --kernel @KERNEL --initrd @INITRD
+    --bootargs "console=ttyAMA0 sluice.node=net0"
+    --guest net1 --cpus 1 --mem 256M --pci 00:02.0 --kernel @KERNEL --initrd @INITRD
+    --bootargs "console=ttyAMA0 sluice.node=net1")
+
+# A tree with guest nodes boots: sluice takes the images and command line from the guest
+# nodes (the guest-loader's own module nodes are gone with -dtb), and the tree QEMU hands
+# over (its memory node replaced by NOPs between the root's children) parses.
+test_guest_nodes_boot() {
+    local log=$1 ok=0 dtb=$LOGS/guest_nodes_boot.dtb
+    make_guest_dtb "$dtb" --nic e1000e --nic virtio -- "${TWO_GUESTS[@]}" || return 1
+    $RUN --timeout 120 --nic e1000e --nic virtio -- -dtb "$dtb" >"$log" 2>&1 ||
+        { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" '^\[sluice\] sluice [0-9.]+ ' "sluice banner" || ok=1
+    reject_line "$log" '^\[sluice\] (FATAL|PANIC)' "fatal error" || ok=1
+    expect_line "$log" 'Kernel command line: console=ttyAMA0 sluice\.node=net0' \
+        "guest 0's command line from its node" || ok=1
+    return $ok
+}
+
+# Bad guest nodes stop sluice before any guest runs, with an error naming the node.
+test_bad_guest_node() {
+    local log=$1 ok=0 dtb=$LOGS/bad_guest_node.dtb rc case
+    make_guest_dtb "$dtb" --nic e1000e --nic virtio -- "${TWO_GUESTS[@]}" || return 1
+    : >"$log"
+    for case in name cpu stray; do
+        cp "$dtb" "$dtb.$case"
+        case $case in
+            name) fdtput -t s "$dtb.$case" /chosen/guest@1 sluice,name net0 ;;
+            cpu) fdtput -t x "$dtb.$case" /chosen/guest@1 sluice,cpus 0x12345 ;;
+            stray) fdtput -c "$dtb.$case" /chosen/module@7000000
+                fdtput -t s "$dtb.$case" /chosen/module@7000000 compatible multiboot,ramdisk
+                fdtput -t x "$dtb.$case" /chosen/module@7000000 reg 0 0x70000000 0 0x1000 ;;
+        esac
+        $RUN --timeout 60 --nic e1000e --nic virtio -- -dtb "$dtb.$case" >>"$log" 2>&1; rc=$?
+        [ "$rc" = 3 ] || { echo "  $case: run.sh exit status $rc, expected 3 (fatal)"; ok=1; }
+    done
+    expect_line "$log" '^\[sluice\] FATAL: .*/chosen/guest@1: name "net0" is already the name of /chosen/guest@0' \
+        "duplicate name refused" || ok=1
+    expect_line "$log" '^\[sluice\] FATAL: .*/chosen/guest@1: "sluice,cpus" phandle 0x12345 is not a CPU node' \
+        "non-CPU phandle refused" || ok=1
+    expect_line "$log" '^\[sluice\] FATAL: .*/chosen/module@7000000: boot module outside every "sluice,guest" node' \
+        "stray module refused" || ok=1
+    return $ok
+}
+
+scenario guest_nodes_boot ci
+scenario bad_guest_node ci
