@@ -194,6 +194,15 @@ pub struct HostFunction {
     pub assignable: bool,
 }
 
+impl From<&crate::pci::enumerate::HostFunction> for HostFunction {
+    fn from(f: &crate::pci::enumerate::HostFunction) -> Self {
+        Self {
+            bdf: f.bdf,
+            assignable: f.is_assignable_endpoint(),
+        }
+    }
+}
+
 /// What the host has for guests, after sluice's own needs.
 #[derive(Debug, Clone, Copy)]
 pub struct HostResources<'a> {

@@ -33,48 +33,67 @@ pub fn assign(
     free: &[PhysRange],
     max_ranges: usize,
 ) -> Result<Vec<Vec<PhysRange>>> {
-    let pieces = aligned_pieces(free);
-    for r in requests {
-        if let Some(bytes) = r.bytes.filter(|&b| b < r.min_bytes) {
-            return Err(PartitionError::RamTooSmall {
-                node: r.node.into(),
-                ram_bytes: bytes,
-                images_bytes: r.min_bytes,
-            });
-        }
+    if let Some(r) = requests
+        .iter()
+        .find(|r| r.bytes.is_some_and(|b| b < r.min_bytes))
+    {
+        return Err(PartitionError::RamTooSmall {
+            node: r.node.into(),
+            ram_bytes: r.bytes.unwrap_or(0),
+            images_bytes: r.min_bytes,
+        });
     }
-    let shares = requests.iter().filter(|r| r.bytes.is_none()).count() as u64;
+    let pieces = aligned_pieces(free);
+    let total = pieces
+        .iter()
+        .fold(0u64, |a, p| a.saturating_add(p.size_bytes));
     let sizes =
         |share: u64| -> Vec<u64> { requests.iter().map(|r| r.bytes.unwrap_or(share)).collect() };
     let no_room = |failed: usize, share: u64| PartitionError::NotEnoughRam {
         node: requests[failed].node.into(),
         wanted_bytes: requests[failed].bytes.unwrap_or(share),
-        free_bytes: pieces.iter().map(|p| p.size_bytes).sum(),
+        free_bytes: total,
         largest_free_bytes: pieces.iter().map(|p| p.size_bytes).max().unwrap_or(0),
     };
-    if shares == 0 {
+    let sharing: Vec<&RamRequest> = requests.iter().filter(|r| r.bytes.is_none()).collect();
+    if sharing.is_empty() {
         return place(&pieces, &sizes(0), max_ranges).map_err(|g| no_room(g, 0));
     }
-    // The smallest share every sharing guest can boot with, then the largest that fits.
-    let least = requests
+    // The least share every sharing guest can boot with, then the largest share that fits.
+    let least = sharing
         .iter()
-        .filter(|r| r.bytes.is_none())
         .map(|r| r.min_bytes.max(1).div_ceil(RAM_ALIGN))
         .max()
-        .unwrap_or(1);
-    let mut best = place(&pieces, &sizes(least * RAM_ALIGN), max_ranges)
-        .map_err(|g| no_room(g, least * RAM_ALIGN))?;
-    let total: u64 = pieces.iter().map(|p| p.size_bytes).sum();
-    let sized: u64 = requests.iter().filter_map(|r| r.bytes).sum();
-    let (mut lo, mut hi) = (least, total.saturating_sub(sized) / shares / RAM_ALIGN);
+        .unwrap_or(1)
+        .saturating_mul(RAM_ALIGN);
+    let first = place(&pieces, &sizes(least), max_ranges).map_err(|g| no_room(g, least))?;
+    let sized = requests
+        .iter()
+        .filter_map(|r| r.bytes)
+        .fold(0u64, u64::saturating_add);
+    let most = total.saturating_sub(sized) / sharing.len() as u64;
+    Ok(largest_share(least, most, first, |share| {
+        place(&pieces, &sizes(share), max_ranges).ok()
+    }))
+}
+
+/// The placement of the largest share in `least..=most` (multiples of [`RAM_ALIGN`]) for
+/// which `try_share` succeeds, by bisection; `fallback` is the placement for `least`.
+fn largest_share(
+    least: u64,
+    most: u64,
+    fallback: Vec<Vec<PhysRange>>,
+    try_share: impl Fn(u64) -> Option<Vec<Vec<PhysRange>>>,
+) -> Vec<Vec<PhysRange>> {
+    let (mut best, mut lo, mut hi) = (fallback, least / RAM_ALIGN, most / RAM_ALIGN);
     while lo < hi {
         let mid = lo + (hi - lo).div_ceil(2);
-        match place(&pieces, &sizes(mid * RAM_ALIGN), max_ranges) {
-            Ok(plan) => (best, lo) = (plan, mid),
-            Err(_) => hi = mid - 1,
+        match try_share(mid * RAM_ALIGN) {
+            Some(plan) => (best, lo) = (plan, mid),
+            None => hi = mid - 1,
         }
     }
-    Ok(best)
+    best
 }
 
 /// The free RAM, merged, each range shrunk to [`RAM_ALIGN`] boundaries.
@@ -269,6 +288,28 @@ mod tests {
         let e = assign(&[req("/a", Some(4))], &free, 1).unwrap_err();
         assert!(matches!(e, PartitionError::RamTooSmall { .. }));
         assert!(format!("{e}").starts_with("/a: 4 MiB of RAM cannot hold its kernel and initrd"));
+    }
+
+    #[test]
+    fn sizes_near_the_top_of_64_bits_are_refused_without_overflow() {
+        let free = [PhysRange::new(0x4000_0000, 256 * MIB)];
+        let huge = u64::MAX / RAM_ALIGN * RAM_ALIGN;
+        let two = [
+            req("/a", None),
+            RamRequest {
+                bytes: Some(huge),
+                ..req("/b", None)
+            },
+        ];
+        assert!(assign(&two, &free, 2).is_err());
+        let greedy = [
+            RamRequest {
+                min_bytes: u64::MAX,
+                ..req("/a", None)
+            },
+            req("/b", Some(8)),
+        ];
+        assert!(assign(&greedy, &free, 1).is_err());
     }
 
     #[test]

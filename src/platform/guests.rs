@@ -301,4 +301,21 @@ impl fmt::Display for GuestError {
 pub type Result<T> = core::result::Result<T, GuestError>;
 
 mod check;
-pub use check::{check, parse_bdf};
+pub use check::check;
+
+/// Reads `bus:device.function` (hex bus and device, function 0-7), as `lspci` prints it.
+pub fn parse_bdf(text: &str) -> Option<Bdf> {
+    let (bus, rest) = text.split_once(':')?;
+    let (device, function) = rest.split_once('.')?;
+    let hex = |s: &str, max: u8| {
+        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| u8::from_str_radix(s, 16).ok())
+            .flatten()
+            .filter(|&v| v <= max)
+    };
+    let function = (function.len() == 1)
+        .then(|| function.parse::<u8>().ok())
+        .flatten()
+        .filter(|&f| f < 8)?;
+    Some(Bdf::new(hex(bus, 0xff)?, hex(device, 0x1f)?, function))
+}

@@ -63,40 +63,48 @@ fn one_guest(node: &GuestNode, cpu_phandles: &[(u32, u64)]) -> Result<GuestSpec>
     }
     let images = images(node)?;
     let cpus = cpus(node, cpu_phandles)?;
-    let memory_bytes = match node.memory_kib {
-        None => None,
-        Some(kib) => Some(
-            kib.checked_mul(1024)
-                .filter(|&b| b != 0 && b % MEMORY_GRANULE_BYTES == 0)
-                .ok_or(GuestError::BadMemory {
-                    node: path.clone(),
-                    kib,
-                })?,
-        ),
-    };
-    let mut pci = Vec::with_capacity(node.pci.len());
-    for text in &node.pci {
-        let bdf = parse_bdf(text).ok_or_else(|| GuestError::BadBdf {
-            node: path.clone(),
-            text: text.clone(),
-        })?;
-        if pci.contains(&bdf) {
-            return Err(GuestError::BdfTaken {
-                node: path.clone(),
-                bdf,
-                owner: path.clone(),
-            });
-        }
-        pci.push(bdf);
-    }
     Ok(GuestSpec {
         node: path.clone(),
         name,
         cpus,
-        memory_bytes,
-        pci,
+        memory_bytes: memory_bytes(node)?,
+        pci: functions(node)?,
         images,
     })
+}
+
+/// `memory` in bytes: KiB, non-zero, a multiple of 2 MiB.
+fn memory_bytes(node: &GuestNode) -> Result<Option<u64>> {
+    let Some(kib) = node.memory_kib else {
+        return Ok(None);
+    };
+    kib.checked_mul(1024)
+        .filter(|&b| b != 0 && b % MEMORY_GRANULE_BYTES == 0)
+        .map(Some)
+        .ok_or(GuestError::BadMemory {
+            node: node.path.clone(),
+            kib,
+        })
+}
+
+/// `sluice,pci-devices`, each well formed and given once.
+fn functions(node: &GuestNode) -> Result<Vec<Bdf>> {
+    let mut pci = Vec::with_capacity(node.pci.len());
+    for text in &node.pci {
+        let bdf = parse_bdf(text).ok_or_else(|| GuestError::BadBdf {
+            node: node.path.clone(),
+            text: text.clone(),
+        })?;
+        if pci.contains(&bdf) {
+            return Err(GuestError::BdfTaken {
+                node: node.path.clone(),
+                bdf,
+                owner: node.path.clone(),
+            });
+        }
+        pci.push(bdf);
+    }
+    Ok(pci)
 }
 
 /// What is wrong with `name` as a guest name, if anything.
@@ -204,23 +212,6 @@ fn check_module_overlaps(nodes: &[GuestNode]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Reads `bus:device.function` (hex bus and device, function 0-7), as `lspci` prints it.
-pub fn parse_bdf(text: &str) -> Option<Bdf> {
-    let (bus, rest) = text.split_once(':')?;
-    let (device, function) = rest.split_once('.')?;
-    let hex = |s: &str, max: u8| {
-        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| u8::from_str_radix(s, 16).ok())
-            .flatten()
-            .filter(|&v| v <= max)
-    };
-    let function = (function.len() == 1)
-        .then(|| function.parse::<u8>().ok())
-        .flatten()
-        .filter(|&f| f < 8)?;
-    Some(Bdf::new(hex(bus, 0xff)?, hex(device, 0x1f)?, function))
 }
 
 #[cfg(test)]
