@@ -247,6 +247,14 @@ impl Plan {
         self.guests.iter().position(|g| g.cpus.contains(&cpu))
     }
 
+    /// The guest that owns host CPU `cpu` and the vCPU of that guest the CPU runs.
+    pub fn vcpu_of_cpu(&self, cpu: usize) -> Option<(usize, usize)> {
+        self.guests
+            .iter()
+            .enumerate()
+            .find_map(|(g, plan)| Some((g, plan.cpus.iter().position(|&c| c == cpu)?)))
+    }
+
     /// The guest that owns function `bdf`.
     pub fn guest_of_function(&self, bdf: Bdf) -> Option<usize> {
         self.guests.iter().position(|g| g.pci.contains(&bdf))

@@ -139,6 +139,12 @@ fn three_guests_with_counts_sizes_and_shares_partition_everything() {
     let plan = plan(&specs, &images(), &host(), &Assignment::All).unwrap();
     let cpus: Vec<&[usize]> = plan.guests.iter().map(|g| g.cpus.as_slice()).collect();
     assert_eq!(cpus, [&[0, 1][..], &[3], &[2]]);
+    assert_eq!(
+        plan.vcpu_of_cpu(1),
+        Some((0, 1)),
+        "CPU 1 runs guest 0's vCPU 1"
+    );
+    assert_eq!(plan.vcpu_of_cpu(2), Some((2, 0)));
     assert_eq!(plan.guests[0].ram[0].size_bytes, 256 * MIB);
     let share = plan.guests[1].ram[0].size_bytes;
     assert_eq!(share, plan.guests[2].ram[0].size_bytes);
