@@ -383,6 +383,12 @@ test_guest_fuzz() {
 SCENARIOS=(unit host_fuzz demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
     nic_e1000e nic_virtio nic_both nic_intx nic_behind_root_port pci_selection hostile_msi hostile_its config_fuzz
     guest_fuzz dma_isolation no_smmu reboot_loop)
+# Scenario files: each defines test_NAME functions and registers them with `scenario NAME ci|full`.
+scenario() { SCENARIOS+=("$1"); }
+for file in scripts/tests/scenarios/*.sh; do
+    # shellcheck source=/dev/null
+    source "$file"
+done
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi
