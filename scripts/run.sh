@@ -140,7 +140,8 @@ else
         ram_top=$((VIRT_RAM_BASE + mem_mib * 1024 * 1024 - align))
         initrd_addr=$(((ram_top - $(stat -L -c %s "$initrd")) / align * align))
         kernel_addr=$(((initrd_addr - $(stat -L -c %s "$kernel")) / align * align))
-        qemu_args+=(-device "guest-loader,addr=$(printf 0x%x "$kernel_addr"),kernel=$kernel,bootargs=$bootargs"
+        # QEMU's -device syntax doubles a literal comma.
+        qemu_args+=(-device "guest-loader,addr=$(printf 0x%x "$kernel_addr"),kernel=$kernel,bootargs=${bootargs//,/,,}"
             -device "guest-loader,addr=$(printf 0x%x "$initrd_addr"),initrd=$initrd")
     fi
 fi

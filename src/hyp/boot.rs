@@ -45,7 +45,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     let vm = vm::create(host).unwrap_or_else(|e| fatal(format_args!("{e}")));
     host::start_secondaries(host);
     let elapsed_us = (cpu::counter() - boot_counter) * 1_000_000 / cpu::counter_hz().max(1);
-    reboot::log_usage(vm);
+    reboot::log_usage(vm, reboot::boot_number());
     log::info!(
         "entry to guest: {elapsed_us} us; starting vCPU 0 at {:#x}",
         vm.kernel_entry

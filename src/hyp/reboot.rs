@@ -9,9 +9,11 @@
 
 use super::vm::Vm;
 use super::{dma, heap, pci, vcpu};
+use crate::arch::mmio::MmioBase;
 use crate::arch::{cpu, gic};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use sluice::pci::enumerate::HostFunction;
+use sluice::pci::regs::{COMMAND_INTX_DISABLE, COMMAND_MEMORY};
 use sluice::pci::reset::{self, ResetMethod};
 use sluice::pci::{Bdf, ConfigAccess};
 
@@ -21,8 +23,10 @@ static REQUESTED: AtomicBool = AtomicBool::new(false);
 static PARKED: AtomicUsize = AtomicUsize::new(0);
 /// Guest boots so far: 0 is the first boot.
 static BOOT: AtomicU32 = AtomicU32::new(0);
-/// How long the rebooting vCPU waits for the others to park before going on without them.
+/// How long the rebooting vCPU waits for the others to park before it kicks them again.
 const PARK_TIMEOUT_MS: u64 = 2000;
+/// Slow-to-park warnings logged per reboot at most.
+const MAX_PARK_WARNINGS: u32 = 5;
 
 /// The guest's boot number (0 for the first boot).
 pub fn boot_number() -> u32 {
@@ -38,16 +42,19 @@ pub fn request(vm: &'static Vm, vcpu: usize) -> ! {
     log::info!("guest requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest");
     stop_other_vcpus(vm, vcpu);
     clean_this_cpu(vm);
-    take_devices(vm);
+    let reset_slots = take_devices(vm);
     let boot = BOOT.load(Ordering::Acquire) + 1;
     if let Err(e) = vm.restart(boot) {
         super::boot::fatal(format_args!("guest reboot failed: {e}"));
     }
-    give_devices(vm);
-    BOOT.store(boot, Ordering::Release);
-    log_usage(vm);
+    give_devices(vm, reset_slots);
+    log_usage(vm, boot);
+    // The reboot is over before the parked vCPUs are let go: one that saw the new boot number
+    // while the request still stood would park again, for a boot that never comes, and miss
+    // its CPU_ON.
     PARKED.store(0, Ordering::Release);
     REQUESTED.store(false, Ordering::Release);
+    BOOT.store(boot, Ordering::Release);
     cpu::send_event();
     vcpu::wait_for_cpu_on(vm, vcpu)
 }
@@ -57,16 +64,16 @@ pub fn requested() -> bool {
     REQUESTED.load(Ordering::Acquire)
 }
 
-/// Logs what the guest's boot costs sluice: constant from boot to boot, or something leaks.
-pub fn log_usage(vm: &Vm) {
+/// Logs what the guest's boot `boot` costs sluice: constant from boot to boot, or something
+/// leaks.
+pub fn log_usage(vm: &Vm, boot: u32) {
     let lpis = vm
         .host
         .its
         .as_ref()
         .map_or(0, |its| its.lpis.lock().in_use());
     log::info!(
-        "guest boot {}: heap in use {} KiB, physical LPIs in use {lpis}",
-        boot_number(),
+        "guest boot {boot}: heap in use {} KiB, physical LPIs in use {lpis}",
         heap::allocated_bytes() / 1024
     );
 }
@@ -82,20 +89,32 @@ pub fn park(vm: &Vm) {
     }
 }
 
-/// Kicks every other vCPU out of the guest and waits until all of them have parked.
+/// Kicks every other vCPU out of the guest and waits until all of them have parked. It never
+/// goes on without one: a vCPU still running the old guest while its RAM is scrubbed and
+/// reloaded would run the new guest's memory as the old one (and a vCPU that parked late
+/// would wait for a boot that already happened, and miss its CPU_ON). A vCPU that is slow to
+/// stop is kicked again and named every `PARK_TIMEOUT_MS`.
 fn stop_other_vcpus(vm: &Vm, current: usize) {
     let others = vm.vcpu_mpidrs.len() - 1;
-    for (index, &mpidr) in vm.vcpu_mpidrs.iter().enumerate() {
-        if index != current {
-            gic::send_sgi(super::host::KICK_SGI, mpidr);
+    let mut rounds = 0u32;
+    loop {
+        for (index, &mpidr) in vm.vcpu_mpidrs.iter().enumerate() {
+            if index != current {
+                gic::send_sgi(super::host::KICK_SGI, mpidr);
+            }
         }
-    }
-    cpu::send_event(); // vCPUs that are off wait in `wait_for_cpu_on`
-    if !cpu::spin_while(PARK_TIMEOUT_MS, || PARKED.load(Ordering::Acquire) < others) {
-        log::warn!(
-            "reboot: only {} of {others} other vCPUs stopped; going on",
-            PARKED.load(Ordering::Acquire)
-        );
+        cpu::send_event(); // vCPUs that are off wait in `wait_for_cpu_on`
+        if cpu::spin_while(PARK_TIMEOUT_MS, || PARKED.load(Ordering::Acquire) < others) {
+            return;
+        }
+        rounds += 1;
+        if rounds <= MAX_PARK_WARNINGS {
+            log::warn!(
+                "reboot: only {} of {others} other vCPUs stopped after {} ms; kicking them again",
+                PARKED.load(Ordering::Acquire),
+                PARK_TIMEOUT_MS * rounds as u64
+            );
+        }
     }
 }
 
@@ -113,11 +132,13 @@ fn clean_this_cpu(vm: &Vm) {
 }
 
 /// De-assigns every device: quiesced, BARs unmapped, DMA stopped in the SMMU, interrupts
-/// unwired from the ITS, then reset and its BARs restored.
-fn take_devices(vm: &Vm) {
+/// unwired from the ITS, then reset and its BARs restored. Returns the slots (one bit each)
+/// whose function was reset.
+fn take_devices(vm: &Vm) -> u64 {
     let Some(bus) = &vm.pci else {
-        return;
+        return 0;
     };
+    let mut reset_slots = 0u64;
     for assigned in bus.assigned() {
         pci::deassign(vm, bus, assigned.slot);
         // INTx lines of the old guest may still be active: nothing will deactivate them now.
@@ -134,18 +155,24 @@ fn take_devices(vm: &Vm) {
             its.lpis.lock().free(first);
             assigned.set_msix_lpis(None);
         }
-        reset_function(ecam, &bus.hosts[assigned.host_bus].functions, bdf);
+        if reset_function(ecam, &bus.hosts[assigned.host_bus].functions, bdf) {
+            reset_slots |= 1 << assigned.slot;
+        }
     }
     // Nothing is mapped now: give back what the old guest's BAR bookkeeping grew to.
     bus.mapped.lock().shrink_to_fit();
+    reset_slots
 }
 
-/// Resets one function with the best method it has, keeping sluice's BAR assignment.
-fn reset_function(cfg: &impl ConfigAccess, functions: &[HostFunction], bdf: Bdf) {
+/// Resets one function with the best method it has, keeping sluice's BAR assignment; true
+/// when the function is now in its reset state.
+fn reset_function(cfg: &impl ConfigAccess, functions: &[HostFunction], bdf: Bdf) -> bool {
     let lone_bridge = reset::lone_bridge_above(cfg, functions, bdf);
     let Some(method) = reset::choose(cfg, bdf, lone_bridge) else {
-        log::warn!("pci {bdf}: no reset method (no FLR, bus reset or D3hot reset); only quiesced");
-        return;
+        log::warn!(
+            "pci {bdf}: no reset method (no FLR, bus reset, D3hot or device reset); only quiesced"
+        );
+        return false;
     };
     let saved = reset::save_header(cfg, bdf);
     if matches!(method, ResetMethod::Flr { .. }) {
@@ -154,17 +181,62 @@ fn reset_function(cfg: &impl ConfigAccess, functions: &[HostFunction], bdf: Bdf)
     reset::start(cfg, bdf, method);
     cpu::delay_ms(reset::first_wait_ms(method));
     cpu::delay_ms(reset::finish(cfg, bdf, method));
+    if matches!(method, ResetMethod::Virtio { .. }) {
+        let function = functions.iter().find(|f| f.bdf == bdf);
+        if let Err(why) = function.map_or(Err("not enumerated"), |f| virtio_reset(cfg, f, method)) {
+            log::warn!("pci {bdf}: {method} failed ({why}); only quiesced");
+            reset::restore_header(cfg, bdf, &saved);
+            return false;
+        }
+    }
     reset::restore_header(cfg, bdf, &saved);
     log::info!("pci {bdf} reset ({method})");
+    true
+}
+
+/// The virtio reset: with memory decode on and bus mastering off, 0 goes to device_status,
+/// which the device reads back as 0 once it has reset (virtio 1.2, 4.1.4.3.2).
+fn virtio_reset(
+    cfg: &impl ConfigAccess,
+    function: &HostFunction,
+    method: ResetMethod,
+) -> Result<(), &'static str> {
+    let address =
+        reset::virtio_status_address(function, method).ok_or("no BAR holds device_status")?;
+    cfg.write_command(function.bdf, COMMAND_MEMORY | COMMAND_INTX_DISABLE);
+    // SAFETY: `address` lies inside a memory BAR sluice assigned to this function, within the
+    // host bridge windows identity-mapped as Device memory; the accessors are fallible, so an
+    // abort from the device is reported, not taken.
+    let status = unsafe { MmioBase::new(address as usize) };
+    let written = status.try_write(0, 1, 0);
+    let reset = written
+        && cpu::spin_while(reset::VIRTIO_RESET_TIMEOUT_MS, || {
+            status.try_read(0, 1) != Some(0)
+        });
+    cfg.write_command(function.bdf, COMMAND_INTX_DISABLE);
+    match (written, reset) {
+        (false, _) => Err("the write to device_status aborted"),
+        (true, false) => Err("device_status did not read back 0"),
+        (true, true) => Ok(()),
+    }
 }
 
 /// Gives every device back as if newly assigned: fresh config space view, vectors wired to
 /// new physical LPIs, DMA translated by the guest's stage 2 again.
-fn give_devices(vm: &Vm) {
+/// A function that could not be reset stays taken (its slot reads as empty): what the old
+/// boot left in it -- queues, ring addresses, DMA in flight -- must not meet the new guest.
+fn give_devices(vm: &Vm, reset_slots: u64) {
     let Some(bus) = &vm.pci else {
         return;
     };
     for assigned in bus.assigned() {
+        if reset_slots & 1 << assigned.slot == 0 {
+            log::warn!(
+                "pci {}: not given back to the guest: it could not be reset, so its state is unknown",
+                assigned.function.lock().host_bdf
+            );
+            continue;
+        }
         let host_bus = &bus.hosts[assigned.host_bus];
         let bdf = assigned.function.lock().host_bdf;
         let Some(host_function) = host_bus.functions.iter().find(|f| f.bdf == bdf) else {

@@ -4,7 +4,10 @@
 //! The method is the best one the function offers: a Function Level Reset (PCIe Base 4.0,
 //! 6.6.2) when its Device Capabilities advertise it; otherwise a secondary bus reset of the
 //! bridge above it when it is alone behind that bridge; otherwise a D3hot -> D0 power cycle
-//! (PCI PM 1.2, 5.4.1) when that resets it (No_Soft_Reset clear). The hypervisor saves the
+//! (PCI PM 1.2, 5.4.1) when that resets it (No_Soft_Reset clear); otherwise, for a virtio
+//! device, the reset its own specification defines (device_status written 0, then read back
+//! until 0: virtio 1.2, 2.4 and 4.1.4.3.2). A function with none of these cannot be handed
+//! over in a known state. The hypervisor saves the
 //! header registers that hold its own assignment (BARs, ROM) before the reset and restores
 //! them after, since every method clears them. Waiting is the caller's: it owns the clock.
 #![forbid(unsafe_code)]
@@ -28,6 +31,20 @@ const PM_CTRL: u16 = 0x04;
 const PM_CTRL_STATE_MASK: u16 = 0x3;
 const PM_STATE_D3HOT: u16 = 0x3;
 const PM_CTRL_NO_SOFT_RESET: u16 = 1 << 3;
+/// The PCI vendor ID of virtio devices (virtio 1.2, 4.1.2).
+const VIRTIO_VENDOR_ID: u16 = 0x1af4;
+/// Virtio vendor capability: cfg_type, bar and offset fields (virtio 1.2, 4.1.4).
+const VIRTIO_CAP_CFG_TYPE: u16 = 3;
+const VIRTIO_CAP_BAR: u16 = 4;
+const VIRTIO_CAP_OFFSET: u16 = 8;
+const VIRTIO_CAP_LENGTH: u16 = 12;
+/// cfg_type of the common configuration structure (VIRTIO_PCI_CAP_COMMON_CFG).
+const VIRTIO_PCI_CAP_COMMON_CFG: u8 = 1;
+/// Offset of the 8-bit device_status in the common configuration structure (virtio 1.2,
+/// 4.1.4.3).
+pub const VIRTIO_DEVICE_STATUS: u64 = 0x14;
+/// How long a virtio device may take to read back device_status 0 after the write.
+pub const VIRTIO_RESET_TIMEOUT_MS: u64 = 1000;
 
 /// Milliseconds after an FLR before the function may be accessed (PCIe Base 4.0, 6.6.2).
 pub const FLR_WAIT_MS: u64 = 100;
@@ -56,6 +73,16 @@ pub enum ResetMethod {
         /// PM capability offset.
         pm_cap: u16,
     },
+    /// The virtio device reset: 0 written to device_status in the common configuration
+    /// structure, which lies `offset` bytes into memory BAR `bar`. The caller does the write
+    /// and the wait through [`virtio_status_address`], with memory decode on and bus
+    /// mastering off.
+    Virtio {
+        /// BAR holding the common configuration structure.
+        bar: u8,
+        /// Its offset in the BAR.
+        offset: u32,
+    },
 }
 
 impl core::fmt::Display for ResetMethod {
@@ -64,6 +91,7 @@ impl core::fmt::Display for ResetMethod {
             Self::Flr { .. } => write!(f, "function level reset"),
             Self::BusReset { bridge } => write!(f, "secondary bus reset by {bridge}"),
             Self::PowerCycle { .. } => write!(f, "D3hot/D0 power cycle"),
+            Self::Virtio { .. } => write!(f, "virtio device reset"),
         }
     }
 }
@@ -81,9 +109,44 @@ pub fn choose(cfg: &impl ConfigAccess, bdf: Bdf, alone_behind: Option<Bdf>) -> O
     if let Some(bridge) = alone_behind {
         return Some(ResetMethod::BusReset { bridge });
     }
-    let pm_cap = find(cap::PM)?;
-    (cfg.read16(bdf, pm_cap + PM_CTRL) & PM_CTRL_NO_SOFT_RESET == 0)
-        .then_some(ResetMethod::PowerCycle { pm_cap })
+    if let Some(pm_cap) = find(cap::PM) {
+        if cfg.read16(bdf, pm_cap + PM_CTRL) & PM_CTRL_NO_SOFT_RESET == 0 {
+            return Some(ResetMethod::PowerCycle { pm_cap });
+        }
+    }
+    if cfg.read16(bdf, regs::VENDOR_ID) != VIRTIO_VENDOR_ID {
+        return None;
+    }
+    caps.iter()
+        .filter(|&&(_, id)| id == cap::VENDOR)
+        .find(|&&(o, _)| cfg.read8(bdf, o + VIRTIO_CAP_CFG_TYPE) == VIRTIO_PCI_CAP_COMMON_CFG)
+        .filter(|&&(o, _)| cfg.read32(bdf, o + VIRTIO_CAP_LENGTH) as u64 > VIRTIO_DEVICE_STATUS)
+        .map(|&(o, _)| ResetMethod::Virtio {
+            bar: cfg.read8(bdf, o + VIRTIO_CAP_BAR),
+            offset: cfg.read32(bdf, o + VIRTIO_CAP_OFFSET),
+        })
+}
+
+/// The host physical address of a virtio function's device_status register, from the BARs
+/// sluice assigned; `None` unless `method` is the virtio reset and the register lies inside
+/// one of those memory BARs.
+pub fn virtio_status_address(function: &HostFunction, method: ResetMethod) -> Option<u64> {
+    let ResetMethod::Virtio { bar, offset } = method else {
+        return None;
+    };
+    let register = (offset as u64).checked_add(VIRTIO_DEVICE_STATUS)?;
+    function
+        .bars
+        .iter()
+        .find(|b| {
+            b.index == bar
+                && matches!(
+                    b.kind,
+                    super::bar::BarKind::Memory32 | super::bar::BarKind::Memory64
+                )
+        })
+        .filter(|b| register < b.size_bytes)
+        .map(|b| b.host_phys + register)
 }
 
 /// The bridge whose secondary bus holds `bdf` and nothing else, if any: a bus reset there
@@ -134,6 +197,7 @@ pub fn start(cfg: &impl ConfigAccess, bdf: Bdf, method: ResetMethod) {
             let control = cfg.read16(bdf, pm_cap + PM_CTRL) & !PM_CTRL_STATE_MASK;
             cfg.write16(bdf, pm_cap + PM_CTRL, control | PM_STATE_D3HOT);
         }
+        ResetMethod::Virtio { .. } => {} // a device register, written by the caller
     }
 }
 
@@ -143,6 +207,7 @@ pub fn first_wait_ms(method: ResetMethod) -> u64 {
         ResetMethod::Flr { .. } => FLR_WAIT_MS,
         ResetMethod::BusReset { .. } => BUS_RESET_HOLD_MS,
         ResetMethod::PowerCycle { .. } => D3HOT_WAIT_MS,
+        ResetMethod::Virtio { .. } => 0, // the caller polls device_status instead
     }
 }
 
@@ -164,6 +229,7 @@ pub fn finish(cfg: &impl ConfigAccess, bdf: Bdf, method: ResetMethod) -> u64 {
             cfg.write16(bdf, pm_cap + PM_CTRL, control);
             D3HOT_WAIT_MS
         }
+        ResetMethod::Virtio { .. } => 0,
     }
 }
 

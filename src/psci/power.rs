@@ -236,4 +236,114 @@ mod tests {
         assert_eq!(t.state(7), None);
         assert!(VcpuPowerTable::new(&[]).is_empty());
     }
+
+    #[test]
+    fn two_cpu_on_calls_racing_for_one_target_start_it_once() {
+        let mut t = VcpuPowerTable::new(&[0, 1, 2]);
+        assert_eq!(t.cpu_on(2, 0x4000_0000, 1), Ok(2));
+        assert_eq!(t.cpu_on(2, 0x5000_0000, 2), Err(PsciReturn::OnPending));
+        assert_eq!(
+            t.take_pending(2),
+            Some((0x4000_0000, 1)),
+            "the first caller's entry"
+        );
+        assert_eq!(t.cpu_on(2, 0x5000_0000, 2), Err(PsciReturn::AlreadyOn));
+    }
+
+    #[test]
+    fn a_system_reset_drops_a_cpu_on_still_pending_from_the_old_boot() {
+        let mut t = VcpuPowerTable::new(&[0, 1]);
+        t.cpu_on(1, 0x4008_0000, 7).unwrap();
+        t.reboot(0x4020_0000, 0x4800_0000);
+        assert_eq!(
+            t.take_pending(1),
+            None,
+            "the old boot's start is not claimed"
+        );
+        assert_eq!(t.affinity_info(1, 0), AFFINITY_OFF);
+    }
+
+    #[test]
+    fn a_cpu_off_then_cpu_on_cycle_can_repeat_for_ever() {
+        let mut t = VcpuPowerTable::new(&[0, 1]);
+        for round in 0..1000u64 {
+            assert_eq!(t.cpu_on(1, 0x4000_0000 + round, round), Ok(1));
+            assert_eq!(t.take_pending(1), Some((0x4000_0000 + round, round)));
+            assert_eq!(t.affinity_info(1, 0), AFFINITY_ON);
+            t.cpu_off(1);
+            assert_eq!(t.affinity_info(1, 0), AFFINITY_OFF);
+        }
+    }
+
+    /// Random interleavings of every call, as several vCPUs make them concurrently (each
+    /// call is atomic under the caller's lock): the answers always agree with a simple model.
+    #[test]
+    fn random_interleavings_of_cpu_on_cpu_off_and_reset_keep_the_states_consistent() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut t = VcpuPowerTable::new(&[0, 1, 2, 3]);
+        let mut model = [
+            PowerState::On,
+            PowerState::Off,
+            PowerState::Off,
+            PowerState::Off,
+        ];
+        for _ in 0..100_000 {
+            let target = (next() % 4) as usize;
+            match next() % 5 {
+                0 | 1 => {
+                    let expect = match model[target] {
+                        PowerState::Off => Ok(target),
+                        PowerState::On => Err(PsciReturn::AlreadyOn),
+                        PowerState::OnPending { .. } => Err(PsciReturn::OnPending),
+                    };
+                    assert_eq!(t.cpu_on(target as u64, 0x1000, target as u64), expect);
+                    if expect.is_ok() {
+                        model[target] = PowerState::OnPending {
+                            entry: 0x1000,
+                            context_id: target as u64,
+                        };
+                    }
+                }
+                2 => {
+                    let claimed = t.take_pending(target);
+                    assert_eq!(
+                        claimed.is_some(),
+                        matches!(model[target], PowerState::OnPending { .. })
+                    );
+                    if claimed.is_some() {
+                        model[target] = PowerState::On;
+                    }
+                }
+                3 if model[target] == PowerState::On => {
+                    t.cpu_off(target);
+                    model[target] = PowerState::Off;
+                }
+                3 => {}
+                _ if next() % 16 == 0 => {
+                    t.reboot(0x2000, 0x3000);
+                    model = [PowerState::Off; 4];
+                    model[0] = PowerState::OnPending {
+                        entry: 0x2000,
+                        context_id: 0x3000,
+                    };
+                }
+                _ => {}
+            }
+            for (i, state) in model.iter().enumerate() {
+                assert_eq!(t.state(i), Some(*state));
+                let affinity = match state {
+                    PowerState::On => AFFINITY_ON,
+                    PowerState::Off => AFFINITY_OFF,
+                    PowerState::OnPending { .. } => AFFINITY_ON_PENDING,
+                };
+                assert_eq!(t.affinity_info(i as u64, 0), affinity);
+            }
+        }
+    }
 }

@@ -123,14 +123,31 @@ pub struct Function {
 
 /// Lists the guest's PCI functions (at most `MAX_FUNCTIONS`); returns how many were found.
 pub fn functions(out: &mut [Option<Function>; MAX_FUNCTIONS]) -> usize {
+    for_each_function(
+        |name, bdf| Function {
+            bdf,
+            msix_pages: msix_pages(name),
+        },
+        out,
+    )
+}
+
+/// Lists the addresses of the guest's PCI functions (at most `MAX_FUNCTIONS`) without
+/// touching their config space; returns how many were found.
+pub fn addresses(out: &mut [Option<Bdf>; MAX_FUNCTIONS]) -> usize {
+    for_each_function(|_, bdf| bdf, out)
+}
+
+/// Fills `out` with `make(sysfs name, address)` of each function; returns how many.
+fn for_each_function<T>(
+    mut make: impl FnMut(&[u8], Bdf) -> T,
+    out: &mut [Option<T>; MAX_FUNCTIONS],
+) -> usize {
     let mut count = 0;
     for_each_entry(PCI_DEVICES, |name| {
         let Some(bdf) = parse_bdf(name) else { return };
         if count < MAX_FUNCTIONS {
-            out[count] = Some(Function {
-                bdf,
-                msix_pages: msix_pages(name),
-            });
+            out[count] = Some(make(name, bdf));
             count += 1;
         }
     });

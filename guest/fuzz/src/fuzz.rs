@@ -56,26 +56,13 @@ struct Fuzzer {
     trace: bool,
 }
 
-/// Runs the fuzzer with `guestfuzz [SECONDS [SEED]]`; the process's exit status.
+/// Runs the fuzzer with `guestfuzz [SECONDS [SEED|random [trace]]]`; the process's exit status.
 pub fn main(args: &Args) -> i32 {
     let seconds = args.get(1).and_then(parse_u64).unwrap_or(DEFAULT_SECONDS);
-    let seed = args.get(2).and_then(parse_u64).unwrap_or_else(|| {
-        sys::clock_ns(sys::CLOCK_REALTIME) ^ sys::clock_ns(sys::CLOCK_MONOTONIC).rotate_left(32)
-    });
-    if !access::install_fault_handler() {
-        say(format_args!(
-            "FAILED: cannot install the SIGBUS/SIGSEGV handler"
-        ));
+    let seed = seed_from(args.get(2));
+    let Some(mem_fd) = open_dev_mem() else {
         return 1;
-    }
-    let mem_fd = sys::open(b"/dev/mem", sys::O_RDWR | sys::O_SYNC);
-    if mem_fd < 0 {
-        say(format_args!(
-            "FAILED: cannot open /dev/mem (error {})",
-            -mem_fd
-        ));
-        return 1;
-    }
+    };
     // Printed first: a run that takes the machine down must still be replayable.
     say(format_args!("starting: seed={seed} secs={seconds}"));
     let Some(mut fuzzer) = Fuzzer::new(seed, mem_fd) else {
@@ -87,6 +74,33 @@ pub fn main(args: &Args) -> i32 {
     let elapsed_ms = (sys::clock_ns(sys::CLOCK_MONOTONIC) - started_ns) / 1_000_000;
     fuzzer.summary(seed, seconds, elapsed_ms);
     0
+}
+
+/// The seed given as an argument, or a new one from the clocks (`random` or none given).
+pub fn seed_from(arg: Option<&[u8]>) -> u64 {
+    arg.and_then(parse_u64).unwrap_or_else(|| {
+        sys::clock_ns(sys::CLOCK_REALTIME) ^ sys::clock_ns(sys::CLOCK_MONOTONIC).rotate_left(32)
+    })
+}
+
+/// Installs the fault handler and opens /dev/mem for uncached mappings; `None` (said why)
+/// if either fails.
+pub fn open_dev_mem() -> Option<isize> {
+    if !access::install_fault_handler() {
+        say(format_args!(
+            "FAILED: cannot install the SIGBUS/SIGSEGV handler"
+        ));
+        return None;
+    }
+    let mem_fd = sys::open(b"/dev/mem", sys::O_RDWR | sys::O_SYNC);
+    if mem_fd < 0 {
+        say(format_args!(
+            "FAILED: cannot open /dev/mem (error {})",
+            -mem_fd
+        ));
+        return None;
+    }
+    Some(mem_fd)
 }
 
 impl Fuzzer {

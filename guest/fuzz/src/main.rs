@@ -5,17 +5,22 @@
 //! as SIGBUS, skipped by its own handler), puts its own interrupt controller and devices back
 //! after every write, and prints one summary line.
 //!
-//! Layout: pure logic (`rng`, `text`, `dt`, `pcidev`, `policy`) is target-independent and
-//! tested on the host with `cargo test`; `sys` (syscalls), `access` (the load/store
-//! instructions and the fault handler), `discover` (DT and sysfs) and `fuzz` (the loop) only
-//! exist in the aarch64 guest build (`target_os = "none"`: no OS below us but Linux's ABI).
+//! Layout: pure logic (`rng`, `text`, `dt`, `pcidev`, `policy`, `cfgplan`) is
+//! target-independent and tested on the host with `cargo test`; `sys` (syscalls), `access`
+//! (the load/store instructions and the fault handler), `discover` (DT and sysfs), `fuzz` (the
+//! loop) and `cfgfuzz` (the config burst) only exist in the aarch64 guest build
+//! (`target_os = "none"`: no OS below us but Linux's ABI).
 //!
-//! Usage in the guest: `guestfuzz SECONDS [SEED]` (needs /dev/mem and `iomem=relaxed`).
+//! Usage in the guest (needs /dev/mem and `iomem=relaxed`):
+//! - `guestfuzz SECONDS [SEED|random [trace]]`: the fuzzer above;
+//! - `guestfuzz cfgfuzz COUNT [SEED|random [trace]]`: COUNT random config writes and nothing
+//!   else, the burst of the demo init's `sluice.cfgfuzz=N` (see `cfgplan`).
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
 // On the host only the tests use the pure modules.
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]
 
+mod cfgplan;
 mod dt;
 mod pcidev;
 mod policy;
@@ -24,6 +29,8 @@ mod text;
 
 #[cfg(target_os = "none")]
 mod access;
+#[cfg(target_os = "none")]
+mod cfgfuzz;
 #[cfg(target_os = "none")]
 mod discover;
 #[cfg(target_os = "none")]

@@ -53,7 +53,12 @@ extern "C" fn fz_main(stack: *const usize) -> ! {
             argv: stack.add(1).cast(),
         }
     };
-    sys::exit(crate::fuzz::main(&args))
+    let status = if args.get(1) == Some(b"cfgfuzz") {
+        crate::cfgfuzz::main(&args)
+    } else {
+        crate::fuzz::main(&args)
+    };
+    sys::exit(status)
 }
 
 /// Prints one line on stdout, prefixed with "sluice-guestfuzz: ".

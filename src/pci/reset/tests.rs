@@ -155,3 +155,101 @@ fn only_a_function_alone_on_a_secondary_bus_has_a_lone_bridge() {
         None
     );
 }
+
+/// A virtio-net as QEMU builds it: PM with No_Soft_Reset, then vendor capabilities; the
+/// common configuration structure (cfg_type 1) lies at 0x1000 in BAR 4, 0x38 bytes long.
+fn virtio_space() -> Space {
+    let space = Space::with(&[
+        (cap::PM, PM_CTRL_NO_SOFT_RESET as u32),
+        (cap::VENDOR, 0), // ISR structure in BAR 0
+        (cap::VENDOR, 4), // common structure in BAR 4
+    ]);
+    space.write32(DEV, regs::VENDOR_ID, 0x1041_1af4);
+    // cfg_type is byte 3 of the capability's first dword, after its length.
+    space.write32(DEV, 0x50, space.reg(DEV, 0x50) | 3 << 24 | 0x10 << 16);
+    space.write32(DEV, 0x60, space.reg(DEV, 0x60) | 1 << 24 | 0x10 << 16);
+    space.write32(DEV, 0x60 + VIRTIO_CAP_OFFSET, 0x1000);
+    space.write32(DEV, 0x60 + VIRTIO_CAP_LENGTH, 0x38);
+    space
+}
+
+fn memory_bar(index: u8, host_phys: u64, size_bytes: u64) -> crate::pci::bar::Bar {
+    crate::pci::bar::Bar {
+        index,
+        kind: crate::pci::bar::BarKind::Memory64,
+        prefetchable: true,
+        size_bytes,
+        host_phys,
+    }
+}
+
+#[test]
+fn a_virtio_device_without_a_pci_reset_gets_its_own_status_reset() {
+    let space = virtio_space();
+    let method = choose(&space, DEV, None).unwrap();
+    assert_eq!(
+        method,
+        ResetMethod::Virtio {
+            bar: 4,
+            offset: 0x1000
+        }
+    );
+    assert_eq!(first_wait_ms(method), 0);
+    let before = space.reg(DEV, regs::COMMAND);
+    start(&space, DEV, method);
+    assert_eq!(finish(&space, DEV, method), 0);
+    assert_eq!(space.reg(DEV, regs::COMMAND), before, "no config write");
+
+    let mut virtio = function(DEV, false);
+    virtio.bars = vec![
+        memory_bar(1, 0x1000_0000, 0x1000),
+        memory_bar(4, 0x8000_0000, 0x4000),
+    ];
+    assert_eq!(virtio_status_address(&virtio, method), Some(0x8000_1014));
+}
+
+#[test]
+fn the_virtio_reset_needs_a_virtio_vendor_a_common_structure_and_a_bar_holding_it() {
+    let space = virtio_space();
+    space.write32(DEV, regs::VENDOR_ID, 0x10d3_8086);
+    assert_eq!(choose(&space, DEV, None), None, "not a virtio vendor ID");
+
+    let space = virtio_space();
+    space.write32(DEV, 0x60 + VIRTIO_CAP_LENGTH, 0x10);
+    assert_eq!(
+        choose(&space, DEV, None),
+        None,
+        "too short to hold device_status"
+    );
+
+    let method = ResetMethod::Virtio {
+        bar: 4,
+        offset: 0x3ff0,
+    };
+    let mut virtio = function(DEV, false);
+    virtio.bars = vec![memory_bar(4, 0x8000_0000, 0x4000)];
+    assert_eq!(
+        virtio_status_address(&virtio, method),
+        None,
+        "outside the BAR"
+    );
+    let far = ResetMethod::Virtio {
+        bar: 4,
+        offset: u32::MAX,
+    };
+    assert_eq!(virtio_status_address(&virtio, far), None);
+    let other = ResetMethod::Virtio { bar: 2, offset: 0 };
+    assert_eq!(virtio_status_address(&virtio, other), None, "no such BAR");
+    let flr = ResetMethod::Flr { exp_cap: 0x40 };
+    assert_eq!(virtio_status_address(&virtio, flr), None);
+}
+
+#[test]
+fn a_power_cycle_that_resets_is_still_preferred_over_the_virtio_reset() {
+    let space = virtio_space();
+    space.write32(DEV, 0x44, 0);
+    assert_eq!(
+        choose(&space, DEV, None),
+        Some(ResetMethod::PowerCycle { pm_cap: 0x40 })
+    );
+}
