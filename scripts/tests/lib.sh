@@ -83,7 +83,8 @@ check_fetch() { # LOG DRIVER...
 }
 
 # NIC interrupt lines printed after each fetch: with MSI (the default) at least two ITS-MSI
-# vectors per NIC that counted (6.12 names the chip ITS-PCI-MSIX-<device>); with IRQ_MODE=intx one GICv3 level line per NIC that counted.
+# vectors per NIC that counted (6.12 names the chip ITS-PCI-MSIX-<device>); with IRQ_MODE=intx
+# one GICv3 level line per NIC that counted.
 check_nic_irqs() { # LOG NIC-COUNT
     local log=$1 nics=$2 counted
     if [ "${IRQ_MODE:-msi}" = msi ]; then

@@ -1,5 +1,5 @@
 # The CPU the guest sees (src/cpuid): every feature its ID registers show works under sluice.
-# Sourced by scripts/test.sh; uses its helpers (fetch_run, check_fetch, expect_line, ...).
+# Sourced by scripts/test.sh; uses scripts/tests/lib.sh (fetch_run, check_fetch, expect_line, ...).
 
 # bookworm-backports' 6.12 kernel: its static busybox picks the MOPS memcpy (CPY*) when the
 # kernel reports HWCAP2_MOPS, which only works with HCRX_EL2.MSCEn set. Both NICs fetch.
