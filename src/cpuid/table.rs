@@ -8,7 +8,8 @@
 //!   the guest every counter and traps no debug register), the AArch32 EL0 registers.
 //! - Kept only when sluice turned them on: MOPS (HCRX_EL2.MSCEn), FPMR and FP8 (HCRX_EL2.EnFPM),
 //!   SME2's ZT0 (SMCR_EL2.EZT0), SME's FA64 (SMCR_EL2.FA64).
-//! - Capped: PARange at the guest's IPA size; ECV at 1 (CNTPOFF is EL2's); HAFDBS at 2 (HAFT
+//! - Capped: EL1 at 1 (AArch64 only: HCR_EL2.RW is set and the guest has no EL2 to run an
+//!   AArch32 EL1); PARange at the guest's IPA size; ECV at 1 (CNTPOFF is EL2's); HAFDBS at 2 (HAFT
 //!   needs TCR2_EL1).
 //! - Hidden: everything EL2 owns or only an EL2 would use (EL2, SEL2, NV, VH, VMIDBits, XNX,
 //!   TWED, HCX, FWB, EVT, FGT, stage 2 PIE/POE); MTE (stage 2 does not map guest RAM as Tagged
@@ -78,7 +79,7 @@ const fn described(name: &'static str, crm: u8, op2: u8, fields: &'static [Field
 
 const AA64PFR0: &[FieldRule] = &[
     f("EL0", 0, Keep),
-    f("EL1", 4, Keep),
+    f("EL1", 4, Max(1)),
     f("EL2", 8, Hide),
     f("EL3", 12, Keep),
     signed("FP", 16, Keep),

@@ -208,6 +208,12 @@ fn el2_and_everything_only_an_el2_uses_is_hidden() {
 }
 
 #[test]
+fn el1_is_shown_as_aarch64_only_and_el0_keeps_aarch32() {
+    let host = 0x22; // EL0 and EL1: AArch64 and AArch32
+    assert_eq!(guest_value(ID_AA64PFR0, host, &all_on()), 0x12);
+}
+
+#[test]
 fn parange_is_capped_at_the_guest_ipa_size() {
     let host = with_field(28, 0) | 6; // 52-bit PA, TGran4 supported
     assert_eq!(guest_value(ID_AA64MMFR0, host, &all_on()), 5);
