@@ -86,6 +86,34 @@ impl Enables {
     }
 }
 
+/// ID_AA64DFR0_EL1.PMUVer.
+const DFR0_PMUVER_SHIFT: u32 = 8;
+/// PMUVer of FEAT_PMUv3p1 and FEAT_PMUv3p5; 0xF is an IMPLEMENTATION DEFINED PMU.
+const PMUV3P1: u8 = 4;
+const PMUV3P5: u8 = 6;
+/// MDCR_EL2.HPMN, bits [4:0]: counters below it belong to EL1 and EL0.
+const MDCR_HPMN_MASK: u64 = 0x1f;
+/// MDCR_EL2.HPMD, bit 17 (FEAT_PMUv3p1): no event counting at EL2.
+const MDCR_HPMD: u64 = 1 << 17;
+/// MDCR_EL2.HCCD, bit 23 (FEAT_PMUv3p5): no cycle counting at EL2.
+const MDCR_HCCD: u64 = 1 << 23;
+
+/// MDCR_EL2 for a guest on a CPU with `pmcr_counters` event counters (PMCR_EL0.N) and this
+/// ID_AA64DFR0_EL1: every counter the guest's (HPMN = N), no debug or PMU register trapped
+/// (the guest is shown debug and the PMU), and, where the PMU can, nothing counted while
+/// sluice runs, so the guest's counters see the guest alone.
+pub fn mdcr_el2(pmcr_counters: u8, dfr0: u64) -> u64 {
+    let pmu = field(dfr0, DFR0_PMUVER_SHIFT);
+    let mut mdcr = u64::from(pmcr_counters) & MDCR_HPMN_MASK;
+    if (PMUV3P1..0xf).contains(&pmu) {
+        mdcr |= MDCR_HPMD;
+    }
+    if (PMUV3P5..0xf).contains(&pmu) {
+        mdcr |= MDCR_HCCD;
+    }
+    mdcr
+}
+
 /// True for every encoding HCR_EL2.TID3 traps: op0 = 3, op1 = 0, CRn = 0, CRm = 1..=7.
 pub fn is_id_register(reg: SysRegId) -> bool {
     reg.op0 == 3 && reg.op1 == 0 && reg.crn == 0 && (1..=7).contains(&reg.crm) && reg.op2 <= 7

@@ -316,3 +316,12 @@ fn no_guest_value_ever_shows_more_than_the_host_in_an_unsigned_field() {
         }
     }
 }
+
+#[test]
+fn mdcr_el2_gives_every_counter_to_the_guest_and_stops_counting_in_sluice_where_it_can() {
+    assert_eq!(mdcr_el2(6, with_field(8, 1)), 6); // PMUv3: no HPMD
+    assert_eq!(mdcr_el2(6, with_field(8, 4)), 6 | 1 << 17); // PMUv3p1: HPMD
+    assert_eq!(mdcr_el2(31, with_field(8, 8)), 31 | 1 << 17 | 1 << 23); // PMUv3p7: HCCD too
+    assert_eq!(mdcr_el2(6, with_field(8, 0xf)), 6); // IMPLEMENTATION DEFINED PMU
+    assert_eq!(mdcr_el2(0xff, 0), 0x1f);
+}

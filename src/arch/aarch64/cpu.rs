@@ -119,8 +119,8 @@ pub fn configure_guest_traps() {
 
 /// Leaves FP/SIMD, SVE and SME untrapped at their full vector length, turns on what the
 /// guest's ID registers show (MOPS, FPMR, SME's FA64 and ZT0: `idregs::configure`), and hands
-/// the guest every PMU counter. sluice itself is soft-float, so the guest's FP state is never
-/// touched.
+/// the guest every PMU counter (not counting while sluice runs: `cpuid::mdcr_el2`). sluice
+/// itself is soft-float, so the guest's FP state is never touched.
 fn configure_feature_traps() {
     // CPTR_EL2 (non-VHE): RES1 bits 13, 9 and 7:0; TZ (8), TFP (10), TSM (12), TTA, TAM and
     // TCPAC all clear.
@@ -135,8 +135,9 @@ fn configure_feature_traps() {
     let has_sme = (pfr1 >> 24) & 0xf != 0;
     let has_hcrx = (read_sysreg!("id_aa64mmfr1_el1") >> 40) & 0xf != 0;
     super::idregs::configure(&super::idregs::enables(), has_hcrx, has_sme);
-    let pmcr_counters = (read_sysreg!("pmcr_el0") >> 11) & 0x1f;
-    write_sysreg!("mdcr_el2", pmcr_counters); // HPMN = all counters, no debug traps
+    let pmcr_counters = ((read_sysreg!("pmcr_el0") >> 11) & 0x1f) as u8;
+    let dfr0 = read_sysreg!("id_aa64dfr0_el1");
+    write_sysreg!("mdcr_el2", sluice::cpuid::mdcr_el2(pmcr_counters, dfr0));
     reset_el1_state();
 }
 
