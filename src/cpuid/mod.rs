@@ -114,9 +114,10 @@ pub fn mdcr_el2(pmcr_counters: u8, dfr0: u64) -> u64 {
     mdcr
 }
 
-/// True for every encoding HCR_EL2.TID3 traps: op0 = 3, op1 = 0, CRn = 0, CRm = 1..=7.
+/// True for every encoding HCR_EL2.TID3 traps: op0 = 3, op1 = 0, CRn = 0, CRm = 1..=7
+/// ([`SysRegId::is_id_space`]).
 pub fn is_id_register(reg: SysRegId) -> bool {
-    reg.op0 == 3 && reg.op1 == 0 && reg.crn == 0 && (1..=7).contains(&reg.crm) && reg.op2 <= 7
+    reg.is_id_space() && reg.op2 <= 7
 }
 
 /// The register's name, or None for an unallocated encoding of the ID space.
