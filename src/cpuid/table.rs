@@ -2,6 +2,8 @@
 //!
 //! Field layouts: Arm ARM (DDI 0487) D19.2 / D19.3, the register descriptions of each ID
 //! register. Why each feature is kept or hidden:
+//! - Kept: RAS (ESB, DISR through VDISR_EL2 as HCR_EL2.AMO is set), with HCR_EL2.TERR trapping
+//!   the error record registers, which the guest sees as none (RAZ/WI).
 //! - Kept because nothing at EL2 stands in their way: the instruction sets (crypto, atomics,
 //!   FP/AdvSIMD, SVE with CPTR_EL2.TZ clear and ZCR_EL2.LEN at the maximum, PAuth with
 //!   HCR_EL2.API/APK set, BTI, ...), the stage 1 MMU features, debug and the PMU (MDCR_EL2 gives

@@ -180,6 +180,14 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
         Exit::SysReg(reg) if cpuid::is_id_register(reg.id()) => {
             handle_id_register(vcpu, frame, &reg, esr)
         }
+        // The guest is shown RAS (ESB, error synchronization) but none of the machine's error
+        // records: ERRIDR_EL1 reads 0 records, and every record register is RAZ/WI.
+        Exit::SysReg(reg) if reg.id().is_error_record() => {
+            if reg.is_read {
+                frame.set_reg(reg.register, 0);
+            }
+            frame.pc = trap::next_pc(frame.pc, esr);
+        }
         Exit::DataAbortNoSyndrome {
             guest_phys,
             is_write,

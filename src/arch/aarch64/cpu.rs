@@ -92,7 +92,8 @@ pub fn send_event() {
 
 /// Configures the EL2 controls that make the guest a guest: stage 2 on, physical interrupts
 /// and aborts to EL2, SMC trapped, guest runs AArch64 at EL1 with this CPU's identity, and its
-/// reads of the ID registers trapped (TID3) so that it sees the CPU `sluice::cpuid` describes.
+/// reads of the ID registers trapped (TID3) so that it sees the CPU `sluice::cpuid` describes,
+/// and its accesses to the RAS error records trapped (TERR: it sees none of the machine's).
 pub fn configure_guest_traps() {
     HCR_EL2.write(
         HCR_EL2::VM::Enable
@@ -104,6 +105,7 @@ pub fn configure_guest_traps() {
             + HCR_EL2::BSU::InnerShareable
             + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
             + HCR_EL2::TID3::SET
+            + HCR_EL2::TERR::SET
             + HCR_EL2::RW::EL1IsAarch64
             + HCR_EL2::API::DisableTrapPointerAuthInstToEl2
             + HCR_EL2::APK::DisableTrapPointerAuthKeyRegsToEl2,
