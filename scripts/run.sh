@@ -4,7 +4,8 @@
 #   scripts/run.sh [--guest-kernel 6.1|6.12] [--kernel FILE] [--initrd FILE] [--append "ARGS"]
 #                  [--smp N] [--mem SIZE]
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
-#                  [--iommu smmuv3|none] [--native] [--no-guest] [-- EXTRA QEMU ARGS...]
+#                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
+#                  [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
 #                      modules: 6.1 (bookworm, the default) or 6.12 (bookworm-backports)
@@ -23,6 +24,9 @@
 #                      no IOMMU, so sluice runs the guest identity-mapped and DMA is not isolated
 #   --native           boot the guest kernel directly at EL1, without sluice (baseline: same
 #                      machine, kernel kept at EL1, no IOMMU)
+#   --poweroff-line R  with --native: the console line (extended regex) that shows the guest
+#                      powered off on purpose (default: Linux's 'reboot: Power down'; a guest
+#                      that is not Linux, such as guest/vcputest, names its own last line)
 #   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
 #   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
 #                      adds properties to run.sh's own (e.g. -- -machine mte=on)
@@ -39,6 +43,7 @@ source "$(dirname "$0")/env.sh"
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 kernel="" initrd="" guest_kernel=6.1
+poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
 nics=() pcis=() extra=()
 
@@ -56,6 +61,7 @@ while [ $# -gt 0 ]; do
         --pci) need_value "$@"; pcis+=("$2"); shift 2 ;;
         --iommu) need_value "$@"; iommu=$2; shift 2 ;;
         --native) native=1; shift ;;
+        --poweroff-line) need_value "$@"; poweroff_line=$2; shift 2 ;;
         --no-guest) no_guest=1; shift ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
@@ -122,6 +128,8 @@ for nic in "${nics[@]}"; do
     esac
     nic_index=$((nic_index + 1))
 done
+# Only "none": no NIC at all (without this QEMU would add its default one).
+[[ " ${nics[*]} " =~ \ (e1000e|virtio)\  ]] || qemu_args+=(-nic none)
 
 bootargs="console=ttyAMA0${append:+ $append}"
 if [ "$native" = 1 ]; then
@@ -162,7 +170,7 @@ fi
 [ "$status" != 124 ] && [ "$status" != 137 ] || die "timeout after $timeout_s s (see $log)" 4
 [ "$status" = 0 ] || die "QEMU exited with status $status (see $log)" 5
 if [ "$native" = 1 ]; then
-    grep -q 'reboot: Power down' "$log" || die "the guest stopped without powering off (see $log)" 5
+    grep -qE -- "$poweroff_line" "$log" || die "the guest stopped without powering off (see $log)" 5
 else
     grep -q '^\[sluice\] guest powered off (PSCI SYSTEM_OFF)' "$log" ||
         die "the guest stopped without powering off (see $log)" 5

@@ -1,7 +1,7 @@
 //! vCPU life cycle and the guest exit handler.
 //!
-//! Every exit: sync the list registers into the vGIC model, handle the exit, flush the
-//! model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
+//! Every exit: sync the list registers into the vGIC model (and tell it the timers' outputs),
+//! handle the exit, flush the model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
 
 use super::stats;
 use super::{devices, host, psci_glue, reboot, vm::Vm};
@@ -98,10 +98,7 @@ fn stack_top(index: usize) -> u64 {
 extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
     let vm = super::vm::get();
     let vcpu = cpu::cpu_index();
-    let mut lrs = ListRegisters::read();
-    vm.vgic.lock().sync(vcpu, lrs.as_mut());
-    // Written back before handling: a handler may not return (CPU_OFF, SYSTEM_OFF).
-    lrs.write();
+    let mut lrs = fold_list_registers(vm, vcpu);
     match kind {
         EXIT_SYNC => handle_sync(vm, vcpu, frame),
         EXIT_IRQ => handle_interrupts(vm, vcpu),
@@ -114,15 +111,69 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
             inject(frame, InjectKind::Undefined);
         }
     }
-    // Handlers change only the vGIC model, never the hardware list registers, so the
-    // snapshot taken above is still what the hardware holds.
-    let outcome = vm.vgic.lock().flush(vcpu, lrs.as_mut());
-    lrs.write();
-    gic::set_underflow_interrupt(outcome.underflow_irq_needed);
+    load_list_registers(vm, vcpu, &mut lrs);
     if reboot::requested() {
         // Another vCPU is rebooting the guest: this one never returns to the old guest.
         reboot::park(vm);
         wait_for_cpu_on(vm, vcpu);
+    }
+}
+
+/// First thing at an exit: the list registers go back into the vGIC model and are emptied,
+/// and the model learns the timers' outputs, so that the exit is handled against the model
+/// alone.
+fn fold_list_registers(vm: &Vm, vcpu: usize) -> ListRegisters {
+    // The underflow interrupt asked for at the last entry has done its job; left on, the
+    // level-sensitive maintenance interrupt would stay asserted while LRs are empty and
+    // `handle_interrupts` would acknowledge it for ever.
+    gic::set_underflow_interrupt(false);
+    let mut lrs = ListRegisters::read();
+    let kick = {
+        let mut vgic = vm.vgic.lock();
+        let kick = vgic.sync(vcpu, lrs.as_mut());
+        sample_timers(vm, &mut vgic, vcpu);
+        kick
+    };
+    // Written back (empty) before handling: a handler may not return (CPU_OFF, SYSTEM_OFF).
+    lrs.write();
+    devices::kick(vm, vcpu, kick);
+    lrs
+}
+
+/// Last thing before going back to the guest: the list registers are loaded from the model,
+/// the underflow interrupt requested if they could not hold everything, and the physical
+/// interrupts the model let go of deactivated.
+fn load_list_registers(vm: &Vm, vcpu: usize, lrs: &mut ListRegisters) {
+    let (outcome, released) = {
+        let mut vgic = vm.vgic.lock();
+        let outcome = vgic.flush(vcpu, lrs.as_mut());
+        (outcome, vgic.take_hw_deactivations(vcpu))
+    };
+    lrs.write();
+    gic::set_underflow_interrupt(outcome.underflow_irq_needed);
+    deactivate_released(vm, &released);
+    devices::kick(vm, vcpu, outcome.kick);
+}
+
+/// Tells the vGIC what the guest's timers output now: their interrupts are level-sensitive,
+/// and a pending state the guest has not taken goes once the timer is disabled, masked or
+/// moved into the future.
+fn sample_timers(vm: &Vm, vgic: &mut sluice::vgic::Vgic, vcpu: usize) {
+    let timer = &vm.host.platform.timer;
+    let outputs = cpu::el1_timer_outputs();
+    vgic.set_hw_line(vcpu, timer.virt.intid, outputs.virt);
+    vgic.set_hw_line(vcpu, timer.nonsecure_phys.intid, outputs.phys);
+}
+
+/// Deactivates physical interrupts the vGIC no longer forwards (sluice left them active for
+/// the guest, EOImode = 1): PPIs in this CPU's interface, SPIs in the distributor.
+fn deactivate_released(vm: &Vm, released: &[u32]) {
+    for &intid in released {
+        if intid < 32 {
+            gic::deactivate(intid);
+        } else {
+            vm.host.dist.clear_active(intid);
+        }
     }
 }
 

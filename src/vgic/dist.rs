@@ -54,17 +54,42 @@ fn read_bit(reg: BitReg, irq: &Irq) -> bool {
     }
 }
 
-fn write_bit(reg: BitReg, irq: &mut Irq, set: bool) {
+/// Applies one bit of a bit-array register. Returns whether a HW-linked interrupt let go of
+/// the physical interrupt sluice held active for it, which must now be deactivated.
+fn write_bit(reg: BitReg, irq: &mut Irq, set: bool) -> bool {
     match reg {
         BitReg::Group => irq.group1 = set,
         _ if !set => {}
         BitReg::SetEnable => irq.enabled = true,
         BitReg::ClearEnable => irq.enabled = false,
+        _ if irq.hw_intid.is_some() => return write_hw_bit(reg, irq),
         BitReg::SetPending => irq.pending_latch = true,
         // Clearing pending also clears a level source's latch; the line itself stays.
         BitReg::ClearPending => irq.pending_latch = false,
         BitReg::SetActive => irq.active = true,
         BitReg::ClearActive => irq.active = false,
+    }
+    false
+}
+
+/// Pending and active bits of a HW-linked interrupt: those states stand for the physical
+/// interrupt, so the guest can give them up but not make them up (ISPENDR and ISACTIVER are
+/// ignored). While the interrupt sits in a list register of its running vCPU, the guest is
+/// already taking it: the write loses that race, as it could on hardware.
+fn write_hw_bit(reg: BitReg, irq: &mut Irq) -> bool {
+    if irq.in_lr {
+        return false;
+    }
+    match reg {
+        BitReg::ClearPending if irq.pending_latch && !irq.active => {
+            irq.pending_latch = false;
+            true
+        }
+        BitReg::ClearActive if irq.active => {
+            irq.active = false;
+            !irq.pending_latch
+        }
+        _ => false,
     }
 }
 
@@ -145,11 +170,16 @@ impl Vgic {
             for b in (0..32u32).filter(|b| valid.contains(&(word as u32 * 32 + b))) {
                 let intid = word as u32 * 32 + b;
                 let set = value & (1 << b) != 0;
-                if let Some(irq) = self.irq_mut(vcpu, intid) {
-                    write_bit(reg, irq, set);
-                    if set || reg == BitReg::Group {
-                        kick = kick.union(self.kick_for(vcpu, intid));
-                    }
+                let Some(irq) = self.irq_mut(vcpu, intid) else {
+                    continue;
+                };
+                let physical = irq.hw_intid;
+                if let (true, Some(physical)) = (write_bit(reg, irq, set), physical) {
+                    let owner = self.target_of(vcpu, intid).unwrap_or(0);
+                    self.release_hw(owner, physical);
+                }
+                if set || reg == BitReg::Group {
+                    kick = kick.union(self.kick_for(vcpu, intid));
                 }
             }
             return Some(Ok(kick));

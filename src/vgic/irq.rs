@@ -14,9 +14,13 @@ pub fn irouter_affinity(route: u64) -> u64 {
 pub struct Irq {
     /// GICD/GICR_ISENABLER.
     pub enabled: bool,
-    /// Edge pending, software-set pending (ISPENDR), or a pending state waiting for an LR.
+    /// A pending state held by the model: an edge, a software-set pending state (ISPENDR), or,
+    /// for a HW-linked interrupt, the physical interrupt that fired and that sluice keeps
+    /// active for the guest. While the interrupt sits in a list register as pending, the LR
+    /// holds that state instead (except for level interrupts, whose latch is consumed when the
+    /// guest acknowledges them).
     pub pending_latch: bool,
-    /// The input line (level-sensitive sources).
+    /// The input line (level-sensitive sources; for a HW-linked timer, its sampled output).
     pub line: bool,
     /// Active in the guest.
     pub active: bool,
@@ -30,14 +34,24 @@ pub struct Irq {
     pub route: u64,
     /// The physical INTID this one is forwarded from, if HW-linked.
     pub hw_intid: Option<u32>,
-    /// Currently held in a list register.
+    /// Currently held in a list register of the vCPU it was flushed to.
     pub in_lr: bool,
 }
 
 impl Irq {
-    /// Pending from the guest's point of view.
+    /// Pending from the guest's point of view (GICD_ISPENDR / GICR_ISPENDR0).
     pub fn pending(&self) -> bool {
         self.pending_latch || (!self.edge && self.line)
+    }
+
+    /// A pending state that may go into a list register. A HW-linked interrupt goes in only
+    /// once its physical interrupt fired (`pending_latch`): its line alone is no licence, as
+    /// the physical interrupt must be active when the guest deactivates the virtual one.
+    pub fn deliverable_pending(&self) -> bool {
+        match self.hw_intid {
+            Some(_) => self.pending_latch,
+            None => self.pending(),
+        }
     }
 
     /// Updates the input line; a rising edge latches pending for edge-triggered interrupts.
@@ -53,8 +67,22 @@ impl Irq {
         true
     }
 
-    /// Can be put in a list register now.
-    pub fn deliverable(&self, group_enabled: bool) -> bool {
-        self.enabled && self.pending() && !self.active && !self.in_lr && group_enabled
+    /// The output of the source behind a HW-linked level interrupt (a timer) was sampled:
+    /// once it is low, a pending state the guest has not taken yet is stale and is dropped.
+    /// Returns whether the physical interrupt, which sluice held active for the guest, must
+    /// now be deactivated.
+    pub fn set_hw_line(&mut self, level: bool) -> bool {
+        self.line = level;
+        if level || self.hw_intid.is_none() || !self.pending_latch || self.active {
+            return false;
+        }
+        self.pending_latch = false;
+        true
+    }
+
+    /// Whether the interrupt has to be in a list register of the vCPU it targets: active (the
+    /// guest must be able to deactivate it), or pending, enabled and in an enabled group.
+    pub fn wants_lr(&self, group_enabled: bool) -> bool {
+        self.active || (self.enabled && group_enabled && self.deliverable_pending())
     }
 }

@@ -21,6 +21,8 @@ pub struct Lpi {
     pub priority: u8,
     /// Pending.
     pub pending: bool,
+    /// Active in the guest (acknowledged, not yet deactivated).
+    pub active: bool,
     /// Held in a list register.
     pub in_lr: bool,
     /// Target vCPU.
@@ -127,13 +129,24 @@ impl Vgic {
         self.lpi.lpis.len()
     }
 
-    /// (priority, intid) of the LPIs deliverable to `vcpu` now.
-    pub(super) fn deliverable_lpis(&self, vcpu: usize) -> impl Iterator<Item = (u8, u32)> + '_ {
-        let on = self.lpi.enabled.get(vcpu).copied().unwrap_or(false) && self.group_enabled(true);
+    /// Whether `vcpu`'s redistributor takes LPIs now (GICR_CTLR.EnableLPIs and group 1 on).
+    pub(super) fn lpis_on(&self, vcpu: usize) -> bool {
+        self.lpi.enabled.get(vcpu).copied().unwrap_or(false) && self.group_enabled(true)
+    }
+
+    /// (active, priority, intid) of the LPIs that should be in a list register of `vcpu`:
+    /// active ones, and pending ones it can take.
+    pub(super) fn lpis_wanting_lr(
+        &self,
+        vcpu: usize,
+    ) -> impl Iterator<Item = (bool, u8, u32)> + '_ {
+        let on = self.lpis_on(vcpu);
         self.lpi
             .lpis
             .iter()
-            .filter(move |(_, l)| on && l.vcpu == vcpu && l.enabled && l.pending && !l.in_lr)
-            .map(|(&intid, l)| (l.priority, intid))
+            .filter(move |(_, l)| {
+                l.vcpu == vcpu && !l.in_lr && (l.active || (on && l.enabled && l.pending))
+            })
+            .map(|(&intid, l)| (l.active, l.priority, intid))
     }
 }

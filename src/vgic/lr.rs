@@ -1,9 +1,23 @@
 //! Moving interrupts between the model and the list registers (ICH_LR<n>_EL2, IHI 0069
 //! 12.5.11): vINTID [31:0], pINTID [44:32] with HW, EOI [41] without HW, Priority [55:48],
 //! Group [60], HW [61], State [63:62].
+//!
+//! The list registers are a cache rebuilt at every guest exit, as KVM does: `sync` folds every
+//! LR back into the model and empties it, the exit is handled against the model alone, and
+//! `flush` loads the interrupts that most need an LR -- active ones first (the guest must find
+//! them to deactivate them), then pending ones by priority. Two things follow that matter:
+//! - an interrupt that arrives again while the guest still handles the previous one (an SGI
+//!   pinged back before the handler's EOI) goes in as pending *and* active in the same LR, so
+//!   the guest takes it the moment it deactivates the first, with no exit in between;
+//! - when every LR is in use, a higher-priority interrupt evicts a lower pending one (whose
+//!   pending state returns to the model), and whatever did not fit asks for the underflow
+//!   maintenance interrupt, which brings the vCPU back here once LRs have freed up.
+//!
+//! A HW-linked interrupt is never pending and active at once in an LR: its pending state comes
+//! from a physical interrupt, which cannot fire again before the guest deactivated it.
 #![forbid(unsafe_code)]
 
-use super::{Vgic, FIRST_LPI, PRIVATE_IRQS};
+use super::{Kick, Vgic, FIRST_LPI, PRIVATE_IRQS};
 use alloc::vec::Vec;
 
 const LR_STATE_SHIFT: u32 = 62;
@@ -14,6 +28,7 @@ const LR_GROUP1: u64 = 1 << 60;
 const LR_EOI: u64 = 1 << 41;
 const LR_PRIORITY_SHIFT: u32 = 48;
 const LR_PINTID_SHIFT: u32 = 32;
+const LR_PINTID_MASK: u64 = 0x1fff;
 
 fn lr_state(lr: u64) -> u64 {
     lr >> LR_STATE_SHIFT
@@ -29,135 +44,162 @@ pub struct FlushOutcome {
     /// More interrupts wait than list registers hold: ask for the underflow maintenance
     /// interrupt (ICH_HCR_EL2.UIE) so they go in as soon as registers free up.
     pub underflow_irq_needed: bool,
+    /// Other vCPUs that must load their list registers again (an SPI rerouted while it sat
+    /// in this vCPU's LRs).
+    pub kick: Kick,
+}
+
+/// The order in which interrupts get list registers: active before pending-only, then by
+/// priority (lower value first), then by INTID.
+type Rank = (bool, u8, u32);
+
+fn rank(active: bool, priority: u8, intid: u32) -> Rank {
+    (!active, priority, intid)
 }
 
 impl Vgic {
-    /// An LPI's LR: group 1, pending, no EOI maintenance (LPIs are edge, with no active state).
-    fn load_lpi(&mut self, intid: u32) -> u64 {
-        let Some(lpi) = self.lpi.lpis.get_mut(&intid) else {
-            return 0;
-        };
-        lpi.in_lr = true;
-        lpi.pending = false;
-        intid as u64
-            | (lpi.priority as u64) << LR_PRIORITY_SHIFT
-            | LR_STATE_PENDING << LR_STATE_SHIFT
-            | LR_GROUP1
+    /// Folds the list registers of `vcpu` back into the model after the guest ran and empties
+    /// them: until the next `flush`, the model alone holds the vCPU's interrupt state.
+    /// Returns other vCPUs that must be kicked.
+    pub fn sync(&mut self, vcpu: usize, lrs: &mut [u64]) -> Kick {
+        let mut kick = Kick::NONE;
+        for lr in lrs.iter_mut().filter(|lr| **lr != 0) {
+            let (intid, state) = (lr_intid(*lr), lr_state(*lr));
+            *lr = 0;
+            if intid >= FIRST_LPI {
+                self.fold_lpi(intid, state);
+            } else {
+                kick = kick.union(self.fold(vcpu, intid, state));
+            }
+        }
+        kick
     }
 
-    /// Folds the list registers of `vcpu` back into the model after the guest ran, and clears
-    /// those the guest finished with.
-    pub fn sync(&mut self, vcpu: usize, lrs: &mut [u64]) {
-        for lr in lrs.iter_mut() {
-            let state = lr_state(*lr);
-            let intid = lr_intid(*lr);
-            if *lr == 0 {
-                continue;
+    fn fold(&mut self, vcpu: usize, intid: u32, state: u64) -> Kick {
+        let Some(irq) = self.irq_mut(vcpu, intid) else {
+            return Kick::NONE;
+        };
+        irq.in_lr = false;
+        irq.active = state & LR_STATE_ACTIVE != 0;
+        let lr_pending = state & LR_STATE_PENDING != 0;
+        if irq.edge || irq.hw_intid.is_some() {
+            // The LR carried the pending state `load` took from the latch: give it back (an
+            // edge that arrived meanwhile merges with it, as on hardware).
+            irq.pending_latch |= lr_pending;
+        } else if !lr_pending {
+            // A level interrupt the guest acknowledged: a software-set pending state is
+            // consumed; it stays pending only while its line is high.
+            irq.pending_latch = false;
+        }
+        let irq = *irq;
+        match self.target_of(vcpu, intid) {
+            Some(target) if target != vcpu && irq.wants_lr(self.group_enabled(irq.group1)) => {
+                Kick::vcpu(target)
             }
-            if intid >= FIRST_LPI {
-                if let Some(lpi) = self.lpi.lpis.get_mut(&intid) {
-                    lpi.in_lr = state != 0;
-                }
-            } else if let Some(irq) = self.irq_mut(vcpu, intid) {
-                irq.in_lr = state != 0;
-                irq.active = state & LR_STATE_ACTIVE != 0;
-                if state & LR_STATE_PENDING == 0 && !irq.edge && irq.hw_intid.is_none() {
-                    // A level interrupt the guest acknowledged or completed: a software-set
-                    // pending state is consumed; it stays pending only while its line is high,
-                    // which `pending()` derives from the line.
-                    irq.pending_latch = false;
-                }
-            }
-            if state == 0 {
-                *lr = 0;
-            }
+            _ => Kick::NONE,
         }
     }
 
-    /// Fills free list registers of `vcpu` with its highest-priority deliverable interrupts,
-    /// after dropping list-register state the guest changed through GICD/GICR registers.
+    fn fold_lpi(&mut self, intid: u32, state: u64) {
+        if let Some(lpi) = self.lpi.lpis.get_mut(&intid) {
+            lpi.in_lr = false;
+            lpi.active = state & LR_STATE_ACTIVE != 0;
+            lpi.pending |= state & LR_STATE_PENDING != 0;
+        }
+    }
+
+    /// Loads the list registers of `vcpu` (emptied by `sync`; anything left in them is folded
+    /// first) with the interrupts that need them most.
     pub fn flush(&mut self, vcpu: usize, lrs: &mut [u64]) -> FlushOutcome {
-        self.reconcile(vcpu, lrs);
-        let mut waiting = self.deliverable(vcpu);
-        waiting.sort_by_key(|&(priority, intid)| (priority, intid));
-        let mut queued = waiting.into_iter();
-        for lr in lrs.iter_mut().filter(|lr| lr_state(**lr) == 0) {
-            let Some((_, intid)) = queued.next() else {
+        let kick = self.sync(vcpu, lrs);
+        let mut wanted = self.wanting_lr(vcpu);
+        wanted.sort_unstable();
+        let mut queued = wanted.into_iter();
+        for lr in lrs.iter_mut() {
+            let Some((_, _, intid)) = queued.next() else {
                 break;
             };
             *lr = self.load(vcpu, intid);
         }
         FlushOutcome {
             underflow_irq_needed: queued.next().is_some(),
+            kick,
         }
     }
 
-    /// Drops a pending-only LR whose interrupt the guest cleared or disabled, and the active
-    /// bit of a software LR the guest deactivated through ICACTIVER.
-    fn reconcile(&mut self, vcpu: usize, lrs: &mut [u64]) {
-        for lr in lrs
-            .iter_mut()
-            .filter(|lr| lr_state(**lr) != 0 && **lr & LR_HW == 0)
-        {
-            let intid = lr_intid(*lr);
-            let Some(irq) = self.irq_mut(vcpu, intid) else {
-                continue;
-            };
-            let state = lr_state(*lr);
-            let mut new_state = state;
-            if state & LR_STATE_PENDING != 0 && (!irq.enabled || !irq.pending()) {
-                new_state &= !LR_STATE_PENDING;
-                irq.pending_latch |= irq.edge && irq.enabled; // an edge disabled in flight stays latched
-            }
-            if state & LR_STATE_ACTIVE != 0 && !irq.active {
-                new_state &= !LR_STATE_ACTIVE;
-            }
-            if new_state == 0 {
-                irq.in_lr = false;
-                *lr = 0;
-            } else {
-                *lr = (*lr & !(0b11 << LR_STATE_SHIFT)) | new_state << LR_STATE_SHIFT;
-            }
-        }
-    }
-
-    /// (priority, intid) of every interrupt that could be delivered to `vcpu` now.
-    fn deliverable(&self, vcpu: usize) -> Vec<(u8, u32)> {
+    /// The rank of every interrupt that should be in a list register of `vcpu` now.
+    fn wanting_lr(&self, vcpu: usize) -> Vec<Rank> {
         let spis = (PRIVATE_IRQS..PRIVATE_IRQS + self.cfg.spi_count)
             .filter(|&i| self.target_of(vcpu, i) == Some(vcpu));
         (0..PRIVATE_IRQS)
             .chain(spis)
             .filter_map(|intid| {
                 let irq = self.irq(vcpu, intid)?;
-                irq.deliverable(self.group_enabled(irq.group1))
-                    .then_some((irq.priority, intid))
+                (!irq.in_lr && irq.wants_lr(self.group_enabled(irq.group1))).then_some(rank(
+                    irq.active,
+                    irq.priority,
+                    intid,
+                ))
             })
-            .chain(self.deliverable_lpis(vcpu))
+            .chain(self.lpis_wanting_lr(vcpu).map(|(a, p, i)| rank(a, p, i)))
             .collect()
     }
 
-    /// Builds the LR for `intid` and marks it as held in an LR.
+    /// Builds the LR for `intid` and marks it as held in an LR; a pending state that only
+    /// the LR carries from now on (edge, HW) leaves the model.
     fn load(&mut self, vcpu: usize, intid: u32) -> u64 {
         if intid >= FIRST_LPI {
-            return self.load_lpi(intid);
+            return self.load_lpi(vcpu, intid);
         }
+        let Some(group_enabled) = self.irq(vcpu, intid).map(|i| self.group_enabled(i.group1))
+        else {
+            return 0;
+        };
         let Some(irq) = self.irq_mut(vcpu, intid) else {
             return 0;
         };
         irq.in_lr = true;
+        let hw = irq.hw_intid.is_some();
+        let pending =
+            irq.enabled && group_enabled && irq.deliverable_pending() && !(hw && irq.active);
+        if pending && (irq.edge || hw) {
+            irq.pending_latch = false;
+        }
+        let state = if pending { LR_STATE_PENDING } else { 0 }
+            | if irq.active { LR_STATE_ACTIVE } else { 0 };
         let mut lr = intid as u64
             | (irq.priority as u64) << LR_PRIORITY_SHIFT
-            | LR_STATE_PENDING << LR_STATE_SHIFT
+            | state << LR_STATE_SHIFT
             | if irq.group1 { LR_GROUP1 } else { 0 };
         match irq.hw_intid {
-            Some(physical) => lr |= LR_HW | (physical as u64 & 0x1fff) << LR_PINTID_SHIFT,
+            Some(physical) => {
+                lr |= LR_HW | (physical as u64 & LR_PINTID_MASK) << LR_PINTID_SHIFT;
+            }
             None if !irq.edge => lr |= LR_EOI, // re-sample the line when the guest completes it
             None => {}
         }
-        // The LR now carries the pending state of edges and HW interrupts.
-        if irq.edge || irq.hw_intid.is_some() {
-            irq.pending_latch = false;
-        }
         lr
     }
+
+    /// An LPI's LR: group 1, no EOI maintenance (LPIs are edge-like).
+    fn load_lpi(&mut self, vcpu: usize, intid: u32) -> u64 {
+        let on = self.lpis_on(vcpu);
+        let Some(lpi) = self.lpi.lpis.get_mut(&intid) else {
+            return 0;
+        };
+        lpi.in_lr = true;
+        let pending = on && lpi.enabled && lpi.pending;
+        if pending {
+            lpi.pending = false;
+        }
+        let state = if pending { LR_STATE_PENDING } else { 0 }
+            | if lpi.active { LR_STATE_ACTIVE } else { 0 };
+        intid as u64
+            | (lpi.priority as u64) << LR_PRIORITY_SHIFT
+            | state << LR_STATE_SHIFT
+            | LR_GROUP1
+    }
 }
+
+#[cfg(test)]
+mod tests;

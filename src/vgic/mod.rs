@@ -3,12 +3,14 @@
 //! through ICH_LR<n>_EL2.
 //!
 //! The model is plain data: the caller holds it under one lock, copies the list registers in
-//! and out around each guest exit (`sync` then `flush`), and sends a physical SGI to every
-//! vCPU named in a returned [`Kick`]. Architecture reference: GICv3/v4 specification IHI 0069.
+//! and out around each guest exit (`sync` then `flush`, see `lr`), reports the timers' outputs
+//! in between (`set_hw_line`), deactivates the physical interrupts `take_hw_deactivations`
+//! names, and sends a physical SGI to every vCPU named in a returned [`Kick`]. Architecture reference: GICv3/v4 specification IHI 0069.
 //! The guest sees a GIC with a single security state (GICD_CTLR.DS = 1) and affinity routing.
 #![forbid(unsafe_code)]
 
 mod dist;
+mod hw;
 mod irq;
 mod lpi;
 mod lr;
@@ -110,6 +112,8 @@ pub struct Vgic {
     /// GICR_WAKER.ProcessorSleep per vCPU.
     asleep: Vec<bool>,
     lpi: lpi::LpiState,
+    /// Per vCPU: physical interrupts to deactivate on its CPU (see `hw`).
+    hw_released: Vec<Vec<u32>>,
 }
 
 impl Vgic {
@@ -126,6 +130,7 @@ impl Vgic {
             private: alloc::vec![private; vcpus],
             asleep: alloc::vec![true; vcpus],
             lpi: lpi::LpiState::new(vcpus),
+            hw_released: alloc::vec![Vec::new(); vcpus],
         }
     }
 
@@ -202,7 +207,7 @@ impl Vgic {
     }
 
     /// The physical interrupt linked to `intid` fired (it stays active until the guest
-    /// deactivates the virtual one).
+    /// deactivates the virtual one, or until the model drops the virtual one: see `hw`).
     pub fn inject_hw(&mut self, vcpu: usize, intid: u32) -> Kick {
         self.inject_edge(vcpu, intid)
     }

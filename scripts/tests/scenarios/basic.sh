@@ -1,12 +1,13 @@
 # Host unit and fuzz tests, and boots of the demo that check sluice itself: banner, CPUs, timer,
 # console in and out, command line, faults, refusals of bad input.
 
-# Host unit tests: the sluice library (and its short fuzz runs), the guest fuzzer's pure
-# logic, and the benchmark harness's parsing and statistics.
+# Host unit tests: the sluice library (and its short fuzz runs), the guest fuzzer's and the
+# vCPU test guest's pure logic, and the benchmark harness's parsing and statistics.
 test_unit() {
     local ok=0
     cargo test --quiet >"$1" 2>&1 || ok=1
     (cd guest/fuzz && cargo test --quiet) >>"$1" 2>&1 || ok=1
+    (cd guest/vcputest && cargo test --quiet) >>"$1" 2>&1 || ok=1
     python3 -m unittest discover -s scripts/bench >>"$1" 2>&1 || ok=1
     grep -E '^test result:|^Ran [0-9]+ tests|^OK|FAILED' "$1" | tail -n 8
     return $ok

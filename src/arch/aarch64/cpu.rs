@@ -1,8 +1,8 @@
 //! CPU-level EL2 operations: identification, guest trap configuration, barriers, caches.
 
 use aarch64_cpu::registers::{
-    CNTFRQ_EL0, CNTHCTL_EL2, CNTPCT_EL0, CNTVOFF_EL2, HCR_EL2, ID_AA64MMFR0_EL1, MIDR_EL1,
-    MPIDR_EL1, TPIDR_EL2, VMPIDR_EL2,
+    CNTFRQ_EL0, CNTHCTL_EL2, CNTPCT_EL0, CNTP_CTL_EL0, CNTVOFF_EL2, CNTV_CTL_EL0, HCR_EL2,
+    ID_AA64MMFR0_EL1, MIDR_EL1, MPIDR_EL1, TPIDR_EL2, VMPIDR_EL2,
 };
 use core::arch::asm;
 use tock_registers::interfaces::{Readable, Writeable};
@@ -160,6 +160,31 @@ pub fn reset_el1_state() {
 pub fn stop_el1_timers() {
     write_sysreg!("cntv_ctl_el0", 0);
     write_sysreg!("cntp_ctl_el0", 0);
+}
+
+/// Whether the guest's EL1 timers assert their interrupts now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerOutputs {
+    /// The virtual timer (CNTV_CTL_EL0).
+    pub virt: bool,
+    /// The EL1 physical timer (CNTP_CTL_EL0).
+    pub phys: bool,
+}
+
+/// Samples the outputs of this CPU's EL1 timers: ENABLE, ISTATUS and not IMASK. At EL2
+/// without VHE, CNTV_CTL_EL0 and CNTP_CTL_EL0 are the guest's own timers (sluice uses
+/// neither).
+pub fn el1_timer_outputs() -> TimerOutputs {
+    let virt = CNTV_CTL_EL0.extract();
+    let phys = CNTP_CTL_EL0.extract();
+    TimerOutputs {
+        virt: virt.is_set(CNTV_CTL_EL0::ENABLE)
+            && virt.is_set(CNTV_CTL_EL0::ISTATUS)
+            && !virt.is_set(CNTV_CTL_EL0::IMASK),
+        phys: phys.is_set(CNTP_CTL_EL0::ENABLE)
+            && phys.is_set(CNTP_CTL_EL0::ISTATUS)
+            && !phys.is_set(CNTP_CTL_EL0::IMASK),
+    }
 }
 
 /// Cleans the data cache to the point of coherency over `[start, start + len)`, so that a guest

@@ -7,7 +7,9 @@
 
 use super::cpu::{read_sysreg, write_sysreg};
 use super::mmio::MmioBase;
+use aarch64_cpu::registers::ICH_HCR_EL2;
 use core::arch::asm;
+use tock_registers::interfaces::ReadWriteable;
 
 // Distributor registers (GICv3 architecture specification, IHI 0069, 12.9).
 const GICD_CTLR: usize = 0x0000;
@@ -300,10 +302,16 @@ pub fn virtual_priority_bits() -> u8 {
     (((read_sysreg!("S3_4_C12_C11_1") >> 29) & 0x7) + 1) as u8
 }
 
-/// Sets or clears ICH_HCR_EL2.UIE (maintenance interrupt when at most one LR is in use).
+/// Sets or clears ICH_HCR_EL2.UIE (maintenance interrupt while at most one LR is in use).
+/// The maintenance interrupt is level-sensitive: the exit handler clears UIE first thing, or
+/// the interrupt would stay asserted while it works with empty LRs.
 pub fn set_underflow_interrupt(enabled: bool) {
-    let hcr = read_sysreg!("S3_4_C12_C11_0") & !(1 << 1);
-    write_sysreg!("S3_4_C12_C11_0", hcr | ((enabled as u64) << 1));
+    let uie = if enabled {
+        ICH_HCR_EL2::UIE::SET
+    } else {
+        ICH_HCR_EL2::UIE::CLEAR
+    };
+    ICH_HCR_EL2.modify(uie);
 }
 
 /// Reads ICH_LR<n>_EL2.
