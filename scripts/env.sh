@@ -10,6 +10,14 @@ SLUICE_ELF=$SLUICE_ROOT/target/$SLUICE_TARGET/release/sluice
 SLUICE_IMAGE=$SLUICE_ROOT/target/sluice.bin
 # Built from this checkout's scripts/guest (not a download: never in a shared cache).
 SLUICE_INITRAMFS=$SLUICE_ROOT/target/initramfs.cpio.gz
+# The default guest kernel: bookworm's 6.1, raw Image and unpacked package (for its modules).
+SLUICE_KERNEL=$SLUICE_CACHE/Image
+SLUICE_KERNEL_ROOT=$SLUICE_CACHE/rootfs-kernel
+# The second guest kernel (run.sh --guest-kernel 6.12): bookworm-backports' 6.12, and the demo
+# initramfs built from its modules.
+SLUICE_IMAGE_612=$SLUICE_CACHE/Image-6.12
+SLUICE_KERNEL_ROOT_612=$SLUICE_CACHE/rootfs-kernel-6.12
+SLUICE_INITRAMFS_612=$SLUICE_ROOT/target/initramfs-6.12.cpio.gz
 QEMU=${QEMU:-qemu-system-aarch64}
 
 # The EL2 image is built by Debian's rustc-web/cargo-web (1.96, with rust-web-src for

@@ -1,26 +1,27 @@
 #!/usr/bin/env bash
 # Builds a guest initramfs from the cached Debian busybox-static and kernel modules.
 #   mkinitramfs.sh --init FILE --output FILE.cpio.gz [--modules "mod1 mod2 ..."]
-#                  [--add FILE:/PATH/IN/INITRAMFS]...
+#                  [--add FILE:/PATH/IN/INITRAMFS]... [--kernel-root DIR]
+# --kernel-root: the unpacked kernel package whose modules are used (default: the 6.1 one).
 # The modules and everything they depend on (from modules.dep) are copied, decompressed, and
-# listed in load order in /etc/sluice-modules for the init script. Rebuilt only when an input
-# is newer than the output.
+# listed in load order in /etc/sluice-modules for the init script (modules built into the
+# kernel are skipped). Rebuilt only when an input is newer than the output.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
-init="" output="" modules="" adds=()
+init="" output="" modules="" adds=() kernel_root=$SLUICE_KERNEL_ROOT
 while [ $# -gt 0 ]; do
     case "$1" in
         --init) init=${2:?}; shift 2 ;;
         --output) output=${2:?}; shift 2 ;;
         --modules) modules=${2:-}; shift 2 ;;
         --add) adds+=("${2:?}"); shift 2 ;;
+        --kernel-root) kernel_root=${2:?}; shift 2 ;;
         *) die "mkinitramfs.sh: unknown option $1" ;;
     esac
 done
 [ -f "$init" ] || die "init script not found: $init"
 [ -n "$output" ] || die "mkinitramfs.sh: --output is required"
-kernel_root=$SLUICE_CACHE/rootfs-kernel
 busybox=$SLUICE_CACHE/rootfs-busybox/bin/busybox
 [ -x "$busybox" ] || die "busybox not unpacked; run scripts/setup.sh"
 
@@ -28,7 +29,7 @@ for add in "${adds[@]}"; do
     [[ "$add" == *:/* ]] || die "mkinitramfs.sh: --add wants FILE:/PATH, got '$add'"
     [ -f "${add%%:*}" ] || die "file to add not found: ${add%%:*}"
 done
-stamp="$init $0 $(dirname "$0")/guest"
+stamp="$init $0 $(dirname "$0")/guest $kernel_root/lib/modules"
 for add in "${adds[@]}"; do stamp="$stamp ${add%%:*}"; done
 if [ -f "$output" ] && [ -z "$(find $stamp -newer "$output" 2>/dev/null)" ]; then
     exit 0
@@ -59,12 +60,15 @@ for add in "${adds[@]}"; do
 done
 
 if [ -n "$modules" ]; then
-    moddir=$(ls -d "$kernel_root"/lib/modules/6.1.0-*)
+    moddir=$(ls -d "$kernel_root"/lib/modules/*/ | head -1)
+    moddir=${moddir%/}
     : >"$work/etc/sluice-modules"
     declare -A seen=()
     add_module() {
         local name=$1 path deps dep
-        path=$(grep -E "(^|/)${name//_/[-_]}\.ko(\.xz)?:" "$moddir/modules.dep" | head -1 | cut -d: -f1)
+        path=$(grep -E "(^|/)${name//_/[-_]}\.ko(\.xz)?:" "$moddir/modules.dep" | head -1 | cut -d: -f1 || true)
+        # Built into this kernel (6.12 has virtio_pci built in): nothing to load.
+        [ -z "$path" ] && grep -qE "(^|/)${name//_/[-_]}\.ko$" "$moddir/modules.builtin" && return
         [ -n "$path" ] || die "module $name not found in $moddir/modules.dep"
         [ -n "${seen[$path]:-}" ] && return
         seen[$path]=1

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Boots sluice with a Linux guest on QEMU virt (or the guest alone, natively, with --native).
 #
-#   scripts/run.sh [--kernel FILE] [--initrd FILE] [--append "ARGS"] [--smp N] [--mem SIZE]
+#   scripts/run.sh [--guest-kernel 6.1|6.12] [--kernel FILE] [--initrd FILE] [--append "ARGS"]
+#                  [--smp N] [--mem SIZE]
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
 #                  [-- EXTRA QEMU ARGS...]
 #
-#   --kernel FILE      guest kernel: arm64 Image, or gzip-compressed (default: cached Debian 6.1)
-#   --initrd FILE      guest initramfs (default: the demo initramfs)
+#   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
+#                      modules: 6.1 (bookworm, the default) or 6.12 (bookworm-backports)
+#   --kernel FILE      guest kernel: arm64 Image, or gzip-compressed (default: per --guest-kernel)
+#   --initrd FILE      guest initramfs (default: the demo initramfs of --guest-kernel)
 #   --append "ARGS"    added to the guest command line (after console=ttyAMA0)
 #   --smp N            CPUs of the machine, one vCPU each (default 2)
 #   --mem SIZE         machine RAM, QEMU syntax such as 1G or 768M (default 1G)
@@ -25,7 +28,8 @@
 #                      powered off on purpose (default: Linux's 'reboot: Power down'; a guest
 #                      that is not Linux, such as guest/vcputest, names its own last line)
 #   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
-#   -- ...             everything after -- is passed to QEMU verbatim
+#   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
+#                      adds properties to run.sh's own (e.g. -- -machine mte=on)
 #
 # stdout is the serial console: sluice's lines start with "[sluice] ", the rest is the guest.
 # The console is also saved in target/run.log. Exit status:
@@ -38,8 +42,7 @@ source "$(dirname "$0")/env.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-kernel=$SLUICE_CACHE/Image
-initrd=$SLUICE_INITRAMFS
+kernel="" initrd="" guest_kernel=6.1
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
 nics=() pcis=() extra=()
@@ -47,6 +50,7 @@ nics=() pcis=() extra=()
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
     case "$1" in
+        --guest-kernel) need_value "$@"; guest_kernel=$2; shift 2 ;;
         --kernel) need_value "$@"; kernel=$2; kernel_given=1; shift 2 ;;
         --initrd) need_value "$@"; initrd=$2; initrd_given=1; shift 2 ;;
         --append) [ $# -ge 2 ] || die "option --append needs a value"; append=$2; shift 2 ;;
@@ -65,6 +69,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+case "$guest_kernel" in
+    6.1) [ -n "$kernel" ] || kernel=$SLUICE_KERNEL; [ -n "$initrd" ] || initrd=$SLUICE_INITRAMFS ;;
+    6.12) [ -n "$kernel" ] || kernel=$SLUICE_IMAGE_612; [ -n "$initrd" ] || initrd=$SLUICE_INITRAMFS_612 ;;
+    *) die "--guest-kernel must be 6.1 or 6.12, got '$guest_kernel'" ;;
+esac
 [[ "$smp" =~ ^[1-8]$ ]] || die "--smp must be 1..8, got '$smp'"
 [[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds, got '$timeout_s'"
 [[ "$mem" =~ ^([0-9]+)([MG])$ ]] || die "--mem must look like 1G or 768M, got '$mem'"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what sluice needs on a Debian bookworm machine (as root) and caches the guest:
-# Debian's arm64 kernel (as a raw Image) and a demo initramfs with busybox and the NIC modules.
+# Debian's arm64 kernels (bookworm's 6.1, the default, and bookworm-backports' 6.12, each as a
+# raw Image) and a demo initramfs per kernel with busybox and that kernel's NIC modules.
 # Idempotent: a second run with everything in place does nothing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -38,6 +39,7 @@ guest_apt() {
 deb [arch=arm64] http://deb.debian.org/debian bookworm main
 deb [arch=arm64] http://deb.debian.org/debian bookworm-updates main
 deb [arch=arm64] http://deb.debian.org/debian-security bookworm-security main
+deb [arch=arm64] http://deb.debian.org/debian bookworm-backports main
 LIST
     apt-get -q -o APT::Architecture=arm64 -o APT::Architectures=arm64 \
         -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt" -o Dir::State::Status=/dev/null \
@@ -45,6 +47,7 @@ LIST
         -o Debug::NoLocking=1 "$@"
 }
 
+# Downloads busybox-static and the 6.1 kernel (bookworm) unless cached.
 download_guest_debs() {
     local debs=$SLUICE_CACHE/debs
     if ls "$debs"/linux-image-6.1.0-*-arm64_*.deb "$debs"/busybox-static_*.deb >/dev/null 2>&1; then
@@ -59,6 +62,20 @@ download_guest_debs() {
     (cd "$debs" && guest_apt download "$kernel" busybox-static >/dev/null)
 }
 
+# Downloads the bookworm-backports 6.12 kernel unless cached.
+download_backports_kernel() {
+    local debs=$SLUICE_CACHE/debs
+    ls "$debs"/linux-image-6.12.*-arm64_*.deb >/dev/null 2>&1 && return
+    note "downloading Debian's bookworm-backports arm64 kernel (6.12)"
+    guest_apt update -qq >/dev/null
+    local kernel
+    kernel=$(guest_apt_cache -o APT::Default-Release=bookworm-backports depends linux-image-arm64 |
+        awk '/Depends: linux-image-6\.12\.[0-9.+~a-z-]*-arm64$/ {print $2; exit}')
+    [ -n "$kernel" ] || die "could not find the linux-image-6.12.*-arm64 package in bookworm-backports"
+    mkdir -p "$debs"
+    (cd "$debs" && guest_apt download "$kernel/bookworm-backports" >/dev/null)
+}
+
 guest_apt_cache() {
     local apt=$SLUICE_CACHE/apt
     apt-cache -o APT::Architecture=arm64 -o APT::Architectures=arm64 -o Dir::State::Lists="$apt/lists" \
@@ -66,33 +83,48 @@ guest_apt_cache() {
         -o Dir::Etc::SourceParts=/dev/null "$@"
 }
 
-unpack_guest() {
-    [ -f "$SLUICE_CACHE/Image" ] && ls "$SLUICE_CACHE"/rootfs-kernel/lib/modules/*/modules.dep >/dev/null 2>&1 &&
-        [ -d "$SLUICE_CACHE/rootfs-busybox" ] && return
-    note "unpacking the guest kernel and busybox"
-    rm -rf "$SLUICE_CACHE/rootfs-kernel" "$SLUICE_CACHE/rootfs-busybox"
-    dpkg -x "$SLUICE_CACHE"/debs/linux-image-6.1.0-*-arm64_*.deb "$SLUICE_CACHE/rootfs-kernel"
-    dpkg -x "$SLUICE_CACHE"/debs/busybox-static_*.deb "$SLUICE_CACHE/rootfs-busybox"
+unpack_busybox() {
+    [ -d "$SLUICE_CACHE/rootfs-busybox" ] && return
+    note "unpacking busybox"
+    dpkg -x "$SLUICE_CACHE"/debs/busybox-static_*.deb "$SLUICE_CACHE/rootfs-busybox.tmp"
+    mv "$SLUICE_CACHE/rootfs-busybox.tmp" "$SLUICE_CACHE/rootfs-busybox"
+}
+
+# unpack_kernel DEB-GLOB ROOTFS IMAGE: the package's files in ROOTFS (with modules.dep) and its
+# kernel as a raw Image in IMAGE.
+unpack_kernel() {
+    local deb_glob=$1 rootfs=$2 image=$3
+    [ -f "$image" ] && ls "$rootfs"/lib/modules/*/modules.dep >/dev/null 2>&1 && return
+    note "unpacking the guest kernel $(basename "$image")"
+    rm -rf "$rootfs"
+    # shellcheck disable=SC2086 # the glob names the one cached package
+    dpkg -x $SLUICE_CACHE/debs/$deb_glob "$rootfs"
     local vmlinuz
-    vmlinuz=$(ls "$SLUICE_CACHE"/rootfs-kernel/boot/vmlinuz-*)
-    # Debian's arm64 vmlinuz is a gzip-compressed Image; sluice loads the raw Image.
-    gzip -dc "$vmlinuz" >"$SLUICE_CACHE/Image.tmp" 2>/dev/null || cp "$vmlinuz" "$SLUICE_CACHE/Image.tmp"
-    [ "$(dd if="$SLUICE_CACHE/Image.tmp" bs=1 skip=56 count=4 2>/dev/null)" = $'ARM\x64' ] ||
+    vmlinuz=$(ls "$rootfs"/boot/vmlinuz-*)
+    # Debian's arm64 vmlinuz is a gzip-compressed Image (6.1) or a raw one (6.12); sluice loads
+    # the raw Image.
+    gzip -dc "$vmlinuz" >"$image.tmp" 2>/dev/null || cp "$vmlinuz" "$image.tmp"
+    [ "$(dd if="$image.tmp" bs=1 skip=56 count=4 2>/dev/null)" = $'ARM\x64' ] ||
         die "$vmlinuz is not an arm64 Image"
-    mv "$SLUICE_CACHE/Image.tmp" "$SLUICE_CACHE/Image"
+    mv "$image.tmp" "$image"
     # The package leaves modules.dep to its postinst; build it here.
     local version
-    version=$(basename "$(ls -d "$SLUICE_CACHE"/rootfs-kernel/lib/modules/6.1.0-*)")
-    depmod -b "$SLUICE_CACHE/rootfs-kernel" "$version"
+    version=$(basename "$(ls -d "$rootfs"/lib/modules/*)")
+    depmod -b "$rootfs" "$version"
 }
 
 main() {
     mkdir -p "$SLUICE_CACHE"
     install_host_packages
     download_guest_debs
-    unpack_guest
+    download_backports_kernel
+    unpack_busybox
+    unpack_kernel 'linux-image-6.1.0-*-arm64_*.deb' "$SLUICE_KERNEL_ROOT" "$SLUICE_CACHE/Image"
+    unpack_kernel 'linux-image-6.12.*-arm64_*.deb' "$SLUICE_KERNEL_ROOT_612" "$SLUICE_IMAGE_612"
     "$SLUICE_ROOT/scripts/mkinitramfs.sh" --init "$SLUICE_ROOT/scripts/guest/init" \
         --modules "${GUEST_MODULES[*]}" --output "$SLUICE_INITRAMFS"
+    "$SLUICE_ROOT/scripts/mkinitramfs.sh" --init "$SLUICE_ROOT/scripts/guest/init" \
+        --kernel-root "$SLUICE_KERNEL_ROOT_612" --modules "${GUEST_MODULES[*]}" --output "$SLUICE_INITRAMFS_612"
 }
 
 main "$@"

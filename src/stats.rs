@@ -28,6 +28,8 @@ pub enum ExitReason {
     Smc(CallFunction),
     /// Trapped ICC_SGI1R_EL1 write.
     SysRegSgi,
+    /// Trapped ID register read (HCR_EL2.TID3), answered from `cpuid`.
+    SysRegId,
     /// Trapped WFI (or WFIT). sluice does not trap them today: a vCPU owns its physical CPU,
     /// so a WFI idles that CPU directly; the row counts them if that ever changes.
     Wfi,
@@ -59,8 +61,9 @@ const BEFORE_CALLS: [ExitReason; 7] = [
 ];
 
 /// Reasons listed after the HVC and SMC rows, in table order.
-const AFTER_CALLS: [ExitReason; 9] = [
+const AFTER_CALLS: [ExitReason; 10] = [
     ExitReason::SysRegSgi,
+    ExitReason::SysRegId,
     ExitReason::Wfi,
     ExitReason::Wfe,
     ExitReason::OtherSync,
@@ -122,6 +125,7 @@ impl fmt::Display for ExitReason {
             Self::MmioUart => "mmio uart",
             Self::MmioUnhandled => "mmio unhandled",
             Self::SysRegSgi => "sysreg sgi",
+            Self::SysRegId => "sysreg id",
             Self::Wfi => "wfi",
             Self::Wfe => "wfe",
             Self::OtherSync => "other sync",

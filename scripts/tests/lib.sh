@@ -83,11 +83,12 @@ check_fetch() { # LOG DRIVER...
 }
 
 # NIC interrupt lines printed after each fetch: with MSI (the default) at least two ITS-MSI
-# vectors per NIC that counted; with IRQ_MODE=intx one GICv3 level line per NIC that counted.
+# vectors per NIC that counted (6.12 names the chip ITS-PCI-MSIX-<device>); with IRQ_MODE=intx
+# one GICv3 level line per NIC that counted.
 check_nic_irqs() { # LOG NIC-COUNT
     local log=$1 nics=$2 counted
     if [ "${IRQ_MODE:-msi}" = msi ]; then
-        counted=$(grep '^sluice-demo: irq' "$log" | grep ' ITS-MSI ' | awk '$4 + $5 > 0 {print $3}' | sort -u | wc -l)
+        counted=$(grep '^sluice-demo: irq' "$log" | grep -E ' ITS-(MSI|PCI-MSIX?-[0-9a-f:.]+) ' | awk '$4 + $5 > 0 {print $3}' | sort -u | wc -l)
         [ "$counted" -ge $((2 * nics)) ] || { echo "  expected >= $((2 * nics)) counting ITS-MSI vectors, got $counted"; return 1; }
     else
         counted=$(grep '^sluice-demo: irq' "$log" | grep -E 'GICv3 +[0-9]+ Level' | awk '$4 + $5 > 0 {print $3}' | sort -u | wc -l)

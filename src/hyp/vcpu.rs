@@ -8,10 +8,12 @@ use super::{devices, host, psci_glue, reboot, vm::Vm};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
+use crate::arch::idregs;
+use sluice::cpuid;
 use sluice::psci::CallFunction;
 use sluice::ratelimit::{RateLimiter, Verdict};
 use sluice::stats::ExitReason;
-use sluice::trap::{self, Exit, InjectKind, MmioAccess};
+use sluice::trap::{self, Exit, InjectKind, MmioAccess, SysRegAccess};
 use spin::Mutex;
 
 /// Exit kinds pushed by `vectors.S`.
@@ -226,6 +228,17 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
             devices::kick(vm, vcpu, k);
             frame.pc = trap::next_pc(frame.pc, esr);
         }
+        Exit::SysReg(reg) if cpuid::is_id_register(reg.id()) => {
+            handle_id_register(vcpu, frame, &reg, esr)
+        }
+        // The guest is shown RAS (ESB, error synchronization) but none of the machine's error
+        // records: ERRIDR_EL1 reads 0 records, and every record register is RAZ/WI.
+        Exit::SysReg(reg) if reg.id().is_error_record() => {
+            if reg.is_read {
+                frame.set_reg(reg.register, 0);
+            }
+            frame.pc = trap::next_pc(frame.pc, esr);
+        }
         Exit::DataAbortNoSyndrome {
             guest_phys,
             is_write,
@@ -336,11 +349,33 @@ fn sync_reason(exit: &Exit, x0: u64) -> Option<ExitReason> {
         Exit::Hvc { .. } => ExitReason::Hvc(function()),
         Exit::Smc { .. } => ExitReason::Smc(function()),
         Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 => ExitReason::SysRegSgi,
+        Exit::SysReg(reg) if cpuid::is_id_register(reg.id()) => ExitReason::SysRegId,
         Exit::Wfi => ExitReason::Wfi,
         Exit::Wfe => ExitReason::Wfe,
         Exit::DataAbortNoSyndrome { .. } => ExitReason::MmioUnhandled,
         _ => ExitReason::OtherSync,
     })
+}
+
+/// A trapped access to the ID register space (HCR_EL2.TID3): a read gets the guest's view of
+/// the host register (`sluice::cpuid`); a write is UNDEFINED, as the architecture makes an MSR
+/// to a read-only register.
+fn handle_id_register(vcpu: usize, frame: &mut GuestFrame, reg: &SysRegAccess, esr: u64) {
+    if reg.is_read {
+        let host = idregs::read_host(reg.id());
+        let value = cpuid::guest_value(reg.id(), host, &idregs::enables());
+        frame.set_reg(reg.register, value);
+        frame.pc = trap::next_pc(frame.pc, esr);
+    } else {
+        guest_fault(format_args!(
+            "vCPU {vcpu}: guest write to ID register {} ({}): undefined instruction injected \
+             (pc {:#x})",
+            reg.id(),
+            cpuid::name(reg.id()).unwrap_or("unallocated"),
+            frame.pc
+        ));
+        inject(frame, InjectKind::Undefined);
+    }
 }
 
 /// The accounting class of an MMIO exit, from who handled it.

@@ -92,6 +92,28 @@ impl SysRegId {
         }
     }
 
+    /// The ID register space HCR_EL2.TID3 traps (Arm ARM D19 HCR_EL2.TID3): op0 = 3, op1 = 0,
+    /// CRn = 0, CRm = 1..=7 (the AArch64 and AArch32 feature ID registers, MVFR0-2, and the
+    /// unallocated encodings between them). `sluice::cpuid` answers reads of it.
+    pub const fn is_id_space(&self) -> bool {
+        self.op0 == 3 && self.op1 == 0 && self.crn == 0 && self.crm >= 1 && self.crm <= 7
+    }
+
+    /// The RAS error record registers HCR_EL2.TERR traps (Arm ARM D19 HCR_EL2.TERR, FEAT_RAS):
+    /// ERRIDR_EL1 and ERRSELR_EL1 (CRn 5, CRm 3), ERXFR/CTLR/STATUS/ADDR and the ERXPFG*
+    /// registers (CRm 4), ERXMISC0-3 (CRm 5).
+    pub const fn is_error_record(&self) -> bool {
+        self.op0 == 3
+            && self.op1 == 0
+            && self.crn == 5
+            && match self.crm {
+                3 => self.op2 <= 1,
+                4 => self.op2 <= 6,
+                5 => self.op2 <= 3,
+                _ => false,
+            }
+    }
+
     /// ICC_SGI1R_EL1 (GICv3, IHI 0069): generate a Group 1 SGI; trapped by HCR_EL2.IMO.
     pub const ICC_SGI1R_EL1: Self = Self::new(3, 0, 12, 11, 5);
     /// ICC_ASGI1R_EL1 (GICv3): generate a Group 1 SGI for the other Security state.
@@ -192,6 +214,25 @@ mod tests {
         assert_eq!(load(1, false, false).write_value(0x1234), 0x34);
         assert_eq!(load(2, false, false).write_value(0x12_3456), 0x3456);
         assert_eq!(load(8, false, true).write_value(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn the_id_space_is_crm_1_to_7_of_crn_0_and_excludes_midr_and_gic_registers() {
+        assert!(SysRegId::new(3, 0, 0, 4, 1).is_id_space()); // ID_AA64PFR1_EL1
+        assert!(SysRegId::new(3, 0, 0, 7, 7).is_id_space());
+        assert!(!SysRegId::new(3, 0, 0, 0, 0).is_id_space()); // MIDR_EL1
+        assert!(!SysRegId::new(3, 0, 0, 8, 0).is_id_space());
+        assert!(!SysRegId::ICC_SGI1R_EL1.is_id_space());
+    }
+
+    #[test]
+    fn error_record_registers_are_crn_5_crm_3_to_5_but_not_esr_or_afsr() {
+        assert!(SysRegId::new(3, 0, 5, 3, 0).is_error_record()); // ERRIDR_EL1
+        assert!(SysRegId::new(3, 0, 5, 4, 6).is_error_record()); // ERXPFGCDN_EL1
+        assert!(SysRegId::new(3, 0, 5, 5, 3).is_error_record()); // ERXMISC3_EL1
+        assert!(!SysRegId::new(3, 0, 5, 2, 0).is_error_record()); // ESR_EL1
+        assert!(!SysRegId::new(3, 0, 5, 1, 0).is_error_record()); // AFSR0_EL1
+        assert!(!SysRegId::new(3, 4, 5, 3, 0).is_error_record());
     }
 
     #[test]

@@ -91,7 +91,9 @@ pub fn send_event() {
 }
 
 /// Configures the EL2 controls that make the guest a guest: stage 2 on, physical interrupts
-/// and aborts to EL2, SMC trapped, guest runs AArch64 at EL1 with this CPU's identity.
+/// and aborts to EL2, SMC trapped, guest runs AArch64 at EL1 with this CPU's identity, and its
+/// reads of the ID registers trapped (TID3) so that it sees the CPU `sluice::cpuid` describes,
+/// and its accesses to the RAS error records trapped (TERR: it sees none of the machine's).
 pub fn configure_guest_traps() {
     HCR_EL2.write(
         HCR_EL2::VM::Enable
@@ -102,6 +104,8 @@ pub fn configure_guest_traps() {
             + HCR_EL2::FB::SET
             + HCR_EL2::BSU::InnerShareable
             + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
+            + HCR_EL2::TID3::SET
+            + HCR_EL2::TERR::SET
             + HCR_EL2::RW::EL1IsAarch64
             + HCR_EL2::API::DisableTrapPointerAuthInstToEl2
             + HCR_EL2::APK::DisableTrapPointerAuthKeyRegsToEl2,
@@ -115,8 +119,10 @@ pub fn configure_guest_traps() {
     configure_feature_traps();
 }
 
-/// Leaves FP/SIMD, SVE and SME untrapped at their full vector length, and hands the guest every
-/// PMU counter. sluice itself is soft-float, so the guest's FP state is never touched.
+/// Leaves FP/SIMD, SVE and SME untrapped at their full vector length, turns on what the
+/// guest's ID registers show (MOPS, FPMR, SME's FA64 and ZT0: `idregs::configure`), and hands
+/// the guest every PMU counter (not counting while sluice runs: `cpuid::mdcr_el2`). sluice
+/// itself is soft-float, so the guest's FP state is never touched.
 fn configure_feature_traps() {
     // CPTR_EL2 (non-VHE): RES1 bits 13, 9 and 7:0; TZ (8), TFP (10), TSM (12), TTA, TAM and
     // TCPAC all clear.
@@ -128,15 +134,12 @@ fn configure_feature_traps() {
     if (pfr0 >> 32) & 0xf != 0 {
         write_sysreg!("S3_4_C1_C2_0", 0xf); // ZCR_EL2.LEN: no limit
     }
-    if (pfr1 >> 24) & 0xf != 0 {
-        write_sysreg!("S3_4_C1_C2_6", 0xf); // SMCR_EL2.LEN: no limit, FA64 off
-    }
-    let mmfr1 = read_sysreg!("id_aa64mmfr1_el1");
-    if (mmfr1 >> 40) & 0xf != 0 {
-        write_sysreg!("S3_4_C1_C2_2", 0); // HCRX_EL2: no extra traps or enables
-    }
-    let pmcr_counters = (read_sysreg!("pmcr_el0") >> 11) & 0x1f;
-    write_sysreg!("mdcr_el2", pmcr_counters); // HPMN = all counters, no debug traps
+    let has_sme = (pfr1 >> 24) & 0xf != 0;
+    let has_hcrx = (read_sysreg!("id_aa64mmfr1_el1") >> 40) & 0xf != 0;
+    super::idregs::configure(&super::idregs::enables(), has_hcrx, has_sme);
+    let pmcr_counters = ((read_sysreg!("pmcr_el0") >> 11) & 0x1f) as u8;
+    let dfr0 = read_sysreg!("id_aa64dfr0_el1");
+    write_sysreg!("mdcr_el2", sluice::cpuid::mdcr_el2(pmcr_counters, dfr0));
     reset_el1_state();
 }
 

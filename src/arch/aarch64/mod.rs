@@ -11,6 +11,7 @@ pub mod context;
 pub mod cpu;
 pub mod firmware;
 pub mod gic;
+pub mod idregs;
 pub mod mmio;
 pub mod mmu;
 pub mod uart;
