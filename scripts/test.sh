@@ -383,6 +383,9 @@ test_guest_fuzz() {
 SCENARIOS=(unit host_fuzz demo_boot custom_initrd devmem_fault console_input bad_script_input no_kernel_module not_at_el2
     nic_e1000e nic_virtio nic_both nic_intx nic_behind_root_port pci_selection hostile_msi hostile_its config_fuzz
     guest_fuzz dma_isolation no_smmu reboot_loop)
+# Scenario files in the split layout (scripts/tests/scenarios/*.sh) register themselves.
+scenario() { SCENARIOS+=("$1"); }
+source scripts/tests/scenarios/mem_sizes.sh
 
 # --- main ------------------------------------------------------------------------------------
 if [ "${1:-}" = --list ]; then printf '%s\n' "${SCENARIOS[@]}"; exit 0; fi

@@ -4,6 +4,7 @@
 extern crate alloc;
 
 pub mod guestdt;
+pub mod guestmap;
 pub mod its;
 pub mod loader;
 pub mod mm;
