@@ -3,13 +3,16 @@
 //! Laid out for the guest, not copied from the host, so that any amount of RAM fits:
 //! - translated (an SMMU applies the guest's stage 2 to DMA): RAM starts at
 //!   [`GUEST_RAM_BASE`] and fills upwards, skipping the devices the guest sees at their host
-//!   addresses, the host's PCI windows, and the 32-bit PCI hole `[LOW_RAM_END, 4 GiB)`; what
-//!   does not fit below the hole goes above 4 GiB;
+//!   addresses, the host's PCI windows, the host addresses of the hypervisor's own memory (a
+//!   device told to DMA there hits an SMMU fault, not guest RAM) and the 32-bit PCI hole
+//!   `[LOW_RAM_END, 4 GiB)`; what does not fit below the hole goes above 4 GiB; no bank starts
+//!   at its own host address (translated RAM must never work by accident);
 //! - identity (no SMMU, devices DMA to host addresses): RAM is where the host's is, and the
 //!   virtual PCI windows take what is left, reusing the host's own PCI window addresses when
 //!   RAM leaves no other room below 4 GiB.
 #![forbid(unsafe_code)]
 
+use crate::mm::carve::FreeMemory;
 use crate::mm::guest_ram::{GuestRam, RamBank};
 use crate::mm::PhysRange;
 use crate::vpci::layout::{self, GuestPciLayout, NoRoom};
@@ -46,7 +49,8 @@ pub struct Request<'a> {
     pub devices: &'a [PhysRange],
     /// The host's PCI ECAMs and windows: kept clear where room allows.
     pub host_pci: &'a [PhysRange],
-    /// Every host RAM bank: identity-mapped guest PCI windows keep clear of them.
+    /// Every host RAM bank: translated guest RAM keeps clear of the part not backing it (the
+    /// hypervisor's), identity-mapped guest PCI windows of all of it.
     pub host_memory: &'a [PhysRange],
     /// Guest IPA size (from the CPU's PA range).
     pub ipa_bits: u8,
@@ -150,23 +154,20 @@ fn identity(req: &Request, top: u64) -> Result<GuestRam> {
     Ok(GuestRam::identity(req.host_ram))
 }
 
-/// Fills the free IPA space from `GUEST_RAM_BASE` up; if that happens to put a bank at its own
-/// host address, starts one `BANK_ALIGN` higher (translated RAM must never work by accident).
+/// Fills the free IPA space from `GUEST_RAM_BASE` up.
 fn translated(req: &Request, top: u64) -> Result<GuestRam> {
-    let mut avoid = [req.devices, req.host_pci].concat();
-    avoid.push(PhysRange::new(LOW_RAM_END, FOUR_GIB - LOW_RAM_END));
-    let mut ram = fill(req, &avoid, GUEST_RAM_BASE, top)?;
-    for shift in 1..4 {
-        if !ram.banks().iter().any(RamBank::is_identity) {
-            break;
-        }
-        ram = fill(req, &avoid, GUEST_RAM_BASE + shift * BANK_ALIGN, top)?;
+    let mut hypervisor = FreeMemory::new(req.host_memory);
+    for r in req.host_ram {
+        hypervisor.reserve(*r);
     }
-    Ok(ram)
+    let mut avoid = [req.devices, req.host_pci, hypervisor.ranges()].concat();
+    avoid.push(PhysRange::new(LOW_RAM_END, FOUR_GIB - LOW_RAM_END));
+    fill(req, &avoid, GUEST_RAM_BASE, top)
 }
 
 /// Places the host ranges, in order, in the free IPA space `[from, top)` outside `avoid`,
-/// splitting them where an obstacle interrupts the space.
+/// splitting them where an obstacle interrupts the space, and moving a bank that would start
+/// at its own host address one `BANK_ALIGN` up.
 fn fill(req: &Request, avoid: &[PhysRange], from: u64, top: u64) -> Result<GuestRam> {
     let free = free_space(avoid, from, top);
     let mut banks = Vec::new();
@@ -176,7 +177,8 @@ fn fill(req: &Request, avoid: &[PhysRange], from: u64, top: u64) -> Result<Guest
     for host in req.host_ram {
         let (mut host_start, mut left) = (host.start, host.size_bytes);
         while left != 0 {
-            let Some(room) = space.filter(|r| r.size_bytes != 0) else {
+            let room = space.map(|r| skip_identity(r, host_start));
+            let Some(room) = room.filter(|r| r.size_bytes != 0) else {
                 space = free_iter.next();
                 if space.is_none() {
                     return Err(MapError::IpaSpace {
@@ -197,6 +199,15 @@ fn fill(req: &Request, avoid: &[PhysRange], from: u64, top: u64) -> Result<Guest
         }
     }
     Ok(GuestRam::from_banks(banks))
+}
+
+/// `room` without its first `BANK_ALIGN` bytes if it starts at `host_start`.
+fn skip_identity(room: PhysRange, host_start: u64) -> PhysRange {
+    if room.start != host_start {
+        return room;
+    }
+    let skip = room.size_bytes.min(BANK_ALIGN);
+    PhysRange::new(room.start + skip, room.size_bytes - skip)
 }
 
 /// The `BANK_ALIGN`-aligned pieces of `[from, top)` that no range of `avoid` touches, lowest

@@ -1,4 +1,5 @@
 use super::*;
+use crate::mm::carve::FreeMemory;
 use crate::vpci::layout::{GUEST_MEM32_BYTES, GUEST_MEM64_BYTES};
 
 const MIB: u64 = 1 << 20;
@@ -47,8 +48,10 @@ fn plan_for(
 
 /// Everything a map must hold whatever its size: all the RAM, banks apart from each other and
 /// from devices and PCI windows, translated banks 2 MiB aligned and none at its host address.
-fn check(map: &GuestMap, host: PhysRange, placement: Placement) {
+fn check(map: &GuestMap, host: PhysRange, bank: PhysRange, placement: Placement) {
     let banks = map.ram.banks();
+    let mut hypervisor = FreeMemory::new(&[bank]);
+    hypervisor.reserve(host);
     assert_eq!(
         map.ram.size_bytes(),
         host.size_bytes,
@@ -68,6 +71,19 @@ fn check(map: &GuestMap, host: PhysRange, placement: Placement) {
         if placement == Placement::Translated {
             assert_eq!(b.ipa.start % BANK_ALIGN, 0);
             assert!(!b.is_identity(), "bank {} at its host address", b.ipa);
+            for h in hypervisor.ranges() {
+                assert!(
+                    !b.ipa.overlaps(h),
+                    "bank {} over sluice's memory {h}",
+                    b.ipa
+                );
+            }
+            let low = b.ipa.end_exclusive().unwrap() <= LOW_RAM_END;
+            assert!(
+                low || b.ipa.start >= FOUR_GIB,
+                "bank {} in the 32-bit hole",
+                b.ipa
+            );
         }
     }
     assert!(pci.mem32.end_exclusive().unwrap() <= FOUR_GIB);
@@ -77,12 +93,15 @@ fn check(map: &GuestMap, host: PhysRange, placement: Placement) {
 }
 
 #[test]
-fn small_translated_ram_is_one_bank_at_one_gib() {
+fn translated_ram_starts_above_sluices_memory_but_not_at_its_host_address() {
     for ram in [256 * MIB, 511 * MIB, GIB] {
         let (bank, host) = carved(ram);
         let map = plan_for(host, bank, Placement::Translated, 40).unwrap();
-        check(&map, host, Placement::Translated);
-        assert_eq!(map.ram.ipa_ranges(), [PhysRange::new(GIB, host.size_bytes)]);
+        check(&map, host, bank, Placement::Translated);
+        let banks = map.ram.banks();
+        assert_eq!(banks[0].ipa.start, host.start + BANK_ALIGN);
+        assert_eq!(banks[0].host_start, host.start);
+        assert_eq!(map.ram.first_ipa().size_bytes, host.size_bytes - BANK_ALIGN);
         assert!(!map.pci_on_host_windows);
     }
 }
@@ -92,11 +111,18 @@ fn translated_ram_past_three_gib_continues_above_four_gib() {
     for ram in [3 * GIB, 4 * GIB, 8 * GIB, 8 * GIB + 6 * MIB, 16 * GIB] {
         let (bank, host) = carved(ram);
         let map = plan_for(host, bank, Placement::Translated, 40).unwrap();
-        check(&map, host, Placement::Translated);
-        let low = PhysRange::new(GIB, LOW_RAM_END - GIB);
-        let high = PhysRange::new(FOUR_GIB, host.size_bytes - low.size_bytes);
-        assert_eq!(map.ram.ipa_ranges(), [low, high], "{} MiB", ram >> 20);
-        assert_eq!(map.ram.first_ipa(), low, "the kernel goes in the low bank");
+        check(&map, host, bank, Placement::Translated);
+        let low = PhysRange::new(
+            host.start + BANK_ALIGN,
+            LOW_RAM_END - host.start - BANK_ALIGN,
+        );
+        assert_eq!(
+            map.ram.first_ipa(),
+            low,
+            "{} MiB: the kernel's bank",
+            ram >> 20
+        );
+        assert_eq!(map.ram.banks()[1].ipa.start, FOUR_GIB);
         let pci = map.pci.unwrap();
         assert_eq!(pci.mem32, PhysRange::new(LOW_RAM_END, GUEST_MEM32_BYTES));
         assert_eq!(pci.mem64, PhysRange::new(0x70_0000_0000, GUEST_MEM64_BYTES));
@@ -109,7 +135,7 @@ fn identity_ram_that_fills_the_32_bit_space_takes_the_hosts_window_addresses() {
     for ram in [3 * GIB, 4 * GIB, 8 * GIB] {
         let (bank, host) = carved(ram);
         let map = plan_for(host, bank, Placement::Identity, 40).unwrap();
-        check(&map, host, Placement::Identity);
+        check(&map, host, bank, Placement::Identity);
         assert_eq!(map.ram.ipa_ranges(), [host]);
         assert!(map.pci_on_host_windows, "{} MiB", ram >> 20);
         let pci = map.pci.unwrap();
@@ -126,7 +152,7 @@ fn identity_ram_that_fills_the_32_bit_space_takes_the_hosts_window_addresses() {
 fn identity_ram_of_one_gib_keeps_clear_of_the_host_windows() {
     let (bank, host) = carved(GIB);
     let map = plan_for(host, bank, Placement::Identity, 40).unwrap();
-    check(&map, host, Placement::Identity);
+    check(&map, host, bank, Placement::Identity);
     assert!(!map.pci_on_host_windows);
     let pci = map.pci.unwrap();
     assert!(HOST_PCI.iter().all(|h| !pci.mem32.overlaps(h)));
@@ -141,20 +167,44 @@ fn host_ram_above_four_gib_is_seen_from_one_gib_when_translated() {
     let bank = PhysRange::new(0x8_0000_0000, 4 * GIB);
     let host = PhysRange::new(0x8_0140_0000, 4 * GIB - 84 * MIB);
     let map = plan_for(host, bank, Placement::Translated, 40).unwrap();
-    check(&map, host, Placement::Translated);
+    check(&map, host, bank, Placement::Translated);
     assert_eq!(map.ram.first_ipa(), PhysRange::new(GIB, 2 * GIB));
+    assert_eq!(map.ram.banks()[1].ipa.start, FOUR_GIB);
     let map = plan_for(host, bank, Placement::Identity, 40).unwrap();
-    check(&map, host, Placement::Identity);
+    check(&map, host, bank, Placement::Identity);
     assert!(!map.pci_on_host_windows, "the low 4 GiB are free");
 }
 
 #[test]
 fn translated_ram_never_lands_on_its_own_host_address() {
-    let bank = PhysRange::new(GIB, GIB);
     let host = PhysRange::new(GIB, 512 * MIB);
+    let bank = host; // the guest's RAM is all of the host's
     let map = plan_for(host, bank, Placement::Translated, 40).unwrap();
-    check(&map, host, Placement::Translated);
+    check(&map, host, bank, Placement::Translated);
     assert_eq!(map.ram.first_ipa().start, GIB + BANK_ALIGN);
+    assert_eq!(
+        map.ram.banks().len(),
+        1,
+        "the IPA after the host range was free"
+    );
+}
+
+#[test]
+fn sluices_memory_around_the_guests_is_skipped_and_the_rest_placed_further_up() {
+    let (bank, host) = carved(GIB);
+    let map = plan_for(host, bank, Placement::Translated, 40).unwrap();
+    let banks = map.ram.banks();
+    assert_eq!(banks.len(), 2);
+    assert_eq!(banks[0].ipa.end_exclusive(), host.end_exclusive());
+    assert_eq!(
+        banks[1].ipa,
+        PhysRange::new(2 * GIB, BANK_ALIGN),
+        "above the boot modules"
+    );
+    assert_eq!(
+        banks[1].host_start,
+        host.end_exclusive().unwrap() - BANK_ALIGN
+    );
 }
 
 #[test]
@@ -196,7 +246,7 @@ fn ram_beyond_the_ipa_space_is_a_clear_error() {
     let err = plan_for(host, bank, Placement::Translated, 32).unwrap_err();
     assert!(matches!(
         err,
-        MapError::IpaSpace { placed_bytes, ipa_bits: 32, .. } if placed_bytes == 2 * GIB
+        MapError::IpaSpace { placed_bytes, ipa_bits: 32, .. } if placed_bytes < 2 * GIB
     ));
     assert!(alloc::format!("{err}").contains("32-bit guest address space"));
     let (bank, host) = carved(8 * GIB);
