@@ -8,8 +8,8 @@
 //!   `[LOW_RAM_END, 4 GiB)`; what does not fit below the hole goes above 4 GiB; no bank starts
 //!   at its own host address (translated RAM must never work by accident);
 //! - identity (no SMMU, devices DMA to host addresses): RAM is where the host's is, and the
-//!   virtual PCI windows take what is left, reusing the host's own PCI window addresses when
-//!   RAM leaves no other room below 4 GiB.
+//!   virtual PCI windows take what is left, reusing the host's own PCI window addresses (but
+//!   never its BARs') when RAM leaves no other room below 4 GiB.
 #![forbid(unsafe_code)]
 
 use crate::mm::carve::FreeMemory;
@@ -49,6 +49,9 @@ pub struct Request<'a> {
     pub devices: &'a [PhysRange],
     /// The host's PCI ECAMs and windows: kept clear where room allows.
     pub host_pci: &'a [PhysRange],
+    /// The host's BARs: never under a guest PCI window, so that a guest BAR address cannot
+    /// equal a host one even when a window has to reuse the host's window addresses.
+    pub host_bars: &'a [PhysRange],
     /// Every host RAM bank: translated guest RAM keeps clear of the part not backing it (the
     /// hypervisor's), identity-mapped guest PCI windows of all of it.
     pub host_memory: &'a [PhysRange],
@@ -116,7 +119,7 @@ pub fn plan(req: &Request) -> Result<GuestMap> {
         Placement::Identity => identity(req, top)?,
         Placement::Translated => translated(req, top)?,
     };
-    let mut avoid = [req.devices, &ram.ipa_ranges()].concat();
+    let mut avoid = [req.devices, req.host_bars, &ram.ipa_ranges()].concat();
     if req.placement == Placement::Identity {
         avoid.extend_from_slice(req.host_memory);
     }

@@ -19,6 +19,12 @@ const HOST_PCI: [PhysRange; 4] = [
     PhysRange::new(0x40_1000_0000, 0x1000_0000),
     PhysRange::new(0x80_0000_0000, 0x80_0000_0000),
 ];
+/// The e1000e's and virtio-net's BARs as sluice assigns them.
+const HOST_BARS: [PhysRange; 3] = [
+    PhysRange::new(0x1000_0000, 0x4_4000),
+    PhysRange::new(0x100c_0000, 0x1000),
+    PhysRange::new(0x80_0000_0000, 0x4000),
+];
 
 /// What sluice carves on QEMU virt with `-m ram`: RAM from 1 GiB, minus the hypervisor and
 /// its heap (20 MiB) at the bottom and the boot modules (64 MiB) at the top.
@@ -40,6 +46,7 @@ fn plan_for(
         placement,
         devices: &DEVICES,
         host_pci: &HOST_PCI,
+        host_bars: &HOST_BARS,
         host_memory: &[bank],
         ipa_bits,
         with_pci: true,
@@ -139,7 +146,11 @@ fn identity_ram_that_fills_the_32_bit_space_takes_the_hosts_window_addresses() {
         assert_eq!(map.ram.ipa_ranges(), [host]);
         assert!(map.pci_on_host_windows, "{} MiB", ram >> 20);
         let pci = map.pci.unwrap();
-        assert_eq!(pci.mem32, PhysRange::new(0x1000_0000, GUEST_MEM32_BYTES));
+        assert_eq!(pci.mem32, PhysRange::new(0x2000_0000, GUEST_MEM32_BYTES));
+        assert!(
+            HOST_BARS.iter().all(|b| !pci.mem32.overlaps(b)),
+            "never on host BARs"
+        );
         assert!(
             !pci.ecam.overlaps(&HOST_PCI[0]),
             "ECAM fits below the window"
@@ -218,6 +229,7 @@ fn several_host_pieces_are_placed_in_order() {
         placement: Placement::Translated,
         devices: &DEVICES,
         host_pci: &HOST_PCI,
+        host_bars: &[],
         host_memory: &pieces,
         ipa_bits: 40,
         with_pci: false,

@@ -127,7 +127,7 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         .map_err(VmError::NoRam)?;
     let mut pci = build_pci(host)?;
     let streams = dma::prepare(host, pci.as_ref());
-    let map = plan_map(host, host_ram, streams.is_some(), pci.is_some())?;
+    let map = plan_map(host, host_ram, streams.is_some(), pci.as_ref())?;
     if let (Some(bus), Some(layout)) = (&mut pci, map.pci) {
         bus.layout = layout;
     }
@@ -270,7 +270,7 @@ fn plan_map(
     host: &Host,
     host_ram: PhysRange,
     dma_isolated: bool,
-    with_pci: bool,
+    pci: Option<&VirtualBus>,
 ) -> Result<GuestMap, VmError> {
     let p = &host.platform;
     let mut devices = Vec::from([p.gic.dist, p.uart.base]);
@@ -280,6 +280,13 @@ fn plan_map(
         host_pci.push(h.ecam);
         host_pci.extend(h.windows.iter().map(|w| w.cpu));
     }
+    let host_bars: Vec<PhysRange> = pci
+        .iter()
+        .flat_map(|bus| &bus.hosts)
+        .flat_map(|h| &h.functions)
+        .flat_map(|f| f.bars.iter().chain(&f.rom))
+        .map(|b| b.host_range())
+        .collect();
     let placement = if dma_isolated {
         Placement::Translated
     } else {
@@ -294,9 +301,10 @@ fn plan_map(
         placement,
         devices: &devices,
         host_pci: &host_pci,
+        host_bars: &host_bars,
         host_memory: &p.memory,
         ipa_bits: Stage2Layout::from_pa_range(cpu::pa_range()).input_bits,
-        with_pci,
+        with_pci: pci.is_some(),
     })
     .map_err(VmError::Map)?;
     for bank in map.ram.banks() {
