@@ -1,7 +1,8 @@
 //! The guest's physical address map: where its RAM banks and its virtual PCI windows go.
 //!
 //! Laid out for the guest, not copied from the host, so that any amount of RAM fits:
-//! - translated (an SMMU applies the guest's stage 2 to DMA): RAM starts at
+//! - translated (an SMMU applies the guest's stage 2 to DMA): RAM goes in one bank in the
+//!   first room below the hole that holds it all or, when none does, starts at
 //!   [`GUEST_RAM_BASE`] and fills upwards, skipping the devices the guest sees at their host
 //!   addresses, the host's PCI windows, the host addresses of the hypervisor's own memory (a
 //!   device told to DMA there hits an SMMU fault, not guest RAM) and the 32-bit PCI hole
@@ -157,7 +158,8 @@ fn identity(req: &Request, top: u64) -> Result<GuestRam> {
     Ok(GuestRam::identity(req.host_ram))
 }
 
-/// Fills the free IPA space from `GUEST_RAM_BASE` up.
+/// One bank in the first free room below the hole that holds all of the RAM or, failing that,
+/// the free IPA space filled from `GUEST_RAM_BASE` up.
 fn translated(req: &Request, top: u64) -> Result<GuestRam> {
     let mut hypervisor = FreeMemory::new(req.host_memory);
     for r in req.host_ram {
@@ -165,14 +167,34 @@ fn translated(req: &Request, top: u64) -> Result<GuestRam> {
     }
     let mut avoid = [req.devices, req.host_pci, hypervisor.ranges()].concat();
     avoid.push(PhysRange::new(LOW_RAM_END, FOUR_GIB - LOW_RAM_END));
-    fill(req, &avoid, GUEST_RAM_BASE, top)
+    let free = free_space(&avoid, GUEST_RAM_BASE, top);
+    Ok(match one_low_bank(req, &free) {
+        Some(ram) => ram,
+        None => fill(req, free)?,
+    })
 }
 
-/// Places the host ranges, in order, in the free IPA space `[from, top)` outside `avoid`,
+/// Guest RAM from one host range as one bank below `LOW_RAM_END`, if a free room holds it.
+fn one_low_bank(req: &Request, free: &[PhysRange]) -> Option<GuestRam> {
+    let [host] = req.host_ram else {
+        return None;
+    };
+    let room = free
+        .iter()
+        .map(|r| skip_identity(*r, host.start))
+        .find(|r| {
+            r.size_bytes >= host.size_bytes && r.end_exclusive().is_some_and(|e| e <= LOW_RAM_END)
+        })?;
+    Some(GuestRam::from_banks(Vec::from([RamBank {
+        ipa: PhysRange::new(room.start, host.size_bytes),
+        host_start: host.start,
+    }])))
+}
+
+/// Places the host ranges, in order, in the `free` IPA space,
 /// splitting them where an obstacle interrupts the space, and moving a bank that would start
 /// at its own host address one `BANK_ALIGN` up.
-fn fill(req: &Request, avoid: &[PhysRange], from: u64, top: u64) -> Result<GuestRam> {
-    let free = free_space(avoid, from, top);
+fn fill(req: &Request, free: Vec<PhysRange>) -> Result<GuestRam> {
     let mut banks = Vec::new();
     let mut free_iter = free.into_iter();
     let mut space = free_iter.next();

@@ -100,15 +100,16 @@ fn check(map: &GuestMap, host: PhysRange, bank: PhysRange, placement: Placement)
 }
 
 #[test]
-fn translated_ram_starts_above_sluices_memory_but_not_at_its_host_address() {
+fn small_translated_ram_is_one_bank_above_the_hosts_ram() {
     for ram in [256 * MIB, 511 * MIB, GIB] {
         let (bank, host) = carved(ram);
         let map = plan_for(host, bank, Placement::Translated, 40).unwrap();
         check(&map, host, bank, Placement::Translated);
-        let banks = map.ram.banks();
-        assert_eq!(banks[0].ipa.start, host.start + BANK_ALIGN);
-        assert_eq!(banks[0].host_start, host.start);
-        assert_eq!(map.ram.first_ipa().size_bytes, host.size_bytes - BANK_ALIGN);
+        let start = (GIB + ram).next_multiple_of(BANK_ALIGN);
+        assert_eq!(
+            map.ram.ipa_ranges(),
+            [PhysRange::new(start, host.size_bytes)]
+        );
         assert!(!map.pci_on_host_windows);
     }
 }
@@ -202,15 +203,17 @@ fn translated_ram_never_lands_on_its_own_host_address() {
 
 #[test]
 fn sluices_memory_around_the_guests_is_skipped_and_the_rest_placed_further_up() {
-    let (bank, host) = carved(GIB);
+    let (bank, host) = carved(2 * GIB);
     let map = plan_for(host, bank, Placement::Translated, 40).unwrap();
+    check(&map, host, bank, Placement::Translated);
     let banks = map.ram.banks();
     assert_eq!(banks.len(), 2);
+    assert_eq!(banks[0].ipa.start, host.start + BANK_ALIGN);
     assert_eq!(banks[0].ipa.end_exclusive(), host.end_exclusive());
     assert_eq!(
         banks[1].ipa,
-        PhysRange::new(2 * GIB, BANK_ALIGN),
-        "above the boot modules"
+        PhysRange::new(FOUR_GIB, BANK_ALIGN),
+        "above the hole"
     );
     assert_eq!(
         banks[1].host_start,
