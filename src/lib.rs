@@ -5,6 +5,7 @@ extern crate alloc;
 
 pub mod cpuid;
 pub mod guestdt;
+pub mod guestmap;
 pub mod its;
 pub mod loader;
 pub mod mm;

@@ -2,7 +2,8 @@
 //!
 //! Follows the arm64 boot protocol (Linux `Documentation/arch/arm64/booting.rst`): the kernel
 //! `Image` is placed `text_offset` bytes above a 2 MiB aligned base and needs `image_size` bytes
-//! from there (text, data and bss); the DTB must be 8-byte aligned and at most 2 MiB.
+//! from there (text, data and bss); the DTB must be 8-byte aligned and at most 2 MiB; the
+//! initrd must lie in a 1 GiB aligned window of at most 32 GiB that also covers the kernel.
 #![forbid(unsafe_code)]
 
 use crate::mm::PhysRange;
@@ -19,6 +20,9 @@ pub const KERNEL_BASE_ALIGN: u64 = 2 << 20;
 /// Largest DTB the boot protocol allows.
 pub const DTB_MAX_BYTES: u64 = 2 << 20;
 const PAGE_BYTES: u64 = 4096;
+/// The initrd and the kernel share a 1 GiB aligned window of at most this size.
+const INITRD_WINDOW_BYTES: u64 = 32 << 30;
+const GIB: u64 = 1 << 30;
 
 /// Why a guest could not be laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +135,8 @@ pub struct GuestImages {
     pub initrd_bytes: Option<u64>,
 }
 
-/// Places the kernel at the bottom of `ram`, the DTB in the top 2 MiB and the initrd below it.
+/// Places the kernel at the bottom of `ram`, the DTB in the top 2 MiB and the initrd below it,
+/// where "top" stops at the end of the 32 GiB window from the kernel's 1 GiB aligned base.
 pub fn plan(ram: PhysRange, images: &GuestImages) -> Result<GuestLayout> {
     let needed = needed_bytes(images);
     let does_not_fit = LoaderError::DoesNotFit {
@@ -142,7 +147,8 @@ pub fn plan(ram: PhysRange, images: &GuestImages) -> Result<GuestLayout> {
         .start
         .checked_next_multiple_of(KERNEL_BASE_ALIGN)
         .ok_or(does_not_fit)?;
-    let ram_end = ram.end_exclusive().ok_or(does_not_fit)?;
+    let window_end = (base & !(GIB - 1)).saturating_add(INITRD_WINDOW_BYTES);
+    let ram_end = ram.end_exclusive().ok_or(does_not_fit)?.min(window_end);
     let kernel_start = base
         .checked_add(images.header.text_offset)
         .ok_or(does_not_fit)?;
@@ -264,5 +270,22 @@ mod tests {
             plan(PhysRange::new(0, 64 * MIB), &images),
             Err(LoaderError::DoesNotFit { .. })
         ));
+    }
+
+    #[test]
+    fn in_a_bank_over_32_gib_the_initrd_and_dtb_stay_in_the_kernels_window() {
+        let ram = PhysRange::new(0x4840_0000, 40 << 30);
+        let images = GuestImages {
+            header: ImageHeader {
+                text_offset: 0,
+                image_size_bytes: 40 * MIB,
+            },
+            kernel_bytes: 30 * MIB,
+            initrd_bytes: Some(5 * MIB),
+        };
+        let l = plan(ram, &images).unwrap();
+        let window_end = 0x4000_0000 + (32 << 30);
+        assert_eq!(l.dtb.end_exclusive(), Some(window_end));
+        assert!(l.initrd.unwrap().end_exclusive().unwrap() <= l.dtb.start);
     }
 }

@@ -44,7 +44,7 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
 }
 
 fn cpu_on(vm: &Vm, target_mpidr: u64, entry: u64, context_id: u64) -> i64 {
-    if !vm.ram.ipa.contains(entry) {
+    if !vm.ram.contains_ipa(entry) {
         return PsciReturn::InvalidAddress as i64;
     }
     match vm.power.lock().cpu_on(target_mpidr, entry, context_id) {

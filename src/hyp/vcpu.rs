@@ -307,7 +307,7 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
             } else {
                 "executed from"
             };
-            if guest_phys_valid && vm.ram.ipa.contains(guest_phys) {
+            if guest_phys_valid && vm.ram.contains_ipa(guest_phys) {
                 // Guest RAM is always mapped: a stage-2 fault there is sluice's bug, not the
                 // guest's. Say what stage 2 holds for it.
                 log::error!(

@@ -1,8 +1,9 @@
 //! The guest: its RAM, stage-2 tables, emulated devices and vCPU power states.
 //!
-//! Guest RAM is one block of host RAM. With an SMMU isolating DMA, the guest sees it at an IPA
-//! other than its host address (only the SMMU's translation makes a device's DMA land in it);
-//! without one it is identity-mapped. Every device the guest sees (GIC distributor and
+//! Guest RAM is one block of host RAM, which the guest sees as one or more banks
+//! (`sluice::guestmap`). With an SMMU isolating DMA, the banks lie at IPAs laid out for the
+//! guest, never all at their host addresses (only the SMMU's translation makes a device's DMA
+//! land in them); without one RAM is identity-mapped. Every device the guest sees (GIC distributor and
 //! redistributors, ITS, PL011) sits at the host's address but is never mapped, so each access
 //! traps and is emulated.
 
@@ -14,18 +15,22 @@ use super::tables::HeapTables;
 use load::{host_slice, load_images, scrub};
 
 mod load;
+mod map;
 use crate::arch::{cpu, mmu};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use map::{plan_map, ram_list};
 use sluice::guestdt::{self, GuestDtConfig};
+use sluice::guestmap;
 use sluice::its::vits::VirtualIts;
 use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
-use sluice::mm::guest_ram::{self, GuestRam};
+use sluice::mm::guest_ram::GuestRam;
 use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
 use sluice::mm::PhysRange;
 use sluice::psci::VcpuPowerTable;
 use sluice::vgic::{Vgic, VgicConfig, REDIST_FRAME_BYTES};
+use sluice::vpci::layout::GuestPciLayout;
 use sluice::vpci::topology::Assignment;
 
 /// LPIs the guest's vITS and vGIC offer (INTIDs 8192..65535, 16 ID bits).
@@ -86,8 +91,8 @@ pub enum VmError {
     Stage2(pagetable::PageTableError),
     /// Guest DT generation.
     GuestDt(guestdt::GuestDtError),
-    /// No room for the virtual PCI host bridge.
-    Pci(sluice::vpci::layout::NoRoom),
+    /// No guest address map holds the RAM and the virtual PCI host bridge.
+    Map(guestmap::MapError),
     /// A malformed `sluice.pci=` option.
     Assignment(String),
     /// The SMMU could not be set up for guest RAM placed for it.
@@ -101,7 +106,7 @@ impl fmt::Display for VmError {
             Self::Loader(e) => write!(f, "guest kernel: {e}"),
             Self::Stage2(e) => write!(f, "guest stage-2 tables: {e}"),
             Self::GuestDt(e) => write!(f, "guest device tree: {e}"),
-            Self::Pci(e) => write!(f, "{e}"),
+            Self::Map(e) => write!(f, "{e}"),
             Self::Assignment(e) => write!(f, "{e}"),
             Self::Dma(e) => write!(f, "DMA isolation: {e}"),
         }
@@ -122,9 +127,13 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         .lock()
         .take_largest(ALIGN_2M)
         .map_err(VmError::NoRam)?;
-    let pci = build_pci(host)?;
+    let mut pci = build_pci(host)?;
     let streams = dma::prepare(host, pci.as_ref());
-    let ram = place_guest_ram(host, host_ram, streams.is_some());
+    let map = plan_map(host, host_ram, streams.is_some(), pci.as_ref())?;
+    if let (Some(bus), Some(layout)) = (&mut pci, map.pci) {
+        bus.layout = layout;
+    }
+    let ram = map.ram;
     let dma = match (&host.smmu, streams) {
         (Some(smmu), Some(streams)) => {
             let doorbell = host.its.as_ref().map(|its| its.doorbell());
@@ -133,8 +142,8 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         _ => None,
     };
     let vcpu_mpidrs: Vec<u64> = host.platform.cpus.iter().map(|c| c.mpidr).collect();
-    let layout = plan_guest(host, ram.ipa)?;
-    let (stage2, vtcr) = build_stage2(ram)?;
+    let layout = plan_guest(host, ram.first_ipa())?;
+    let (stage2, vtcr) = build_stage2(&ram)?;
     let uart_intid = host.platform.uart.intid;
     // The guest gets an ITS of its own when the host has one and devices are passed through.
     let vits = match (&host.its, &pci) {
@@ -147,7 +156,7 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
     };
     let dtb = build_guest_dt(
         host,
-        ram.ipa,
+        &ram,
         &layout,
         &vcpu_mpidrs,
         pci.as_ref(),
@@ -184,6 +193,17 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
             bus.layout.mem64
         );
     }
+    log::info!(
+        "guest: {} vCPUs, RAM {} MiB in {}, kernel at {:#x}, initrd {}, DT at {:#x}",
+        vcpu_mpidrs.len(),
+        ram.size_bytes() >> 20,
+        ram_list(&ram),
+        layout.kernel.start,
+        layout
+            .initrd
+            .map_or(String::from("none"), |r| alloc::format!("{r}")),
+        layout.dtb.start
+    );
     let vm = VM.call_once(|| Vm {
         ram,
         stage2: Mutex::new(stage2),
@@ -203,17 +223,6 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         vits,
         dma,
     });
-    log::info!(
-        "guest: {} vCPUs, RAM {} ({} MiB), kernel at {:#x}, initrd {}, DT at {:#x}",
-        vm.vcpu_mpidrs.len(),
-        ram.ipa,
-        ram.ipa.size_bytes >> 20,
-        layout.kernel.start,
-        layout
-            .initrd
-            .map_or(String::from("none"), |r| alloc::format!("{r}")),
-        layout.dtb.start
-    );
     Ok(vm)
 }
 
@@ -239,24 +248,21 @@ fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32], lpi_count: 
     vgic
 }
 
-/// Enumerates the host's PCI buses and builds the guest's virtual bus from every endpoint.
+/// Enumerates the host's PCI buses and builds the guest's virtual bus from every endpoint; its
+/// address map comes later, with the guest's RAM (`plan_map`).
 fn build_pci(host: &Host) -> Result<Option<VirtualBus>, VmError> {
     if host.platform.pci_hosts.is_empty() {
         return Ok(None);
     }
     let buses = pci::enumerate_hosts(&host.platform.pci_hosts);
     let p = &host.platform;
-    let mut avoid: Vec<PhysRange> = p.memory.clone();
-    avoid.extend([p.gic.dist, p.uart.base]);
-    avoid.extend(p.gic.redist_regions.iter().chain(&p.gic.its).copied());
-    for h in &p.pci_hosts {
-        avoid.push(h.ecam);
-        avoid.extend(h.windows.iter().map(|w| w.cpu));
-    }
-    let ipa_bits = Stage2Layout::from_pa_range(cpu::pa_range()).input_bits;
-    let layout = sluice::vpci::layout::choose(&avoid, ipa_bits).map_err(VmError::Pci)?;
     let assignment = Assignment::from_bootargs(&p.host_bootargs).map_err(VmError::Assignment)?;
-    let bus = VirtualBus::new(layout, buses, &assignment, host.its.as_ref());
+    let bus = VirtualBus::new(
+        GuestPciLayout::UNPLACED,
+        buses,
+        &assignment,
+        host.its.as_ref(),
+    );
     Ok((bus.assigned().count() > 0).then_some(bus))
 }
 
@@ -271,56 +277,28 @@ fn plan_guest(host: &Host, ram: PhysRange) -> Result<GuestLayout, VmError> {
     loader::plan(ram, &images).map_err(VmError::Loader)
 }
 
-/// Where the guest sees its RAM: away from its host address when an SMMU translates the
-/// guest's DMA, identity-mapped (and said so, once) when nothing does.
-fn place_guest_ram(host: &Host, host_ram: PhysRange, dma_isolated: bool) -> GuestRam {
-    let ram = if dma_isolated {
-        match guest_ram::choose_translated_ipa(host_ram, &host.platform.memory, ALIGN_2M) {
-            Some(ipa) => GuestRam::at(host_ram, ipa),
-            None => {
-                log::warn!("no second place for guest RAM {host_ram}: identity-mapped");
-                GuestRam::identity(host_ram)
-            }
-        }
-    } else {
-        log::warn!(
-            "DMA NOT ISOLATED: no usable SMMU, so guest RAM is identity-mapped and a \
-             passed-through device can reach any host memory"
-        );
-        GuestRam::identity(host_ram)
-    };
-    log::info!(
-        "guest RAM: IPA {} -> host {} ({})",
-        ram.ipa,
-        ram.host(),
-        if ram.is_identity() {
-            "identity"
-        } else {
-            "translated"
-        }
-    );
-    ram
-}
-
-fn build_stage2(ram: GuestRam) -> Result<(PageTable, u64), VmError> {
+/// Stage 2 with every RAM bank mapped (with the largest blocks both addresses allow).
+fn build_stage2(ram: &GuestRam) -> Result<(PageTable, u64), VmError> {
     let layout = Stage2Layout::from_pa_range(cpu::pa_range());
     let mut mem = HeapTables::BUILDING;
     let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(VmError::Stage2)?;
-    table
-        .map(
-            &mut mem,
-            ram.ipa.start,
-            ram.host_start,
-            ram.ipa.size_bytes,
-            Attributes::NORMAL_RWX,
-        )
-        .map_err(VmError::Stage2)?;
+    for bank in ram.banks() {
+        table
+            .map(
+                &mut mem,
+                bank.ipa.start,
+                bank.host_start,
+                bank.ipa.size_bytes,
+                Attributes::NORMAL_RWX,
+            )
+            .map_err(VmError::Stage2)?;
+    }
     Ok((table, layout.vtcr_el2()))
 }
 
 fn build_guest_dt(
     host: &Host,
-    ram: PhysRange,
+    ram: &GuestRam,
     layout: &GuestLayout,
     mpidrs: &[u64],
     pci: Option<&VirtualBus>,
@@ -342,7 +320,7 @@ fn build_guest_dt(
     };
     let cfg = GuestDtConfig {
         cpus: mpidrs.to_vec(),
-        memory: Vec::from([ram]),
+        memory: ram.ipa_ranges(),
         gic,
         timer: p.timer,
         uart: Some(guestdt::GuestUart {
@@ -381,10 +359,16 @@ impl Vm {
                 VirtualIts::new(self.vcpu_mpidrs.len(), GUEST_LPIS, bus.guest_device_ids());
         }
         mmu::invalidate_guest_tlbs();
+        let started = cpu::counter();
         scrub(&self.ram);
+        log::info!(
+            "guest RAM scrubbed: {} MiB in {} ms",
+            self.ram.size_bytes() >> 20,
+            (cpu::counter() - started) * 1000 / cpu::counter_hz().max(1)
+        );
         let dtb = build_guest_dt(
             self.host,
-            self.ram.ipa,
+            &self.ram,
             &self.layout,
             &self.vcpu_mpidrs,
             self.pci.as_ref(),

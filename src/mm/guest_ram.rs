@@ -1,76 +1,103 @@
-//! Where a guest sees its RAM (its IPA range) and where that RAM really is (host physical).
+//! Where a guest sees its RAM (IPA ranges) and where that RAM really is (host physical): a
+//! small set of banks, each one IPA range backed by one contiguous host range.
 //!
 //! With an SMMU translating the guest's DMA, guest RAM is deliberately *not* identity-mapped:
 //! a device programmed with a guest address only reaches the right memory because the SMMU
 //! applies the guest's stage 2, so a missing or wrong SMMU setting shows up at once instead of
 //! working by accident. Without an SMMU, guest RAM stays identity-mapped so that devices, which
-//! then DMA with untranslated addresses, still hit the guest's memory.
+//! then DMA with untranslated addresses, still hit the guest's memory. Either way the guest's
+//! RAM may come in several banks (around the 32-bit PCI hole, above 4 GiB).
 #![forbid(unsafe_code)]
 
 use super::PhysRange;
+use alloc::vec::Vec;
 
-/// A guest's RAM: one contiguous block of host RAM seen at one IPA range.
+/// One piece of guest RAM: an IPA range and the host address behind its start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GuestRam {
+pub struct RamBank {
     /// The guest-physical (IPA) range the guest is told about.
     pub ipa: PhysRange,
     /// The host-physical address backing `ipa.start`.
     pub host_start: u64,
 }
 
-impl GuestRam {
-    /// RAM the guest sees at its host address.
-    pub fn identity(host: PhysRange) -> Self {
-        Self {
-            ipa: host,
-            host_start: host.start,
-        }
-    }
-
-    /// RAM seen at `ipa_start` instead of its host address.
-    pub fn at(host: PhysRange, ipa_start: u64) -> Self {
-        Self {
-            ipa: PhysRange::new(ipa_start, host.size_bytes),
-            host_start: host.start,
-        }
+impl RamBank {
+    /// The backing host range.
+    pub fn host(&self) -> PhysRange {
+        PhysRange::new(self.host_start, self.ipa.size_bytes)
     }
 
     /// Whether IPA and host addresses coincide.
     pub fn is_identity(&self) -> bool {
         self.ipa.start == self.host_start
     }
-
-    /// The backing host range.
-    pub fn host(&self) -> PhysRange {
-        PhysRange::new(self.host_start, self.ipa.size_bytes)
-    }
-
-    /// Host address of `[ipa, ipa + len)`, if the whole span is guest RAM.
-    pub fn to_host(&self, ipa: u64, len: u64) -> Option<u64> {
-        self.ipa
-            .contains_span(ipa, len)
-            .then(|| ipa - self.ipa.start + self.host_start)
-    }
 }
 
-/// An IPA for guest RAM backed by `host` that differs from `host.start`: the highest
-/// `align`-aligned place in the host memory bank holding it or, failing that, the bank's start.
-/// The range always lies inside a host memory bank, so it never collides with the device
-/// addresses a guest is given (those avoid host RAM). The top of the bank comes first because
-/// the hypervisor's own image and heap sit low in RAM: an IPA range above them keeps the
-/// hypervisor's host addresses out of the guest's IPA space, so a device told to DMA to one of
-/// them hits an SMMU fault rather than, harmlessly but confusingly, guest RAM.
-/// `None` when the bank is exactly as large as `host` (no other place fits).
-pub fn choose_translated_ipa(host: PhysRange, banks: &[PhysRange], align: u64) -> Option<u64> {
-    let bank = banks
-        .iter()
-        .find(|b| b.contains_span(host.start, host.size_bytes))?;
-    let bank_end = bank.end_exclusive()?;
-    let lowest = bank.start.checked_next_multiple_of(align)?;
-    let highest = bank_end.checked_sub(host.size_bytes)? / align * align;
-    [highest, lowest].into_iter().find(|&ipa| {
-        ipa != host.start && ipa >= bank.start && bank.contains_span(ipa, host.size_bytes)
-    })
+/// A guest's RAM: banks sorted by IPA, none overlapping another in IPA or in host space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuestRam {
+    banks: Vec<RamBank>,
+}
+
+impl GuestRam {
+    /// RAM the guest sees at its host addresses, one bank per host range.
+    pub fn identity(host: &[PhysRange]) -> Self {
+        Self::from_banks(
+            host.iter()
+                .map(|&h| RamBank {
+                    ipa: h,
+                    host_start: h.start,
+                })
+                .collect(),
+        )
+    }
+
+    /// RAM made of `banks`, which the caller has checked do not overlap; empty ones are
+    /// dropped and the rest sorted by IPA.
+    pub fn from_banks(mut banks: Vec<RamBank>) -> Self {
+        banks.retain(|b| b.ipa.size_bytes != 0);
+        banks.sort_by_key(|b| b.ipa.start);
+        Self { banks }
+    }
+
+    /// The banks, lowest IPA first.
+    pub fn banks(&self) -> &[RamBank] {
+        &self.banks
+    }
+
+    /// The IPA range of the lowest bank (where the kernel, initrd and DT go); empty if none.
+    pub fn first_ipa(&self) -> PhysRange {
+        self.banks.first().map_or(PhysRange::default(), |b| b.ipa)
+    }
+
+    /// The IPA ranges, lowest first (the guest DT's memory nodes).
+    pub fn ipa_ranges(&self) -> Vec<PhysRange> {
+        self.banks.iter().map(|b| b.ipa).collect()
+    }
+
+    /// Bytes of RAM in all banks.
+    pub fn size_bytes(&self) -> u64 {
+        self.banks.iter().map(|b| b.ipa.size_bytes).sum()
+    }
+
+    /// Whether every bank is seen at its host address.
+    pub fn is_identity(&self) -> bool {
+        self.banks.iter().all(RamBank::is_identity)
+    }
+
+    /// Whether `ipa` is guest RAM (any bank).
+    pub fn contains_ipa(&self, ipa: u64) -> bool {
+        self.banks.iter().any(|b| b.ipa.contains(ipa))
+    }
+
+    /// Host address of `[ipa, ipa + len)`, if the whole span lies in one bank (a span across
+    /// two banks is not contiguous in host memory, so it is refused).
+    pub fn to_host(&self, ipa: u64, len: u64) -> Option<u64> {
+        self.banks
+            .iter()
+            .find(|b| b.ipa.contains_span(ipa, len))
+            .map(|b| ipa - b.ipa.start + b.host_start)
+    }
 }
 
 #[cfg(test)]
@@ -78,67 +105,68 @@ mod tests {
     use super::*;
 
     const MIB: u64 = 1 << 20;
-    const BANK: PhysRange = PhysRange::new(0x4000_0000, 1024 * MIB);
+    const GIB: u64 = 1 << 30;
+
+    fn split() -> GuestRam {
+        GuestRam::from_banks(Vec::from([
+            RamBank {
+                ipa: PhysRange::new(4 * GIB, GIB),
+                host_start: 0x8140_0000,
+            },
+            RamBank {
+                ipa: PhysRange::new(GIB, 2 * GIB),
+                host_start: 0x4140_0000,
+            },
+            RamBank {
+                ipa: PhysRange::new(6 * GIB, 0),
+                host_start: 0,
+            },
+        ]))
+    }
 
     #[test]
-    fn translated_ram_ends_at_the_top_of_its_bank() {
-        let host = PhysRange::new(0x4400_0000, 800 * MIB);
+    fn banks_are_sorted_by_ipa_and_empty_ones_dropped() {
+        let ram = split();
         assert_eq!(
-            choose_translated_ipa(host, &[BANK], 2 * MIB),
-            Some(0x4e00_0000)
+            ram.ipa_ranges(),
+            [PhysRange::new(GIB, 2 * GIB), PhysRange::new(4 * GIB, GIB)]
         );
-    }
-
-    #[test]
-    fn ram_at_the_top_of_its_bank_moves_to_its_start() {
-        let host = PhysRange::new(0x6000_0000, 512 * MIB);
-        assert_eq!(
-            choose_translated_ipa(host, &[BANK], 2 * MIB),
-            Some(0x4000_0000)
-        );
-    }
-
-    #[test]
-    fn ram_filling_its_bank_has_no_other_place() {
-        assert_eq!(choose_translated_ipa(BANK, &[BANK], 2 * MIB), None);
-    }
-
-    #[test]
-    fn ram_outside_every_bank_has_no_place() {
-        let host = PhysRange::new(0x1_0000_0000, 2 * MIB);
-        assert_eq!(choose_translated_ipa(host, &[BANK], 2 * MIB), None);
-    }
-
-    #[test]
-    fn unaligned_bank_edges_are_aligned_inwards() {
-        let bank = PhysRange::new(0x4010_0000, 1022 * MIB);
-        let top = PhysRange::new(0x7be0_0000, 64 * MIB);
-        assert_eq!(
-            choose_translated_ipa(top, &[bank], 2 * MIB),
-            Some(0x4020_0000)
-        );
-        let middle = PhysRange::new(0x4800_0000, 64 * MIB);
-        assert_eq!(
-            choose_translated_ipa(middle, &[bank], 2 * MIB),
-            Some(0x7be0_0000)
-        );
-    }
-
-    #[test]
-    fn host_addresses_follow_the_offset() {
-        let ram = GuestRam::at(PhysRange::new(0x4400_0000, 64 * MIB), 0x4000_0000);
+        assert_eq!(ram.first_ipa(), PhysRange::new(GIB, 2 * GIB));
+        assert_eq!(ram.size_bytes(), 3 * GIB);
         assert!(!ram.is_identity());
-        assert_eq!(ram.to_host(0x4000_1000, 8), Some(0x4400_1000));
-        assert_eq!(ram.to_host(0x43ff_fff8, 8), Some(0x47ff_fff8));
-        assert_eq!(ram.to_host(0x43ff_fffc, 8), None, "span runs past the end");
-        assert_eq!(ram.to_host(0x3fff_f000, 8), None);
-        assert_eq!(ram.host(), PhysRange::new(0x4400_0000, 64 * MIB));
+    }
+
+    #[test]
+    fn host_addresses_follow_each_banks_offset() {
+        let ram = split();
+        assert_eq!(ram.to_host(GIB + 0x1000, 8), Some(0x4140_1000));
+        assert_eq!(ram.to_host(4 * GIB + 0x1000, 8), Some(0x8140_1000));
+        assert_eq!(ram.to_host(3 * GIB - 8, 8), Some(0x4140_0000 + 2 * GIB - 8));
+        assert_eq!(ram.to_host(3 * GIB - 4, 8), None, "span runs past the bank");
+        assert_eq!(ram.to_host(3 * GIB, 8), None, "the hole is not RAM");
+        assert_eq!(ram.to_host(GIB - 8, 8), None);
+    }
+
+    #[test]
+    fn every_bank_contains_its_addresses_and_holes_do_not() {
+        let ram = split();
+        assert!(ram.contains_ipa(GIB) && ram.contains_ipa(3 * GIB - 1));
+        assert!(ram.contains_ipa(4 * GIB) && ram.contains_ipa(5 * GIB - 1));
+        assert!(!ram.contains_ipa(3 * GIB) && !ram.contains_ipa(5 * GIB));
     }
 
     #[test]
     fn identity_ram_maps_to_itself() {
-        let ram = GuestRam::identity(PhysRange::new(0x4400_0000, 64 * MIB));
+        let ram = GuestRam::identity(&[PhysRange::new(0x4400_0000, 64 * MIB)]);
         assert!(ram.is_identity());
         assert_eq!(ram.to_host(0x4400_0000, 4096), Some(0x4400_0000));
+        assert_eq!(ram.banks()[0].host(), PhysRange::new(0x4400_0000, 64 * MIB));
+    }
+
+    #[test]
+    fn no_banks_means_no_ram() {
+        let ram = GuestRam::from_banks(Vec::new());
+        assert_eq!(ram.first_ipa().size_bytes, 0);
+        assert!(!ram.contains_ipa(0) && ram.to_host(0, 1).is_none());
     }
 }

@@ -72,22 +72,63 @@ fn last_free(avoid: &[PhysRange], size: u64, top: u64) -> Option<PhysRange> {
     }
 }
 
+/// Where the windows went, and whether one had to reuse addresses of the host's own windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    /// The guest's PCI address map.
+    pub layout: GuestPciLayout,
+    /// Some window lies on `prefer_avoid` (nothing else was free).
+    pub on_host_windows: bool,
+}
+
 /// Places ECAM and the 32-bit window below 4 GiB and the 64-bit window as high as the guest's
-/// `ipa_bits` allow, all clear of `avoid` (guest RAM, emulated devices, the host's PCI
-/// windows and ECAM).
-pub fn choose(avoid: &[PhysRange], ipa_bits: u8) -> Result<GuestPciLayout, NoRoom> {
+/// `ipa_bits` allow, all clear of `avoid` (guest RAM, emulated devices) and, wherever room
+/// remains, of `prefer_avoid` (the host's PCI windows and ECAM: a guest BAR address then never
+/// equals a host one by accident). A window overlaps `prefer_avoid` only when nothing else
+/// fits, as when identity-mapped guest RAM fills the 32-bit space around the host's window.
+pub fn choose(
+    avoid: &[PhysRange],
+    prefer_avoid: &[PhysRange],
+    ipa_bits: u8,
+) -> Result<Choice, NoRoom> {
     const FOUR_GIB: u64 = 1 << 32;
-    let mem32 =
-        first_free(avoid, GUEST_MEM32_BYTES, LOW_FLOOR, FOUR_GIB).ok_or(NoRoom("32-bit window"))?;
-    let mut avoid_ecam = avoid.to_vec();
-    avoid_ecam.push(mem32);
-    let ecam =
-        first_free(&avoid_ecam, GUEST_ECAM_BYTES, LOW_FLOOR, FOUR_GIB).ok_or(NoRoom("ECAM"))?;
+    let mut on_host_windows = false;
+    let mut place = |extra: &[PhysRange], find: &dyn Fn(&[PhysRange]) -> Option<PhysRange>| {
+        let mut all = avoid.to_vec();
+        all.extend_from_slice(extra);
+        let strict = [all.as_slice(), prefer_avoid].concat();
+        find(&strict).or_else(|| {
+            let found = find(&all);
+            on_host_windows |= found.is_some();
+            found
+        })
+    };
+    let mem32 = place(&[], &|a| {
+        first_free(a, GUEST_MEM32_BYTES, LOW_FLOOR, FOUR_GIB)
+    })
+    .ok_or(NoRoom("32-bit window"))?;
+    let ecam = place(&[mem32], &|a| {
+        first_free(a, GUEST_ECAM_BYTES, LOW_FLOOR, FOUR_GIB)
+    })
+    .ok_or(NoRoom("ECAM"))?;
     let top = 1u64.checked_shl(ipa_bits as u32).unwrap_or(u64::MAX);
-    let mem64 = last_free(avoid, GUEST_MEM64_BYTES, top)
-        .filter(|r| r.start >= FOUR_GIB)
-        .ok_or(NoRoom("64-bit window"))?;
-    Ok(GuestPciLayout { ecam, mem32, mem64 })
+    let mem64 = place(&[mem32, ecam], &|a| {
+        last_free(a, GUEST_MEM64_BYTES, top).filter(|r| r.start >= FOUR_GIB)
+    })
+    .ok_or(NoRoom("64-bit window"))?;
+    Ok(Choice {
+        layout: GuestPciLayout { ecam, mem32, mem64 },
+        on_host_windows,
+    })
+}
+
+impl GuestPciLayout {
+    /// No windows at all (every BAR refused): a bus's map before it is placed.
+    pub const UNPLACED: Self = Self {
+        ecam: PhysRange::new(0, 0),
+        mem32: PhysRange::new(0, 0),
+        mem64: PhysRange::new(0, 0),
+    };
 }
 
 #[cfg(test)]
@@ -106,9 +147,19 @@ mod tests {
         ]
     }
 
+    fn split(all: [PhysRange; 6]) -> (Vec<PhysRange>, Vec<PhysRange>) {
+        let (host_pci, rest): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|r| r.start == 0x1000_0000 || r.start >= 0x40_0000_0000);
+        (rest, host_pci)
+    }
+
     #[test]
     fn windows_avoid_ram_devices_and_the_host_windows() {
-        let l = choose(&qemu_avoid(), 40).unwrap();
+        let (avoid, host_pci) = split(qemu_avoid());
+        let choice = choose(&avoid, &host_pci, 40).unwrap();
+        let l = choice.layout;
+        assert!(!choice.on_host_windows);
         for r in qemu_avoid() {
             for w in [l.ecam, l.mem32, l.mem64] {
                 assert!(!w.overlaps(&r), "{w} overlaps {r}");
@@ -122,9 +173,40 @@ mod tests {
     }
 
     #[test]
+    fn identity_ram_filling_the_32_bit_space_pushes_the_window_onto_the_hosts() {
+        let (mut avoid, host_pci) = split(qemu_avoid());
+        avoid.push(PhysRange::new(0x4000_0000, 0x2_0000_0000)); // 8 GiB of RAM from 1 GiB
+        let choice = choose(&avoid, &host_pci, 40).unwrap();
+        assert!(choice.on_host_windows);
+        let l = choice.layout;
+        assert_eq!(l.mem32, PhysRange::new(0x1000_0000, GUEST_MEM32_BYTES));
+        for w in [l.ecam, l.mem32, l.mem64] {
+            assert!(
+                avoid.iter().all(|r| !w.overlaps(r)),
+                "{w} on RAM or a device"
+            );
+        }
+        assert!(!l.ecam.overlaps(&l.mem32));
+        assert!(
+            host_pci.iter().all(|r| !l.mem64.overlaps(r)),
+            "the 64-bit window still had room of its own"
+        );
+    }
+
+    #[test]
     fn no_room_is_an_error() {
         let everything = [PhysRange::new(0, u64::MAX)];
-        assert_eq!(choose(&everything, 48), Err(NoRoom("32-bit window")));
+        assert_eq!(choose(&everything, &[], 48), Err(NoRoom("32-bit window")));
+        let low = [PhysRange::new(0, 1 << 32)];
+        assert_eq!(choose(&[], &low, 31), Err(NoRoom("64-bit window")));
+    }
+
+    #[test]
+    fn the_unplaced_map_refuses_every_bar() {
+        assert_eq!(
+            GuestPciLayout::UNPLACED.check_bar(PhysRange::new(0x8000_0000, 0x1000), 0, &[]),
+            Err(Refusal::OutsideWindows)
+        );
     }
 }
 

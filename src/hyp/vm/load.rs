@@ -24,19 +24,22 @@ pub(super) fn load_images(host: &Host, ram: &GuestRam, layout: &GuestLayout, dtb
 /// Zeroes all of guest RAM (nothing of the old guest survives a reboot), then cleans it to
 /// the point of coherency for a guest that starts with its caches off.
 pub(super) fn scrub(ram: &GuestRam) {
-    let host = ram.host();
-    // SAFETY: the host RAM behind this guest's RAM, carved for it alone and identity-mapped at
-    // EL2; every vCPU is parked and every device quiesced, so nothing else writes it.
-    unsafe { core::ptr::write_bytes(host.start as *mut u8, 0, host.size_bytes as usize) };
-    cpu::clean_dcache_range(host.start, host.size_bytes);
+    for bank in ram.banks() {
+        let host = bank.host();
+        // SAFETY: the host RAM behind this guest RAM bank, carved for it alone and
+        // identity-mapped at EL2; every vCPU is parked and every device quiesced, so nothing
+        // else writes it.
+        unsafe { core::ptr::write_bytes(host.start as *mut u8, 0, host.size_bytes as usize) };
+        cpu::clean_dcache_range(host.start, host.size_bytes);
+    }
 }
 
 fn copy_to_guest(ram: &GuestRam, guest_phys: u64, bytes: &[u8]) {
     let Some(host_phys) = ram.to_host(guest_phys, bytes.len() as u64) else {
         // The loader placed everything inside guest RAM; reaching this is a sluice bug.
         panic!(
-            "guest image at {guest_phys:#x} outside guest RAM {}",
-            ram.ipa
+            "guest image at {guest_phys:#x} outside guest RAM bank {}",
+            ram.first_ipa()
         );
     };
     // SAFETY: `host_phys` is the host RAM behind the guest span, carved for this VM only
