@@ -56,6 +56,6 @@ reboot_midfetch() { # LOG SMP
 test_reboot_midfetch() { reboot_midfetch "$1" 2; }
 test_reboot_midfetch_smp4() { reboot_midfetch "$1" 4; }
 
-scenario reboot_loop ci
+scenario reboot_loop full
 scenario reboot_midfetch ci
 scenario reboot_midfetch_smp4 full

@@ -44,6 +44,6 @@ test_vcpu_check_smp4() { vcpu_run "$1" 4 0 "vcputest.rounds=${SLUICE_VCPU_SMP4_R
 # pass on.
 test_vcpu_check_native() { vcpu_run "$1" 4 1; }
 
-scenario vcpu_check full
+scenario vcpu_check ci
 scenario vcpu_check_smp4 full
-scenario vcpu_check_native ci
+scenario vcpu_check_native full
