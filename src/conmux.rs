@@ -5,6 +5,15 @@
 //! calls [`ConsoleMux::before_sluice_line`] before each `[sluice] ` line, and feeds every typed
 //! byte to [`ConsoleMux::input`], which says which guest receives it or what sluice must do.
 //!
+//! The multiplexer lives under the console lock, next to the UART, and every byte on the UART
+//! goes through it, so that it always knows whose line the UART is in the middle of:
+//! - guest `g` transmits `b`: write `output(g, b)`;
+//! - a sluice line: write `before_sluice_line()`, then `[sluice] `, the text and CR LF;
+//! - typed bytes: for each, `input(b)`; deliver `delivery()` to that guest's vUART (after
+//!   dropping the lock), then carry out `command`: the exit table, or a focus move (print the
+//!   [`Announcement`] as a sluice line, then write `resume()`);
+//! - a guest reboots: write `restart(g)`; it stops: write `stop(g).0` and announce `stop(g).1`.
+//!
 //! # Output
 //! With one guest nothing changes from the time sluice ran a single guest: its bytes go out as it
 //! writes them, without a prefix, and a sluice line that arrives mid-line first ends the guest's

@@ -306,6 +306,44 @@ impl Rng {
     }
 }
 
+/// The console as it was before the multiplexer (`hyp::console`, one guest): guest bytes pass
+/// through, and a sluice line starts with CR LF when the guest was mid-line.
+#[derive(Default)]
+struct ConsoleBefore {
+    wire: Vec<u8>,
+    at_line_start: bool,
+}
+
+#[test]
+fn one_guest_matches_the_console_before_the_multiplexer_byte_for_byte() {
+    let mut rng = Rng(0x1_9e57);
+    let mut mux = ConsoleMux::new(&["guest"]).unwrap();
+    let mut wire = Wire::default();
+    let mut before = ConsoleBefore {
+        at_line_start: true,
+        ..Default::default()
+    };
+    for step in 0..20_000 {
+        if rng.below(50) == 0 {
+            let text = format!("step {step}");
+            wire.sluice(&mut mux, &text);
+            if !before.at_line_start {
+                before.wire.extend_from_slice(b"\r\n");
+            }
+            before
+                .wire
+                .extend_from_slice(format!("[sluice] {text}\r\n").as_bytes());
+            before.at_line_start = true;
+        } else {
+            let byte = b"ab\r\n\x1b\x01("[rng.below(7)];
+            wire.guest(&mut mux, 0, &[byte]);
+            before.wire.push(byte);
+            before.at_line_start = byte == b'\n';
+        }
+    }
+    assert_eq!(wire.0, before.wire);
+}
+
 /// Parses the wire into (guest or sluice, content, cut) lines.
 fn physical_lines(wire: &str) -> Vec<(Option<char>, &str, bool)> {
     let mut lines = Vec::new();
