@@ -402,8 +402,8 @@ impl ConsoleMux {
         line.shown = line.len;
     }
 
-    /// Ends the line the UART is in the middle of, if any (with the marker, unless only one
-    /// guest runs here: then as before, with CR LF alone).
+    /// Ends the line the UART is in the middle of, if any (with the marker; with one guest, as
+    /// before the multiplexer, with CR LF alone).
     fn cut_open_line(&mut self, out: &mut Output) {
         let Some(owner) = self.open.take() else {
             return;
