@@ -1,9 +1,9 @@
 //! Trap dispatch by guest-physical region: which emulator owns an address, and the glue that
 //! applies an emulator's side effects (kicking other vCPUs, console output, interrupt lines).
 
-use super::host::{Host, KICK_SGI};
-use super::{console, vm::Vm};
-use crate::arch::gic;
+use super::host::Host;
+use super::leaf::{canary, console, kick as leaf_kick, stats};
+use super::vm::Vm;
 use alloc::vec::Vec;
 use sluice::mm::PhysRange;
 use sluice::vgic::{Kick, REDIST_FRAME_BYTES};
@@ -155,8 +155,8 @@ pub fn console_input(vm: &Vm, vcpu: usize) {
         log::warn!("guest console input overflow: {dropped} bytes dropped");
     }
     if stats_requested {
-        super::stats::print(vm.vcpu_mpidrs.len());
-        super::canary::check();
+        stats::print(vm.vcpu_mpidrs.len());
+        canary::check();
     }
     let k = vm.vgic.lock().set_spi_level(vm.uart_intid, level);
     kick(vm, vcpu, k);
@@ -165,11 +165,7 @@ pub fn console_input(vm: &Vm, vcpu: usize) {
 /// Interrupts the physical CPUs of the vCPUs in `k` (other than `current`), so they exit and
 /// load their list registers again.
 pub fn kick(vm: &Vm, current: usize, k: Kick) {
-    for target in k.iter().filter(|&t| t != current) {
-        if let Some(&mpidr) = vm.vcpu_mpidrs.get(target) {
-            gic::send_sgi(KICK_SGI, mpidr);
-        }
-    }
+    leaf_kick::send(&vm.vcpu_mpidrs, current, k);
 }
 
 /// Routes the physical console's interrupt to this CPU and turns on its receive interrupt, so

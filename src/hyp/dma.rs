@@ -7,9 +7,9 @@
 //! assigned devices), so mapping or unmapping a BAR never changes what a device can reach.
 
 use super::host::Host;
+use super::leaf::tables::HeapTables;
 use super::pci::{self, VirtualBus};
 use super::smmu::{Smmu, SmmuSetupError, FAULTS_BEFORE_STOP};
-use super::tables::HeapTables;
 use super::vm::Vm;
 use crate::arch::cpu;
 use alloc::vec::Vec;

@@ -5,20 +5,15 @@
 //! `vcpu::handle_guest_exit` -> `devices` (MMIO by region) / `psci_glue` (HVC) / vGIC.
 
 pub mod boot;
-pub mod canary;
-pub mod console;
 pub mod devices;
 pub mod dma;
-pub mod heap;
 pub mod host;
 pub mod its;
+pub mod leaf;
 pub mod msi;
-pub mod panic;
 pub mod pci;
 pub mod psci_glue;
 pub mod reboot;
 pub mod smmu;
-pub mod stats;
-pub mod tables;
 pub mod vcpu;
 pub mod vm;

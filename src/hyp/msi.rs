@@ -8,6 +8,7 @@
 //! guest's table can therefore only ever raise the guest's own LPIs, or nothing.
 
 use super::devices;
+use super::leaf::fault::guest_fault;
 use super::pci::{AssignedFunction, VirtualBus};
 use super::vm::Vm;
 use crate::arch::mmio::MmioBase;
@@ -195,7 +196,7 @@ fn run_commands(vm: &Vm, vcpu: usize) {
     for address in its.pending_commands() {
         let mut bytes = [0u8; COMMAND_BYTES];
         if !vm.read_guest(address, &mut bytes) {
-            super::vcpu::guest_fault(format_args!(
+            guest_fault(format_args!(
                 "vITS: command queue entry at IPA {address:#x} is outside guest memory: queue dropped"
             ));
             break;
@@ -207,7 +208,7 @@ fn run_commands(vm: &Vm, vcpu: usize) {
                     apply_effect(vm, vcpu, effect);
                 }
             }
-            Err(why) => super::vcpu::guest_fault(format_args!("vITS: {command:?} refused: {why}")),
+            Err(why) => guest_fault(format_args!("vITS: {command:?} refused: {why}")),
         }
     }
     its.advance();
@@ -256,7 +257,7 @@ fn reload_lpi(vm: &Vm, intid: u32) -> sluice::vgic::Kick {
         base + (intid - sluice::vgic::FIRST_LPI) as u64,
         &mut property,
     ) {
-        super::vcpu::guest_fault(format_args!(
+        guest_fault(format_args!(
             "vGIC: LPI property table at IPA {base:#x} is outside guest memory"
         ));
         return sluice::vgic::Kick::NONE;

@@ -3,6 +3,7 @@
 //! (stage-2 BAR mappings, checked first).
 
 use super::its::PhysicalIts;
+use super::leaf::fault::guest_fault;
 use super::vm::Vm;
 use crate::arch::mmio::MmioBase;
 use alloc::vec::Vec;
@@ -452,7 +453,7 @@ fn apply(
         } if !is_write => {
             log::debug!("vpci 00:{slot:02x}.0: extended capabilities hidden")
         }
-        Action::Unclaimed { offset } => super::vcpu::guest_fault(format_args!(
+        Action::Unclaimed { offset } => guest_fault(format_args!(
             "vpci 00:{slot:02x}.0: guest {} of unclaimed config register {offset:#x}: {}",
             if is_write { "write" } else { "read" },
             if is_write { "dropped" } else { "reads 0" }
@@ -479,7 +480,7 @@ fn apply(
                 .map(|&(r, _, _)| r)
                 .collect();
             if let Err(why) = bus.layout.check_bar(range, host_phys, &others) {
-                super::vcpu::guest_fault(format_args!(
+                guest_fault(format_args!(
                     "vpci 00:{slot:02x}.0 bar {bar}: guest address {range} refused ({why}); left unmapped"
                 ));
                 unmap_recorded(vm, bus, slot, bar); // pieces of it mapped before this one

@@ -1,6 +1,7 @@
 //! The guest's PSCI and SMCCC calls (HVC conduit), applied to this machine.
 
-use super::{host, vcpu, vm::Vm};
+use super::leaf::{canary, stats, stop};
+use super::{vcpu, vm::Vm};
 use crate::arch::context::GuestFrame;
 use crate::arch::cpu;
 use sluice::psci::{self, PsciCall, PsciReturn};
@@ -30,10 +31,10 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
             vcpu::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemOff => {
-            super::stats::print(vm.vcpu_mpidrs.len());
-            super::canary::check();
+            stats::print(vm.vcpu_mpidrs.len());
+            canary::check();
             log::info!("guest powered off (PSCI SYSTEM_OFF)");
-            host::power_off_or_halt()
+            stop::power_off_or_halt()
         }
         PsciCall::SystemReset | PsciCall::SystemReset2 { .. } => {
             super::reboot::request(vm, vcpu_index)

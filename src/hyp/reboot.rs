@@ -7,8 +7,9 @@
 //! assigned, and lets vCPU 0 start at the kernel entry again. Heap and LPI use are logged at
 //! every boot: they must not grow from one boot to the next.
 
+use super::leaf::{heap, kick, stop};
 use super::vm::Vm;
-use super::{dma, heap, pci, vcpu};
+use super::{dma, pci, vcpu};
 use crate::arch::mmio::MmioBase;
 use crate::arch::{cpu, gic};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -45,7 +46,7 @@ pub fn request(vm: &'static Vm, vcpu: usize) -> ! {
     let reset_slots = take_devices(vm);
     let boot = BOOT.load(Ordering::Acquire) + 1;
     if let Err(e) = vm.restart(boot) {
-        super::boot::fatal(format_args!("guest reboot failed: {e}"));
+        stop::fatal(format_args!("guest reboot failed: {e}"));
     }
     give_devices(vm, reset_slots);
     log_usage(vm, boot);
@@ -100,7 +101,7 @@ fn stop_other_vcpus(vm: &Vm, current: usize) {
     loop {
         for (index, &mpidr) in vm.vcpu_mpidrs.iter().enumerate() {
             if index != current {
-                gic::send_sgi(super::host::KICK_SGI, mpidr);
+                kick::cpu(mpidr);
             }
         }
         cpu::send_event(); // vCPUs that are off wait in `wait_for_cpu_on`

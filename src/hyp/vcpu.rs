@@ -3,18 +3,19 @@
 //! Every exit: sync the list registers into the vGIC model (and tell it the timers' outputs),
 //! handle the exit, flush the model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
 
-use super::stats;
-use super::{devices, host, psci_glue, reboot, vm::Vm};
+use super::leaf::cpus::stack_top;
+use super::leaf::fault::{guest_fault, inject};
+use super::leaf::kick::KICK_SGI;
+use super::leaf::stats;
+use super::{devices, psci_glue, reboot, vm::Vm};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
 use crate::arch::idregs;
 use sluice::cpuid;
 use sluice::psci::CallFunction;
-use sluice::ratelimit::{RateLimiter, Verdict};
 use sluice::stats::ExitReason;
 use sluice::trap::{self, Exit, InjectKind, MmioAccess, SysRegAccess};
-use spin::Mutex;
 
 /// Exit kinds pushed by `vectors.S`.
 const EXIT_SYNC: u64 = 0;
@@ -59,38 +60,6 @@ fn start(entry: u64, x0: u64) -> ! {
     cpu::reset_el1_state();
     let frame = GuestFrame::starting_at(entry, PSTATE_EL1H_MASKED, x0);
     enter_guest(&frame, stack_top(cpu::cpu_index()))
-}
-
-extern "C" {
-    static __stacks_start: u8;
-    static __stacks_end: u8;
-}
-
-/// Per-CPU stack size; must match `__stack_size_per_cpu` in linker.ld (checked at boot by
-/// `check_stack_layout`).
-pub const STACK_BYTES_PER_CPU: u64 = 0x1_0000;
-/// CPUs with a stack; must match `__max_cpus` in linker.ld.
-pub const MAX_CPUS: usize = 8;
-
-fn stacks() -> (u64, u64) {
-    (
-        core::ptr::addr_of!(__stacks_start) as u64,
-        core::ptr::addr_of!(__stacks_end) as u64,
-    )
-}
-
-/// Panics if linker.ld and this module disagree about the stacks.
-pub fn check_stack_layout() {
-    let (start, end) = stacks();
-    assert_eq!(
-        end - start,
-        STACK_BYTES_PER_CPU * MAX_CPUS as u64,
-        "linker.ld stack layout differs from vcpu.rs"
-    );
-}
-
-fn stack_top(index: usize) -> u64 {
-    stacks().0 + STACK_BYTES_PER_CPU * (index as u64 + 1)
 }
 
 /// Called by `vectors.S` for every exit from the guest.
@@ -441,48 +410,12 @@ fn handle_mmio(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess
     }
 }
 
-/// Guest-caused faults may log at most this many lines per second (a hostile guest must not
-/// flood the console).
-const GUEST_FAULT_LINES_PER_SECOND: u32 = 20;
-static GUEST_FAULT_LIMIT: Mutex<Option<RateLimiter>> = Mutex::new(None);
-
-/// Logs a fault the guest caused, rate-limited.
-pub fn guest_fault(args: core::fmt::Arguments) {
-    let mut limiter = GUEST_FAULT_LIMIT.lock();
-    let limiter = limiter
-        .get_or_insert_with(|| RateLimiter::new(cpu::counter_hz(), GUEST_FAULT_LINES_PER_SECOND));
-    match limiter.check(cpu::counter()) {
-        Verdict::Log { suppressed: 0 } => log::warn!("{args}"),
-        Verdict::Log { suppressed } => log::warn!("{args} ({suppressed} similar lines suppressed)"),
-        Verdict::Suppress => {}
-    }
-}
-
-/// Makes the guest take a synchronous exception at its EL1 vector.
-pub fn inject(frame: &mut GuestFrame, kind: InjectKind) {
-    let state = trap::GuestExceptionState {
-        pc: frame.pc,
-        pstate: frame.pstate,
-        vbar_el1: read_sysreg!("vbar_el1"),
-        sctlr_el1: read_sysreg!("sctlr_el1"),
-    };
-    let injection = trap::inject_abort(&state, kind);
-    cpu::write_sysreg!("elr_el1", injection.elr_el1);
-    cpu::write_sysreg!("spsr_el1", injection.spsr_el1);
-    cpu::write_sysreg!("esr_el1", injection.esr_el1);
-    if let Some(far) = injection.far_el1 {
-        cpu::write_sysreg!("far_el1", far);
-    }
-    frame.pc = injection.new_pc;
-    frame.pstate = injection.new_pstate;
-}
-
 /// The accounting class of a physical interrupt.
 fn irq_reason(vm: &Vm, intid: u32) -> ExitReason {
     let timer = &vm.host.platform.timer;
     if intid == timer.virt.intid || intid == timer.nonsecure_phys.intid {
         ExitReason::IrqTimer
-    } else if intid == host::KICK_SGI || intid < 16 {
+    } else if intid == KICK_SGI || intid < 16 {
         ExitReason::IrqSgi
     } else if intid == vm.host.platform.gic.maintenance_intid {
         ExitReason::IrqMaintenance
@@ -518,7 +451,7 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
             devices::console_input(vm, vcpu);
         } else if let Some(smmu) = vm.host.smmu.as_ref().filter(|s| s.owns_intid(intid)) {
             smmu.handle_interrupt(vm, super::dma::stop_faulting_stream);
-        } else if intid != host::KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
+        } else if intid != KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
             log::warn!("vCPU {vcpu}: unexpected physical interrupt {intid}");
         }
         gic::deactivate(intid);

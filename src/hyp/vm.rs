@@ -10,8 +10,8 @@
 use super::devices::{self, MmioRegion};
 use super::dma::{self, DmaView};
 use super::host::Host;
+use super::leaf::tables::HeapTables;
 use super::pci::{self, VirtualBus};
-use super::tables::HeapTables;
 use load::{host_slice, load_images, scrub};
 
 mod load;
