@@ -1,7 +1,7 @@
 //! Trap dispatch by guest-physical region: which emulator owns an address, and the glue that
 //! applies an emulator's side effects (kicking other vCPUs, console output, interrupt lines).
 
-use super::host::Host;
+use super::driver::host::Host;
 use super::leaf::{canary, console, kick as leaf_kick, stats};
 use super::vm::Vm;
 use alloc::vec::Vec;

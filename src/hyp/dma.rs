@@ -6,10 +6,10 @@
 //! doorbell for their MSIs. BARs are not in the DMA view (no peer-to-peer DMA between
 //! assigned devices), so mapping or unmapping a BAR never changes what a device can reach.
 
-use super::host::Host;
+use super::driver::host::Host;
+use super::driver::smmu::{Smmu, SmmuSetupError, FAULTS_BEFORE_STOP};
 use super::leaf::tables::HeapTables;
 use super::pci::{self, VirtualBus};
-use super::smmu::{Smmu, SmmuSetupError, FAULTS_BEFORE_STOP};
 use super::vm::Vm;
 use crate::arch::cpu;
 use alloc::vec::Vec;

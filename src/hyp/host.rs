@@ -1,9 +1,10 @@
 //! The machine sluice owns: what the host DT described, the physical GIC, and the memory map
 //! (sluice's image, heap and the boot modules, all kept away from guests).
 
-use super::its::PhysicalIts;
+use super::driver::host::Host;
+use super::driver::its::{self, PhysicalIts};
+use super::driver::smmu::Smmu;
 use super::leaf::{cpus, heap, kick::KICK_SGI, stop, tables::HeapTables};
-use super::smmu::Smmu;
 use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
 use alloc::vec::Vec;
 use core::fmt;
@@ -18,22 +19,6 @@ use spin::Once;
 /// Bytes of host RAM given to sluice's heap (stage-2 tables, guest DT, device state).
 const HEAP_BYTES: u64 = 32 << 20;
 const ALIGN_2M: u64 = 2 << 20;
-
-/// The host machine as sluice sees it after boot.
-pub struct Host {
-    /// Everything the host DT said.
-    pub platform: Platform,
-    /// How to call the host firmware.
-    pub conduit: firmware::Conduit,
-    /// RAM that nothing uses yet: guests are carved from it.
-    pub free: spin::Mutex<FreeMemory>,
-    /// The physical distributor.
-    pub dist: gic::Distributor,
-    /// The physical ITS, when the GIC has one (MSIs of assigned devices land there).
-    pub its: Option<PhysicalIts>,
-    /// The SMMU that translates the PCI hosts' DMA, when there is one sluice can use.
-    pub smmu: Option<Smmu>,
-}
 
 /// Why the host could not be brought up.
 #[derive(Debug)]
@@ -268,7 +253,7 @@ pub fn init_this_cpu(host: &Host, cpu_index: usize) -> gic::Redistributor {
     if let Some(its) = &host.its {
         redist.enable_lpis(
             its.prop_table,
-            super::its::LPI_ID_BITS,
+            its::LPI_ID_BITS,
             PhysicalIts::new_pending_table(),
         );
     }

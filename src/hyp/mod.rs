@@ -7,13 +7,12 @@
 pub mod boot;
 pub mod devices;
 pub mod dma;
+pub mod driver;
 pub mod host;
-pub mod its;
 pub mod leaf;
 pub mod msi;
 pub mod pci;
 pub mod psci_glue;
 pub mod reboot;
-pub mod smmu;
 pub mod vcpu;
 pub mod vm;

@@ -450,7 +450,9 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
         if intid == vm.host.platform.uart.intid {
             devices::console_input(vm, vcpu);
         } else if let Some(smmu) = vm.host.smmu.as_ref().filter(|s| s.owns_intid(intid)) {
-            smmu.handle_interrupt(vm, super::dma::stop_faulting_stream);
+            for sid in smmu.handle_interrupt() {
+                super::dma::stop_faulting_stream(vm, sid);
+            }
         } else if intid != KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
             log::warn!("vCPU {vcpu}: unexpected physical interrupt {intid}");
         }

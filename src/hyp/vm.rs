@@ -9,9 +9,10 @@
 
 use super::devices::{self, MmioRegion};
 use super::dma::{self, DmaView};
-use super::host::Host;
+use super::driver::ecam;
+use super::driver::host::Host;
 use super::leaf::tables::HeapTables;
-use super::pci::{self, VirtualBus};
+use super::pci::VirtualBus;
 use load::{host_slice, load_images, scrub};
 
 mod load;
@@ -254,7 +255,7 @@ fn build_pci(host: &Host) -> Result<Option<VirtualBus>, VmError> {
     if host.platform.pci_hosts.is_empty() {
         return Ok(None);
     }
-    let buses = pci::enumerate_hosts(&host.platform.pci_hosts);
+    let buses = ecam::enumerate_hosts(&host.platform.pci_hosts);
     let p = &host.platform;
     let assignment = Assignment::from_bootargs(&p.host_bootargs).map_err(VmError::Assignment)?;
     let bus = VirtualBus::new(
