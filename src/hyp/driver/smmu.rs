@@ -135,8 +135,8 @@ impl Smmu {
     /// Reads the SMMU's features and makes sure it aborts all DMA until `enable`: translation
     /// off (whatever firmware left on) and global bypass set to abort.
     pub fn probe(node: &SmmuNode) -> Result<Self> {
-        // SAFETY: the DT names this frame as an SMMUv3; `host::enable_identity_map` maps it as
-        // Device memory and nothing else drives it.
+        // SAFETY: the DT names this frame as an SMMUv3; `boot::host::enable_identity_map` maps
+        // it as Device memory and nothing else drives it.
         let regs = unsafe { MmioBase::new(node.regs.start as usize) };
         let features = Features::from_idrs(
             regs.read32(regs::IDR0),

@@ -1,11 +1,12 @@
-//! The machine sluice owns: what the host DT described, the physical GIC, and the memory map
-//! (sluice's image, heap and the boot modules, all kept away from guests).
+//! Host bring-up: the memory map (sluice's image, heap and the boot modules, all kept away
+//! from guests), the EL2 MMU, the physical GIC, ITS and SMMU gathered in `Host`, and the
+//! secondary CPUs.
 
-use super::driver::host::Host;
-use super::driver::its::{self, PhysicalIts};
-use super::driver::smmu::Smmu;
-use super::leaf::{cpus, heap, kick::KICK_SGI, stop, tables::HeapTables};
 use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
+use crate::hyp::driver::host::Host;
+use crate::hyp::driver::its::{self, PhysicalIts};
+use crate::hyp::driver::smmu::Smmu;
+use crate::hyp::leaf::{cpus, heap, kick::KICK_SGI, stop, tables::HeapTables};
 use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};

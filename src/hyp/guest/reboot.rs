@@ -7,11 +7,11 @@
 //! assigned, and lets vCPU 0 start at the kernel entry again. Heap and LPI use are logged at
 //! every boot: they must not grow from one boot to the next.
 
-use super::driver::reset::reset_function;
-use super::leaf::{heap, kick, stop};
 use super::vm::Vm;
-use super::{dma, pci, vcpu};
+use super::{bus, vpci};
 use crate::arch::{cpu, gic};
+use crate::hyp::driver::reset::reset_function;
+use crate::hyp::leaf::{heap, kick, stop};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// A reboot is in progress: every vCPU must park.
@@ -30,11 +30,12 @@ pub fn boot_number() -> u32 {
     BOOT.load(Ordering::Acquire)
 }
 
-/// SYSTEM_RESET from `vcpu`: reboots the guest, then this CPU waits to be its vCPU again.
-pub fn request(vm: &'static Vm, vcpu: usize) -> ! {
+/// SYSTEM_RESET from `vcpu`: reboots the guest. The caller's CPU then waits to be its vCPU
+/// again (`run::wait_for_cpu_on`).
+pub fn request(vm: &'static Vm, vcpu: usize) {
     if REQUESTED.swap(true, Ordering::AcqRel) {
         park(vm); // another vCPU is already rebooting the guest
-        vcpu::wait_for_cpu_on(vm, vcpu)
+        return;
     }
     log::info!("guest requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest");
     stop_other_vcpus(vm, vcpu);
@@ -53,7 +54,6 @@ pub fn request(vm: &'static Vm, vcpu: usize) -> ! {
     REQUESTED.store(false, Ordering::Release);
     BOOT.store(boot, Ordering::Release);
     cpu::send_event();
-    vcpu::wait_for_cpu_on(vm, vcpu)
 }
 
 /// Whether a reboot is in progress (every vCPU must `park`).
@@ -137,12 +137,12 @@ fn take_devices(vm: &Vm) -> u64 {
     };
     let mut reset_slots = 0u64;
     for assigned in bus.assigned() {
-        pci::deassign(vm, bus, assigned.slot);
+        vpci::deassign(vm, bus, assigned.slot);
         // INTx lines of the old guest may still be active: nothing will deactivate them now.
         if let Some(intid) = assigned.intx_intid {
             vm.host.dist.clear_active(intid);
         }
-        dma::set_slot_translated(vm, assigned.slot, false);
+        vm.set_dma_translated(assigned.slot, false);
         let ecam = &bus.hosts[assigned.host_bus].ecam;
         let bdf = assigned.function.lock().host_bdf;
         if let (Some(its), Some((first, _)), Some(device)) =
@@ -182,7 +182,7 @@ fn give_devices(vm: &Vm, reset_slots: u64) {
         let Some(host_function) = host_bus.functions.iter().find(|f| f.bdf == bdf) else {
             continue;
         };
-        let (function, lpis) = pci::fresh_function(
+        let (function, lpis) = bus::fresh_function(
             vm.host.its.as_ref(),
             assigned.its_device_id,
             host_function,
@@ -190,6 +190,6 @@ fn give_devices(vm: &Vm, reset_slots: u64) {
         );
         assigned.set_msix_lpis(lpis);
         *assigned.function.lock() = function;
-        dma::set_slot_translated(vm, assigned.slot, true);
+        vm.set_dma_translated(assigned.slot, true);
     }
 }

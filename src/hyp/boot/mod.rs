@@ -4,10 +4,12 @@
 //! stage 2, guest DT, images), then the secondary CPUs through host PSCI, then vCPU 0.
 //! Secondary CPUs: MMU (entry.S), GIC, traps, then wait for the guest's PSCI CPU_ON.
 
-use super::leaf::{canary, console, heap, stop};
-use super::{host, reboot, vcpu, vm};
 use crate::arch::{cpu, uart};
+use crate::hyp::guest::{reboot, run, vm};
+use crate::hyp::leaf::{canary, console, heap, stop};
 use sluice::platform::{self, Platform};
+
+mod host;
 
 /// A static arena that lets the heap work before host RAM has been carved.
 const BOOT_HEAP_BYTES: usize = 1 << 20;
@@ -51,7 +53,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
         "entry to guest: {elapsed_us} us; starting vCPU 0 at {:#x}",
         vm.kernel_entry
     );
-    vcpu::run_boot_vcpu(vm)
+    run::run_boot_vcpu(vm)
 }
 
 /// Entered from `boot/entry.S` on a secondary CPU, MMU already on.
@@ -64,7 +66,7 @@ extern "C" fn secondary_main(cpu_index: usize) -> ! {
         its.map_cpu_collection(cpu_index, redist.processor_number(), redist.base(), false);
     }
     host::secondary_up();
-    vcpu::run_secondary_vcpu(vm::get(), cpu_index)
+    run::run_secondary_vcpu(vm::get(), cpu_index)
 }
 
 fn read_dtb(dtb_phys: usize) -> Option<&'static [u8]> {

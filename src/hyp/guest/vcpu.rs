@@ -1,71 +1,31 @@
-//! vCPU life cycle and the guest exit handler.
+//! The guest exit handler.
 //!
 //! Every exit: sync the list registers into the vGIC model (and tell it the timers' outputs),
-//! handle the exit, flush the model back into the list registers. A vCPU is pinned to the physical CPU of the same index.
+//! handle the exit, flush the model back into the list registers. A vCPU is pinned to the
+//! physical CPU of the same index.
 
-use super::leaf::cpus::stack_top;
-use super::leaf::fault::{guest_fault, inject};
-use super::leaf::kick::KICK_SGI;
-use super::leaf::stats;
-use super::{devices, psci_glue, reboot, vm::Vm};
-use crate::arch::context::{enter_guest, GuestFrame};
+use super::vm::{self, Vm};
+use super::{dma, mmio, msi, psci, reboot, run, uart};
+use crate::arch::context::GuestFrame;
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
 use crate::arch::idregs;
+use crate::hyp::leaf::fault::{guest_fault, inject};
+use crate::hyp::leaf::kick::KICK_SGI;
+use crate::hyp::leaf::stats;
 use sluice::cpuid;
 use sluice::psci::CallFunction;
 use sluice::stats::ExitReason;
-use sluice::trap::{self, Exit, InjectKind, MmioAccess, SysRegAccess};
+use sluice::trap::{self, Exit, InjectKind, SysRegAccess};
 
 /// Exit kinds pushed by `vectors.S`.
 const EXIT_SYNC: u64 = 0;
 const EXIT_IRQ: u64 = 1;
 
-/// PSTATE for a vCPU's first instruction: EL1h, DAIF masked (arm64 boot protocol).
-const PSTATE_EL1H_MASKED: u64 = 0x3c5;
-
-/// Starts vCPU 0 at the kernel entry with the guest DT in x0.
-pub fn run_boot_vcpu(vm: &'static Vm) -> ! {
-    vm.install_stage2();
-    super::devices::console_enable(vm);
-    let index = cpu::cpu_index();
-    let _ = vm.power.lock().take_pending(index);
-    start(vm.kernel_entry, vm.dtb_guest_phys)
-}
-
-/// Waits for the guest to turn this vCPU on (PSCI CPU_ON), then starts it.
-pub fn run_secondary_vcpu(vm: &'static Vm, index: usize) -> ! {
-    vm.install_stage2();
-    wait_for_cpu_on(vm, index)
-}
-
-/// Parks this CPU until its vCPU is turned on, then enters the guest at the requested entry.
-pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
-    loop {
-        if reboot::requested() {
-            reboot::park(vm);
-        }
-        // The lock guard must be gone before `start`, which never returns: a guard kept in
-        // the `if let` would hold the power table for ever.
-        let pending = vm.power.lock().take_pending(index);
-        if let Some((entry, context_id)) = pending {
-            start(entry, context_id);
-        }
-        cpu::wait_for_event();
-    }
-}
-
-fn start(entry: u64, x0: u64) -> ! {
-    // A vCPU (re)starts as from reset: MMU and caches off, whatever a previous life left.
-    cpu::reset_el1_state();
-    let frame = GuestFrame::starting_at(entry, PSTATE_EL1H_MASKED, x0);
-    enter_guest(&frame, stack_top(cpu::cpu_index()))
-}
-
 /// Called by `vectors.S` for every exit from the guest.
 #[no_mangle]
 extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
-    let vm = super::vm::get();
+    let vm = vm::get();
     let vcpu = cpu::cpu_index();
     let mut lrs = fold_list_registers(vm, vcpu);
     match kind {
@@ -84,7 +44,7 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
     if reboot::requested() {
         // Another vCPU is rebooting the guest: this one never returns to the old guest.
         reboot::park(vm);
-        wait_for_cpu_on(vm, vcpu);
+        run::wait_for_cpu_on(vm, vcpu);
     }
 }
 
@@ -105,7 +65,7 @@ fn fold_list_registers(vm: &Vm, vcpu: usize) -> ListRegisters {
     };
     // Written back (empty) before handling: a handler may not return (CPU_OFF, SYSTEM_OFF).
     lrs.write();
-    devices::kick(vm, vcpu, kick);
+    vm.kick(vcpu, kick);
     lrs
 }
 
@@ -121,7 +81,7 @@ fn load_list_registers(vm: &Vm, vcpu: usize, lrs: &mut ListRegisters) {
     lrs.write();
     gic::set_underflow_interrupt(outcome.underflow_irq_needed);
     deactivate_released(vm, &released);
-    devices::kick(vm, vcpu, outcome.kick);
+    vm.kick(vcpu, outcome.kick);
 }
 
 /// Tells the vGIC what the guest's timers output now: their interrupts are level-sensitive,
@@ -182,8 +142,8 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
         stats::count(vcpu, reason);
     }
     match exit {
-        Exit::Mmio(access) => handle_mmio(vm, vcpu, frame, &access, esr),
-        Exit::Hvc { .. } => psci_glue::handle(vm, vcpu, frame),
+        Exit::Mmio(access) => mmio::handle(vm, vcpu, frame, &access, esr),
+        Exit::Hvc { .. } => psci::handle(vm, vcpu, frame),
         // Not trapped today (HCR_EL2.TWI/TWE clear); if they are, completing at once is what
         // the architecture allows a WFI or WFE to do.
         Exit::Wfi | Exit::Wfe => frame.pc = trap::next_pc(frame.pc, esr),
@@ -194,7 +154,7 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
         }
         Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 && !reg.is_read => {
             let k = vm.vgic.lock().send_sgi(vcpu, frame.reg(reg.register));
-            devices::kick(vm, vcpu, k);
+            vm.kick(vcpu, k);
             frame.pc = trap::next_pc(frame.pc, esr);
         }
         Exit::SysReg(reg) if cpuid::is_id_register(reg.id()) => {
@@ -347,69 +307,6 @@ fn handle_id_register(vcpu: usize, frame: &mut GuestFrame, reg: &SysRegAccess, e
     }
 }
 
-/// The accounting class of an MMIO exit, from who handled it.
-fn mmio_reason(emulator: Option<devices::Emulator>, handled: bool) -> ExitReason {
-    match (emulator, handled) {
-        (_, false) => ExitReason::MmioUnhandled,
-        (Some(devices::Emulator::GicDistributor), _) => ExitReason::MmioGicd,
-        (Some(devices::Emulator::GicRedistributors), _) => ExitReason::MmioGicr,
-        (Some(devices::Emulator::Its), _) => ExitReason::MmioIts,
-        (Some(devices::Emulator::PciEcam), _) => ExitReason::MmioEcam,
-        (Some(devices::Emulator::Uart), _) => ExitReason::MmioUart,
-        (None, true) => ExitReason::MmioMsix,
-    }
-}
-
-fn handle_mmio(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess, esr: u64) {
-    let region = vm.region(access.guest_phys);
-    let value = access.is_write.then(|| frame.reg(access.register));
-    let result = match region {
-        Some(r) => devices::access(
-            vm,
-            vcpu,
-            r,
-            access.guest_phys - r.range.start,
-            access.width_bytes,
-            value,
-        ),
-        // Not a fixed device: maybe the MSI-X table or PBA page of an assigned function.
-        None => vm
-            .pci
-            .as_ref()
-            .and_then(|bus| super::msi::trap(vm, bus, access.guest_phys, access.width_bytes, value))
-            .ok_or(devices::Refused),
-    };
-    stats::count(
-        vcpu,
-        mmio_reason(region.map(|r| r.emulator), result.is_ok()),
-    );
-    match result {
-        Ok(value) => {
-            if !access.is_write {
-                frame.set_reg(access.register, access.read_result(value));
-            }
-            frame.pc = trap::next_pc(frame.pc, esr);
-        }
-        Err(devices::Refused) => {
-            guest_fault(format_args!(
-                "vCPU {vcpu}: guest {} of {} bytes at IPA {:#x} ({}) not allowed: data abort injected (pc {:#x})",
-                if access.is_write { "write" } else { "read" },
-                access.width_bytes,
-                access.guest_phys,
-                region.map_or("no device", |_| "refused by emulator"),
-                frame.pc
-            ));
-            inject(
-                frame,
-                InjectKind::DataAbort {
-                    far: read_sysreg!("far_el2"),
-                    is_write: access.is_write,
-                },
-            );
-        }
-    }
-}
-
 /// The accounting class of a physical interrupt.
 fn irq_reason(vm: &Vm, intid: u32) -> ExitReason {
     let timer = &vm.host.platform.timer;
@@ -440,18 +337,20 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
         {
             // HW-linked: the guest's deactivation deactivates the physical interrupt.
             let k = vm.vgic.lock().inject_hw(vcpu, intid);
-            devices::kick(vm, vcpu, k);
+            vm.kick(vcpu, k);
             continue;
         }
         if intid >= sluice::vgic::FIRST_LPI {
-            super::msi::deliver(vm, vcpu, intid); // LPIs have no active state: no deactivation
+            msi::deliver(vm, vcpu, intid); // LPIs have no active state: no deactivation
             continue;
         }
         if intid == vm.host.platform.uart.intid {
-            devices::console_input(vm, vcpu);
+            uart::console_input(vm, vcpu);
         } else if let Some(smmu) = vm.host.smmu.as_ref().filter(|s| s.owns_intid(intid)) {
             for sid in smmu.handle_interrupt() {
-                super::dma::stop_faulting_stream(vm, sid);
+                if let (Some(view), Some(bus)) = (&vm.dma, &vm.pci) {
+                    dma::stop_faulting_stream(view, bus, sid);
+                }
             }
         } else if intid != KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
             log::warn!("vCPU {vcpu}: unexpected physical interrupt {intid}");
