@@ -4,12 +4,14 @@
 //! Inside, each file imports only the ones listed before it:
 //! - `bus` (the virtual PCI bus and its functions' LPI wiring), `dma` (the SMMU's view of the
 //!   guest), `vm` (RAM, stage 2, vGIC, vITS, vUART, trapped regions, creation and restart);
-//! - `msi` (vITS commands, LPI delivery, the real MSI/MSI-X programming), `vpci` (the guest's
-//!   ECAM and what config writes imply), `uart` (the guest's console), then `mmio`, the one
-//!   dispatcher of every trapped access, MSI-X table and PBA pages included;
+//! - `abort` (aborts reflected to the guest), `msi` (vITS commands, LPI delivery, the real
+//!   MSI/MSI-X programming), `vpci` (the guest's ECAM and what config writes imply), `uart`
+//!   (the guest's console), then `mmio`, the one dispatcher of every trapped access, MSI-X
+//!   table and PBA pages included;
 //! - `reboot` (the guest restarts, the machine does not), `run` (starting and parking vCPUs),
 //!   `psci` (the guest's HVC calls), and `vcpu`, the exit handler on top.
 
+pub mod abort;
 pub mod bus;
 pub mod dma;
 pub mod mmio;

@@ -5,7 +5,7 @@
 //! physical CPU of the same index.
 
 use super::vm::{self, Vm};
-use super::{dma, mmio, msi, psci, reboot, run, uart};
+use super::{abort, dma, mmio, msi, psci, reboot, run, uart};
 use crate::arch::context::GuestFrame;
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
@@ -168,97 +168,9 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
             }
             frame.pc = trap::next_pc(frame.pc, esr);
         }
-        Exit::DataAbortNoSyndrome {
-            guest_phys,
-            is_write,
-            on_table_walk,
-            ..
-        } => {
-            let what = if on_table_walk {
-                "page-table walk"
-            } else if is_write {
-                "write"
-            } else {
-                "read"
-            };
-            guest_fault(format_args!(
-                "vCPU {vcpu}: guest {what} at IPA {guest_phys:#x} cannot be emulated (no syndrome): \
-                 data abort injected (pc {:#x})",
-                frame.pc
-            ));
-            inject(
-                frame,
-                InjectKind::DataAbort {
-                    far: read_sysreg!("far_el2"),
-                    is_write,
-                },
-            );
-        }
-        Exit::ExternalAbort {
-            far,
-            far_valid,
-            is_write,
-            instruction_fetch,
-        } => {
-            // A synchronous external abort (e.g. a passed-through device signalled an error):
-            // reflected to the guest as the same kind of abort, never an undefined instruction.
-            guest_fault(format_args!(
-                "vCPU {vcpu}: external abort on a guest {} (VA {}): abort injected (pc {:#x})",
-                if instruction_fetch {
-                    "fetch"
-                } else if is_write {
-                    "write"
-                } else {
-                    "read"
-                },
-                if far_valid {
-                    alloc::format!("{far:#x}")
-                } else {
-                    alloc::string::String::from("unknown")
-                },
-                frame.pc
-            ));
-            let kind = if instruction_fetch {
-                InjectKind::InstructionAbort { far }
-            } else {
-                InjectKind::DataAbort { far, is_write }
-            };
-            inject(frame, kind);
-        }
-        Exit::InstructionAbort {
-            guest_phys,
-            guest_phys_valid,
-            fault,
-            on_table_walk,
-        } => {
-            let what = if on_table_walk {
-                "walked a page table at"
-            } else {
-                "executed from"
-            };
-            if guest_phys_valid && vm.ram.contains_ipa(guest_phys) {
-                // Guest RAM is always mapped: a stage-2 fault there is sluice's bug, not the
-                // guest's. Say what stage 2 holds for it.
-                log::error!(
-                    "vCPU {vcpu}: stage-2 {fault:?} when the guest {what} RAM at IPA \
-                     {guest_phys:#x} (pc {:#x}); stage 2 maps it to {:?}",
-                    frame.pc,
-                    vm.translate(guest_phys)
-                );
-            } else {
-                guest_fault(format_args!(
-                    "vCPU {vcpu}: guest {what} IPA {guest_phys:#x} outside its memory \
-                     ({fault:?}): instruction abort injected (pc {:#x})",
-                    frame.pc
-                ));
-            }
-            inject(
-                frame,
-                InjectKind::InstructionAbort {
-                    far: read_sysreg!("far_el2"),
-                },
-            );
-        }
+        exit @ (Exit::DataAbortNoSyndrome { .. }
+        | Exit::ExternalAbort { .. }
+        | Exit::InstructionAbort { .. }) => abort::reflect(vm, vcpu, frame, exit),
         exit => {
             guest_fault(format_args!(
                 "vCPU {vcpu}: unhandled exit {exit:?} at pc {:#x}: undefined instruction injected",
