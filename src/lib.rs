@@ -3,6 +3,7 @@
 
 extern crate alloc;
 
+pub mod conmux;
 pub mod cpuid;
 pub mod guestdt;
 pub mod guestmap;

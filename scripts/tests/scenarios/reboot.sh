@@ -1,10 +1,18 @@
 # Guest reboots (PSCI SYSTEM_RESET): devices taken away, reset and given back at every boot.
 
+# sluice's heap and physical LPI use, logged at every boot, never changes from boot to boot.
+check_usage_constant() { # LOG
+    local usage
+    usage=$(grep -E '^\[sluice\] guest boot [0-9]+: heap in use' "$1" | sed -E 's/.*: (heap in use .*)/\1/' | sort | uniq -c)
+    echo "  per boot: $usage"
+    [ "$(echo "$usage" | wc -l)" = 1 ] || { echo "  heap or LPI use changed between boots"; return 1; }
+}
+
 # The guest reboots itself (PSCI SYSTEM_RESET) 20 times in one QEMU run and fetches a file
 # through both NICs at every boot: each reboot takes the devices away, resets them and gives
 # them back, and sluice's heap and LPI use is the same at every boot.
 test_reboot_loop() {
-    local log=$1 ok=0 boots=${SLUICE_REBOOTS:-20} driver usage
+    local log=$1 ok=0 boots=${SLUICE_REBOOTS:-20} driver
     start_http_server
     $RUN --timeout 1200 --nic e1000e --nic virtio \
         --append "sluice.reboots=$boots sluice.fetch=http://10.0.2.2:$http_port/small" >"$log" 2>&1 ||
@@ -16,9 +24,7 @@ test_reboot_loop() {
             { echo "  expected $((boots + 1)) good $driver fetches"; ok=1; }
     done
     expect_line "$log" "^\\[sluice\\] pci 00:01\\.0 reset \\(" "the e1000e reset between boots" || ok=1
-    usage=$(grep -E '^\[sluice\] guest boot [0-9]+: heap in use' "$log" | sed -E 's/.*: (heap in use .*)/\1/' | sort | uniq -c)
-    echo "  per boot: $usage"
-    [ "$(echo "$usage" | wc -l)" = 1 ] || { echo "  heap or LPI use changed between boots"; ok=1; }
+    check_usage_constant "$log" || ok=1
     expect_line "$log" "^sluice-demo: boot $boots done, all $boots reboots made" "last boot" || ok=1
     reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
     expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
@@ -29,7 +35,7 @@ test_reboot_loop() {
 # user network), alternately through sysrq-b and reboot -f, with SMP vCPUs: every boot must
 # bring every vCPU online, and the last boot fetches the file through both NICs intact.
 reboot_midfetch() { # LOG SMP
-    local log=$1 smp=$2 ok=0 boots=${SLUICE_MIDFETCH_REBOOTS:-8} boot driver usage
+    local log=$1 smp=$2 ok=0 boots=${SLUICE_MIDFETCH_REBOOTS:-8} boot driver
     start_http_server
     $RUN --timeout 1500 --smp "$smp" --nic none \
         --append "sluice.reboots=$boots sluice.midfetch=$http_port/blob sluice.nets=e1000e:10.0.2,virtio_net:10.0.3" \
@@ -45,9 +51,7 @@ reboot_midfetch() { # LOG SMP
     for driver in e1000e virtio_net; do
         expect_line "$log" "^sluice-demo: fetch eth[0-9] \\($driver\\) bytes=$FETCH_BYTES md5=$http_md5" "$driver fetch after the reboots" || ok=1
     done
-    usage=$(grep -E '^\[sluice\] guest boot [0-9]+: heap in use' "$log" | sed -E 's/.*: (heap in use .*)/\1/' | sort | uniq -c)
-    echo "  per boot: $usage"
-    [ "$(echo "$usage" | wc -l)" = 1 ] || { echo "  heap or LPI use changed between boots"; ok=1; }
+    check_usage_constant "$log" || ok=1
     reject_line "$log" 'failed to come online|soft lockup|rcu_sched self-detected|Kernel panic' "guest CPU or kernel trouble" || ok=1
     reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
     expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
