@@ -3,7 +3,10 @@
 //! This binary is the EL2 image. Its layers:
 //! - `arch` (src/arch/aarch64): the only code with EL2 instructions, system registers and
 //!   device pointers: entry (boot/entry.S), vectors and guest entry/exit, GIC, MMU, firmware.
-//! - `hyp` (src/hyp): boot flow, host bring-up, the VM, the exit handler and device glue.
+//! - `hyp` (src/hyp): four floors, each importing only those below it: `boot` (boot flow, host
+//!   bring-up) over `guest` (the VM, its exit handler and one MMIO dispatcher, reboot) over
+//!   `driver` (physical ITS, SMMU, host ECAM: no guest in sight) over `leaf` (console, heap,
+//!   fault injection, kicks, fatal stops, statistics).
 //! - the `sluice` library: pure, host-tested logic (trap decoding, page tables, vGIC, PL011,
 //!   PSCI, device trees, memory carving, image placement).
 #![cfg_attr(target_os = "none", no_std, no_main)]

@@ -179,7 +179,7 @@ impl Guest {
         (offset.checked_add(COMMAND_BYTES)? <= self.ram.len()).then_some(offset)
     }
 
-    /// The hypervisor's loop over the guest's new commands (`src/hyp/msi.rs`).
+    /// The hypervisor's loop over the guest's new commands (`src/hyp/guest/msi.rs`).
     fn run_commands(&mut self) {
         let pending = self.its.pending_commands();
         let (base, size) = self.its.queue().unwrap_or((0, 0));

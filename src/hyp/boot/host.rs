@@ -1,13 +1,15 @@
-//! The machine sluice owns: what the host DT described, the physical GIC, and the memory map
-//! (sluice's image, heap and the boot modules, all kept away from guests).
+//! Host bring-up: the memory map (sluice's image, heap and the boot modules, all kept away
+//! from guests), the EL2 MMU, the physical GIC, ITS and SMMU gathered in `Host`, and the
+//! secondary CPUs.
 
-use super::its::PhysicalIts;
-use super::smmu::Smmu;
-use super::{boot, heap, tables::HeapTables};
 use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
+use crate::hyp::driver::host::Host;
+use crate::hyp::driver::its::{self, PhysicalIts};
+use crate::hyp::driver::smmu::Smmu;
+use crate::hyp::leaf::{cpus, heap, kick::KICK_SGI, stop, tables::HeapTables};
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use sluice::mm::carve::FreeMemory;
 use sluice::mm::pagetable::{self, Attributes, PageTable};
 use sluice::mm::PhysRange;
@@ -17,25 +19,7 @@ use spin::Once;
 
 /// Bytes of host RAM given to sluice's heap (stage-2 tables, guest DT, device state).
 const HEAP_BYTES: u64 = 32 << 20;
-/// SGI sluice sends to another physical CPU to make its vCPU look at new interrupts.
-pub const KICK_SGI: u32 = 0;
 const ALIGN_2M: u64 = 2 << 20;
-
-/// The host machine as sluice sees it after boot.
-pub struct Host {
-    /// Everything the host DT said.
-    pub platform: Platform,
-    /// How to call the host firmware.
-    pub conduit: firmware::Conduit,
-    /// RAM that nothing uses yet: guests are carved from it.
-    pub free: spin::Mutex<FreeMemory>,
-    /// The physical distributor.
-    pub dist: gic::Distributor,
-    /// The physical ITS, when the GIC has one (MSIs of assigned devices land there).
-    pub its: Option<PhysicalIts>,
-    /// The SMMU that translates the PCI hosts' DMA, when there is one sluice can use.
-    pub smmu: Option<Smmu>,
-}
 
 /// Why the host could not be brought up.
 #[derive(Debug)]
@@ -83,14 +67,14 @@ pub fn init(
     let image_bytes =
         core::ptr::addr_of!(__image_end) as u64 - core::ptr::addr_of!(__image_start) as u64;
     let image = PhysRange::new(load_phys, image_bytes);
-    super::vcpu::check_stack_layout();
-    if platform.cpus.len() > super::vcpu::MAX_CPUS {
+    cpus::check_stack_layout();
+    if platform.cpus.len() > cpus::MAX_CPUS {
         log::warn!(
             "{} CPUs in the device tree; using the first {}",
             platform.cpus.len(),
-            super::vcpu::MAX_CPUS
+            cpus::MAX_CPUS
         );
-        platform.cpus.truncate(super::vcpu::MAX_CPUS);
+        platform.cpus.truncate(cpus::MAX_CPUS);
     }
     let mut free = FreeMemory::new(&platform.memory);
     for used in used_ranges(&platform, dtb_phys, image) {
@@ -252,7 +236,7 @@ pub fn init_this_cpu(host: &Host, cpu_index: usize) -> gic::Redistributor {
         .iter()
         .find_map(|r| gic::Redistributor::find(r.start as usize, r.size_bytes as usize, mpidr))
         .unwrap_or_else(|| {
-            boot::fatal(format_args!(
+            stop::fatal(format_args!(
                 "no GIC redistributor for CPU {cpu_index} (MPIDR {mpidr:#x})"
             ))
         });
@@ -270,7 +254,7 @@ pub fn init_this_cpu(host: &Host, cpu_index: usize) -> gic::Redistributor {
     if let Some(its) = &host.its {
         redist.enable_lpis(
             its.prop_table,
-            super::its::LPI_ID_BITS,
+            its::LPI_ID_BITS,
             PhysicalIts::new_pending_table(),
         );
     }
@@ -335,27 +319,4 @@ fn start_secondary_cpus(host: &Host) -> usize {
         }
     }
     started
-}
-
-/// The host firmware's conduit as soon as the DT has been read (before `Host` exists, a
-/// fatal error still needs it to power off). SMC until then.
-static FIRMWARE_USES_HVC: AtomicBool = AtomicBool::new(false);
-
-/// Records how the host firmware is called.
-pub fn set_firmware_conduit(method: sluice::platform::Conduit) {
-    FIRMWARE_USES_HVC.store(method == sluice::platform::Conduit::Hvc, Ordering::Relaxed);
-}
-
-fn firmware_conduit() -> firmware::Conduit {
-    if FIRMWARE_USES_HVC.load(Ordering::Relaxed) {
-        firmware::Conduit::Hvc
-    } else {
-        firmware::Conduit::Smc
-    }
-}
-
-/// Powers the machine off through host PSCI; stops the CPU if the firmware returns.
-pub fn power_off_or_halt() -> ! {
-    let _ = firmware::call(firmware_conduit(), psci::HOST_SYSTEM_OFF, 0, 0, 0);
-    boot::halt()
 }

@@ -8,14 +8,11 @@
 //! every boot: they must not grow from one boot to the next.
 
 use super::vm::Vm;
-use super::{dma, heap, pci, vcpu};
-use crate::arch::mmio::MmioBase;
+use super::{bus, vpci};
 use crate::arch::{cpu, gic};
+use crate::hyp::driver::reset::reset_function;
+use crate::hyp::leaf::{heap, kick, stop};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use sluice::pci::enumerate::HostFunction;
-use sluice::pci::regs::{COMMAND_INTX_DISABLE, COMMAND_MEMORY};
-use sluice::pci::reset::{self, ResetMethod};
-use sluice::pci::{Bdf, ConfigAccess};
 
 /// A reboot is in progress: every vCPU must park.
 static REQUESTED: AtomicBool = AtomicBool::new(false);
@@ -33,11 +30,12 @@ pub fn boot_number() -> u32 {
     BOOT.load(Ordering::Acquire)
 }
 
-/// SYSTEM_RESET from `vcpu`: reboots the guest, then this CPU waits to be its vCPU again.
-pub fn request(vm: &'static Vm, vcpu: usize) -> ! {
+/// SYSTEM_RESET from `vcpu`: reboots the guest. The caller's CPU then waits to be its vCPU
+/// again (`run::wait_for_cpu_on`).
+pub fn request(vm: &'static Vm, vcpu: usize) {
     if REQUESTED.swap(true, Ordering::AcqRel) {
         park(vm); // another vCPU is already rebooting the guest
-        vcpu::wait_for_cpu_on(vm, vcpu)
+        return;
     }
     log::info!("guest requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest");
     stop_other_vcpus(vm, vcpu);
@@ -45,7 +43,7 @@ pub fn request(vm: &'static Vm, vcpu: usize) -> ! {
     let reset_slots = take_devices(vm);
     let boot = BOOT.load(Ordering::Acquire) + 1;
     if let Err(e) = vm.restart(boot) {
-        super::boot::fatal(format_args!("guest reboot failed: {e}"));
+        stop::fatal(format_args!("guest reboot failed: {e}"));
     }
     give_devices(vm, reset_slots);
     log_usage(vm, boot);
@@ -56,7 +54,6 @@ pub fn request(vm: &'static Vm, vcpu: usize) -> ! {
     REQUESTED.store(false, Ordering::Release);
     BOOT.store(boot, Ordering::Release);
     cpu::send_event();
-    vcpu::wait_for_cpu_on(vm, vcpu)
 }
 
 /// Whether a reboot is in progress (every vCPU must `park`).
@@ -100,7 +97,7 @@ fn stop_other_vcpus(vm: &Vm, current: usize) {
     loop {
         for (index, &mpidr) in vm.vcpu_mpidrs.iter().enumerate() {
             if index != current {
-                gic::send_sgi(super::host::KICK_SGI, mpidr);
+                kick::cpu(mpidr);
             }
         }
         cpu::send_event(); // vCPUs that are off wait in `wait_for_cpu_on`
@@ -140,12 +137,12 @@ fn take_devices(vm: &Vm) -> u64 {
     };
     let mut reset_slots = 0u64;
     for assigned in bus.assigned() {
-        pci::deassign(vm, bus, assigned.slot);
+        vpci::deassign(vm, bus, assigned.slot);
         // INTx lines of the old guest may still be active: nothing will deactivate them now.
         if let Some(intid) = assigned.intx_intid {
             vm.host.dist.clear_active(intid);
         }
-        dma::set_slot_translated(vm, assigned.slot, false);
+        vm.set_dma_translated(assigned.slot, false);
         let ecam = &bus.hosts[assigned.host_bus].ecam;
         let bdf = assigned.function.lock().host_bdf;
         if let (Some(its), Some((first, _)), Some(device)) =
@@ -162,63 +159,6 @@ fn take_devices(vm: &Vm) -> u64 {
     // Nothing is mapped now: give back what the old guest's BAR bookkeeping grew to.
     bus.mapped.lock().shrink_to_fit();
     reset_slots
-}
-
-/// Resets one function with the best method it has, keeping sluice's BAR assignment; true
-/// when the function is now in its reset state.
-fn reset_function(cfg: &impl ConfigAccess, functions: &[HostFunction], bdf: Bdf) -> bool {
-    let lone_bridge = reset::lone_bridge_above(cfg, functions, bdf);
-    let Some(method) = reset::choose(cfg, bdf, lone_bridge) else {
-        log::warn!(
-            "pci {bdf}: no reset method (no FLR, bus reset, D3hot or device reset); only quiesced"
-        );
-        return false;
-    };
-    let saved = reset::save_header(cfg, bdf);
-    if matches!(method, ResetMethod::Flr { .. }) {
-        cpu::spin_while(100, || reset::transactions_pending(cfg, bdf, method));
-    }
-    reset::start(cfg, bdf, method);
-    cpu::delay_ms(reset::first_wait_ms(method));
-    cpu::delay_ms(reset::finish(cfg, bdf, method));
-    if matches!(method, ResetMethod::Virtio { .. }) {
-        let function = functions.iter().find(|f| f.bdf == bdf);
-        if let Err(why) = function.map_or(Err("not enumerated"), |f| virtio_reset(cfg, f, method)) {
-            log::warn!("pci {bdf}: {method} failed ({why}); only quiesced");
-            reset::restore_header(cfg, bdf, &saved);
-            return false;
-        }
-    }
-    reset::restore_header(cfg, bdf, &saved);
-    log::info!("pci {bdf} reset ({method})");
-    true
-}
-
-/// The virtio reset: with memory decode on and bus mastering off, 0 goes to device_status,
-/// which the device reads back as 0 once it has reset (virtio 1.2, 4.1.4.3.2).
-fn virtio_reset(
-    cfg: &impl ConfigAccess,
-    function: &HostFunction,
-    method: ResetMethod,
-) -> Result<(), &'static str> {
-    let address =
-        reset::virtio_status_address(function, method).ok_or("no BAR holds device_status")?;
-    cfg.write_command(function.bdf, COMMAND_MEMORY | COMMAND_INTX_DISABLE);
-    // SAFETY: `address` lies inside a memory BAR sluice assigned to this function, within the
-    // host bridge windows identity-mapped as Device memory; the accessors are fallible, so an
-    // abort from the device is reported, not taken.
-    let status = unsafe { MmioBase::new(address as usize) };
-    let written = status.try_write(0, 1, 0);
-    let reset = written
-        && cpu::spin_while(reset::VIRTIO_RESET_TIMEOUT_MS, || {
-            status.try_read(0, 1) != Some(0)
-        });
-    cfg.write_command(function.bdf, COMMAND_INTX_DISABLE);
-    match (written, reset) {
-        (false, _) => Err("the write to device_status aborted"),
-        (true, false) => Err("device_status did not read back 0"),
-        (true, true) => Ok(()),
-    }
 }
 
 /// Gives every device back as if newly assigned: fresh config space view, vectors wired to
@@ -242,7 +182,7 @@ fn give_devices(vm: &Vm, reset_slots: u64) {
         let Some(host_function) = host_bus.functions.iter().find(|f| f.bdf == bdf) else {
             continue;
         };
-        let (function, lpis) = pci::fresh_function(
+        let (function, lpis) = bus::fresh_function(
             vm.host.its.as_ref(),
             assigned.its_device_id,
             host_function,
@@ -250,6 +190,6 @@ fn give_devices(vm: &Vm, reset_slots: u64) {
         );
         assigned.set_msix_lpis(lpis);
         *assigned.function.lock() = function;
-        dma::set_slot_translated(vm, assigned.slot, true);
+        vm.set_dma_translated(assigned.slot, true);
     }
 }

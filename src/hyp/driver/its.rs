@@ -12,7 +12,7 @@ use sluice::mm::PhysRange;
 use spin::Mutex;
 
 /// CPUs sluice drives (one collection each).
-const MAX_CPUS: usize = super::vcpu::MAX_CPUS;
+const MAX_CPUS: usize = crate::hyp::leaf::cpus::MAX_CPUS;
 
 const GITS_CTLR: usize = 0x0000;
 const GITS_TYPER: usize = 0x0008;

@@ -6,12 +6,11 @@
 //! doorbell for their MSIs. BARs are not in the DMA view (no peer-to-peer DMA between
 //! assigned devices), so mapping or unmapping a BAR never changes what a device can reach.
 
-use super::host::Host;
-use super::pci::{self, VirtualBus};
-use super::smmu::{Smmu, SmmuSetupError, FAULTS_BEFORE_STOP};
-use super::tables::HeapTables;
-use super::vm::Vm;
+use super::bus::VirtualBus;
 use crate::arch::cpu;
+use crate::hyp::driver::host::Host;
+use crate::hyp::driver::smmu::{Smmu, SmmuSetupError, FAULTS_BEFORE_STOP};
+use crate::hyp::leaf::tables::HeapTables;
 use alloc::vec::Vec;
 use core::fmt;
 use sluice::mm::guest_ram::GuestRam;
@@ -34,6 +33,8 @@ pub struct DmaView {
     pub s2: S2Config,
     /// The assigned functions' streams.
     pub streams: Vec<Stream>,
+    /// The guest's VMID, which tags what the SMMU caches for these streams.
+    pub vmid: u16,
 }
 
 /// Why DMA isolation could not be set up after guest RAM was placed for it.
@@ -133,7 +134,12 @@ pub fn attach(
         smmu.attach(sid, &s2).map_err(DmaError::Setup)?;
         log::info!("smmu: stream {sid:#x} (guest slot {slot}) translated by the guest's stage 2");
     }
-    Ok(DmaView { table, s2, streams })
+    Ok(DmaView {
+        table,
+        s2,
+        streams,
+        vmid,
+    })
 }
 
 /// The largest PA size both the CPU and the SMMU handle (ID_AA64MMFR0.PARange encoding).
@@ -155,33 +161,29 @@ impl DmaView {
     }
 }
 
-/// Points the stream of the function in `slot` at the guest's DMA view again (`attach`) or back
-/// to aborting (guest reboot); nothing when DMA is not isolated.
-pub fn set_slot_translated(vm: &Vm, slot: u8, translated: bool) {
-    let (Some(view), Some(smmu)) = (&vm.dma, &vm.host.smmu) else {
-        return;
-    };
-    let Some(sid) = view.stream_of(slot) else {
-        return;
-    };
-    let done = if translated {
-        smmu.attach(sid, &view.s2)
-    } else {
-        smmu.detach(sid, super::vm::VMID)
-    };
-    if let Err(e) = done {
-        log::error!("smmu: stream {sid:#x}: {e}");
+impl DmaView {
+    /// Points the stream of the function in `slot` at this DMA view again (`attach`) or back
+    /// to aborting (guest reboot).
+    pub fn set_slot_translated(&self, smmu: &Smmu, slot: u8, translated: bool) {
+        let Some(sid) = self.stream_of(slot) else {
+            return;
+        };
+        let done = if translated {
+            smmu.attach(sid, &self.s2)
+        } else {
+            smmu.detach(sid, self.vmid)
+        };
+        if let Err(e) = done {
+            log::error!("smmu: stream {sid:#x}: {e}");
+        }
     }
 }
 
 /// Stops the device behind `sid` (it keeps faulting): bus mastering off until the guest
 /// restarts. A stream sluice did not attach has nothing to stop: it aborts anyway.
-pub fn stop_faulting_stream(vm: &Vm, sid: u32) {
-    let (Some(view), Some(bus)) = (&vm.dma, &vm.pci) else {
-        return;
-    };
+pub fn stop_faulting_stream(view: &DmaView, bus: &VirtualBus, sid: u32) {
     if let Some(&(slot, _)) = view.streams.iter().find(|&&(_, s)| s == sid) {
-        pci::revoke_bus_master(
+        super::bus::revoke_bus_master(
             bus,
             slot,
             format_args!("made {FAULTS_BEFORE_STOP} DMA faults (SMMU stream {sid:#x})"),

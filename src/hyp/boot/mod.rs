@@ -4,9 +4,12 @@
 //! stage 2, guest DT, images), then the secondary CPUs through host PSCI, then vCPU 0.
 //! Secondary CPUs: MMU (entry.S), GIC, traps, then wait for the guest's PSCI CPU_ON.
 
-use super::{canary, console, heap, host, reboot, vcpu, vm};
 use crate::arch::{cpu, uart};
+use crate::hyp::guest::{reboot, run, vm};
+use crate::hyp::leaf::{canary, console, heap, stop};
 use sluice::platform::{self, Platform};
+
+mod host;
 
 /// A static arena that lets the heap work before host RAM has been carved.
 const BOOT_HEAP_BYTES: usize = 1 << 20;
@@ -23,7 +26,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     unsafe { heap::init(core::ptr::addr_of_mut!(BOOT_HEAP) as usize, BOOT_HEAP_BYTES) };
     let dtb = match read_dtb(dtb_phys) {
         Some(dtb) => dtb,
-        None => halt(), // no DT, so no UART to complain on
+        None => stop::halt(), // no DT, so no UART to complain on
     };
     let platform = match platform::parse(dtb) {
         Ok(p) => p,
@@ -32,17 +35,17 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     // SAFETY: the DT names this PL011 as the console; nothing else drives it.
     console::init(unsafe { uart::Pl011::new(platform.uart.base.start as usize) });
     console::init_log(log::LevelFilter::Info);
-    host::set_firmware_conduit(platform.psci.method);
+    stop::set_firmware_conduit(platform.psci.method);
     if current_el != 2 {
-        fatal(format_args!(
+        stop::fatal(format_args!(
             "entered at EL{current_el}; sluice must be started at EL2 (enable virtualization)"
         ));
     }
     banner(&platform);
     let host = host::init(platform, dtb_phys as u64, load_phys as u64)
-        .unwrap_or_else(|e| fatal(format_args!("{e}")));
+        .unwrap_or_else(|e| stop::fatal(format_args!("{e}")));
     canary::plant();
-    let vm = vm::create(host).unwrap_or_else(|e| fatal(format_args!("{e}")));
+    let vm = vm::create(host).unwrap_or_else(|e| stop::fatal(format_args!("{e}")));
     host::start_secondaries(host);
     let elapsed_us = (cpu::counter() - boot_counter) * 1_000_000 / cpu::counter_hz().max(1);
     reboot::log_usage(vm, reboot::boot_number());
@@ -50,7 +53,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
         "entry to guest: {elapsed_us} us; starting vCPU 0 at {:#x}",
         vm.kernel_entry
     );
-    vcpu::run_boot_vcpu(vm)
+    run::run_boot_vcpu(vm)
 }
 
 /// Entered from `boot/entry.S` on a secondary CPU, MMU already on.
@@ -63,7 +66,7 @@ extern "C" fn secondary_main(cpu_index: usize) -> ! {
         its.map_cpu_collection(cpu_index, redist.processor_number(), redist.base(), false);
     }
     host::secondary_up();
-    vcpu::run_secondary_vcpu(vm::get(), cpu_index)
+    run::run_secondary_vcpu(vm::get(), cpu_index)
 }
 
 fn read_dtb(dtb_phys: usize) -> Option<&'static [u8]> {
@@ -99,12 +102,6 @@ fn banner(platform: &Platform) {
     );
 }
 
-/// A boot error with a console: one line, then power off (or stop, if even that fails).
-pub fn fatal(args: core::fmt::Arguments) -> ! {
-    console::print_line(format_args!("FATAL: {args}"));
-    host::power_off_or_halt()
-}
-
 /// A boot error found before the console is known: try the DT's stdout UART directly.
 fn fatal_without_platform(dtb: &[u8], args: core::fmt::Arguments) -> ! {
     if let Some(base) = platform::console_base(dtb) {
@@ -112,12 +109,5 @@ fn fatal_without_platform(dtb: &[u8], args: core::fmt::Arguments) -> ! {
         console::init(unsafe { uart::Pl011::new(base as usize) });
         console::print_line(format_args!("FATAL: {args}"));
     }
-    host::power_off_or_halt()
-}
-
-/// Stops this CPU for good.
-pub fn halt() -> ! {
-    loop {
-        cpu::wait_for_event();
-    }
+    stop::power_off_or_halt()
 }

@@ -7,14 +7,13 @@
 //! guest's own devices) turns it into a virtual LPI, and the vGIC injects it. Garbage in the
 //! guest's table can therefore only ever raise the guest's own LPIs, or nothing.
 
-use super::devices;
-use super::pci::{AssignedFunction, VirtualBus};
+use super::bus::{AssignedFunction, VirtualBus};
 use super::vm::Vm;
 use crate::arch::mmio::MmioBase;
+use crate::hyp::leaf::fault::guest_fault;
 use sluice::its::vits::{ItsEffect, GITS_TRANSLATER};
 use sluice::its::{ItsCommand, COMMAND_BYTES};
 use sluice::pci::ConfigAccess;
-use sluice::vpci::function::MsixAccess;
 use sluice::vpci::msix::MSIX_ENTRY_BYTES;
 use sluice::vpci::VirtualFunction;
 
@@ -96,43 +95,6 @@ pub fn program_msi(
     }
 }
 
-/// A trapped access that may be in an assigned function's MSI-X table or PBA pages.
-pub fn trap(
-    vm: &Vm,
-    bus: &VirtualBus,
-    guest_phys: u64,
-    width: u8,
-    write: Option<u64>,
-) -> Option<u64> {
-    for assigned in bus.assigned() {
-        let mut function = assigned.function.lock();
-        match function.msix_access(guest_phys, width, write) {
-            MsixAccess::NotTrapped => continue,
-            MsixAccess::Table { value, changed } => {
-                if let Some(index) = changed {
-                    program_vector(vm, &function, index);
-                }
-                return Some(value);
-            }
-            MsixAccess::Forward { host_phys } => return forward(host_phys, width, write),
-            MsixAccess::Refused => return None,
-        }
-    }
-    None
-}
-
-/// Performs exactly the guest's access on the real BAR; `None` (the guest gets an abort) when
-/// the device answers it with an abort.
-fn forward(host_phys: u64, width: u8, write: Option<u64>) -> Option<u64> {
-    // SAFETY: `host_phys` lies in a page of an assigned function's BAR (checked by
-    // `msix_access`), identity-mapped as Device memory; the access keeps the guest's width.
-    let regs = unsafe { MmioBase::new(host_phys as usize) };
-    match write {
-        None => regs.try_read(0, width),
-        Some(v) => regs.try_write(0, width, v).then_some(0),
-    }
-}
-
 /// A physical LPI fired: deliver it as the guest meant, or drop it.
 pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let (Some(bus), Some(vits)) = (&vm.pci, &vm.vits) else {
@@ -163,7 +125,7 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
         return;
     };
     let kick = vm.vgic.lock().inject_lpi(intid);
-    devices::kick(vm, vcpu, kick);
+    vm.kick(vcpu, kick);
     if target != vcpu {
         // Aimed at another vCPU: from now on let the physical LPI arrive on that vCPU's own
         // CPU, which then injects it without a kick (vCPU i runs on physical CPU i).
@@ -195,7 +157,7 @@ fn run_commands(vm: &Vm, vcpu: usize) {
     for address in its.pending_commands() {
         let mut bytes = [0u8; COMMAND_BYTES];
         if !vm.read_guest(address, &mut bytes) {
-            super::vcpu::guest_fault(format_args!(
+            guest_fault(format_args!(
                 "vITS: command queue entry at IPA {address:#x} is outside guest memory: queue dropped"
             ));
             break;
@@ -207,7 +169,7 @@ fn run_commands(vm: &Vm, vcpu: usize) {
                     apply_effect(vm, vcpu, effect);
                 }
             }
-            Err(why) => super::vcpu::guest_fault(format_args!("vITS: {command:?} refused: {why}")),
+            Err(why) => guest_fault(format_args!("vITS: {command:?} refused: {why}")),
         }
     }
     its.advance();
@@ -233,13 +195,13 @@ fn apply_effect(vm: &Vm, vcpu: usize, effect: ItsEffect) {
             sluice::vgic::Kick::NONE
         }
     };
-    devices::kick(vm, vcpu, kick);
+    vm.kick(vcpu, kick);
 }
 
 /// Reloads LPI `intid`'s configuration (GICR_INVLPIR/INVALLR) and kicks its vCPU.
 pub fn reload(vm: &Vm, vcpu: usize, intid: u32) {
     let kick = reload_lpi(vm, intid);
-    devices::kick(vm, vcpu, kick);
+    vm.kick(vcpu, kick);
 }
 
 /// Reads LPI `intid`'s entry of the guest's property table (bounded by its IDbits and by
@@ -256,7 +218,7 @@ fn reload_lpi(vm: &Vm, intid: u32) -> sluice::vgic::Kick {
         base + (intid - sluice::vgic::FIRST_LPI) as u64,
         &mut property,
     ) {
-        super::vcpu::guest_fault(format_args!(
+        guest_fault(format_args!(
             "vGIC: LPI property table at IPA {base:#x} is outside guest memory"
         ));
         return sluice::vgic::Kick::NONE;

@@ -7,15 +7,17 @@
 //! redistributors, ITS, PL011) sits at the host's address but is never mapped, so each access
 //! traps and is emulated.
 
-use super::devices::{self, MmioRegion};
+use super::bus::VirtualBus;
 use super::dma::{self, DmaView};
-use super::host::Host;
-use super::pci::{self, VirtualBus};
-use super::tables::HeapTables;
+use crate::hyp::driver::ecam;
+use crate::hyp::driver::host::Host;
+use crate::hyp::leaf::{kick, tables::HeapTables};
 use load::{host_slice, load_images, scrub};
+pub use regions::{Emulator, MmioRegion};
 
 mod load;
 mod map;
+mod regions;
 use crate::arch::{cpu, mmu};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -29,7 +31,7 @@ use sluice::mm::guest_ram::GuestRam;
 use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
 use sluice::mm::PhysRange;
 use sluice::psci::VcpuPowerTable;
-use sluice::vgic::{Vgic, VgicConfig, REDIST_FRAME_BYTES};
+use sluice::vgic::{Kick, Vgic, VgicConfig, REDIST_FRAME_BYTES};
 use sluice::vpci::layout::GuestPciLayout;
 use sluice::vpci::topology::Assignment;
 
@@ -174,17 +176,17 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         &intx_intids,
         if vits.is_some() { GUEST_LPIS } else { 0 },
     );
-    let mut mmio = devices::regions(host, vcpu_mpidrs.len());
+    let mut mmio = regions::fixed(host, vcpu_mpidrs.len());
     if let (Some(_), Some(frame)) = (&vits, host.its.as_ref().map(|i| i.frame)) {
         mmio.push(MmioRegion {
             range: frame,
-            emulator: devices::Emulator::Its,
+            emulator: Emulator::Its,
         });
     }
     if let Some(bus) = &pci {
         mmio.push(MmioRegion {
             range: bus.layout.ecam,
-            emulator: devices::Emulator::PciEcam,
+            emulator: Emulator::PciEcam,
         });
         log::info!(
             "guest PCI: ECAM {}, windows {} and {}",
@@ -254,7 +256,7 @@ fn build_pci(host: &Host) -> Result<Option<VirtualBus>, VmError> {
     if host.platform.pci_hosts.is_empty() {
         return Ok(None);
     }
-    let buses = pci::enumerate_hosts(&host.platform.pci_hosts);
+    let buses = ecam::enumerate_hosts(&host.platform.pci_hosts);
     let p = &host.platform;
     let assignment = Assignment::from_bootargs(&p.host_bootargs).map_err(VmError::Assignment)?;
     let bus = VirtualBus::new(
@@ -435,6 +437,20 @@ impl Vm {
             core::ptr::copy_nonoverlapping(host_phys as *const u8, buf.as_mut_ptr(), buf.len())
         };
         true
+    }
+
+    /// Interrupts the physical CPUs of the vCPUs in `k` (other than `current`), so they exit
+    /// and load their list registers again.
+    pub fn kick(&self, current: usize, k: Kick) {
+        kick::send(&self.vcpu_mpidrs, current, k);
+    }
+
+    /// Points the SMMU stream of the function in `slot` at the guest's DMA view again or back
+    /// to aborting (guest reboot); nothing when DMA is not isolated.
+    pub fn set_dma_translated(&self, slot: u8, translated: bool) {
+        if let (Some(view), Some(smmu)) = (&self.dma, &self.host.smmu) {
+            view.set_slot_translated(smmu, slot, translated);
+        }
     }
 
     /// The emulated region containing `guest_phys`, if any.

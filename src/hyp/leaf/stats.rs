@@ -1,7 +1,7 @@
 //! Per-vCPU exit counters (lock-free: each vCPU only increments its own row) and printing.
 
 use super::console;
-use super::vcpu::MAX_CPUS;
+use super::cpus::MAX_CPUS;
 use core::sync::atomic::{AtomicU64, Ordering};
 use sluice::stats::{write_table, ExitReason, EXIT_REASONS};
 

@@ -1,8 +1,9 @@
 //! The guest's PSCI and SMCCC calls (HVC conduit), applied to this machine.
 
-use super::{host, vcpu, vm::Vm};
+use super::{reboot, run, vm::Vm};
 use crate::arch::context::GuestFrame;
 use crate::arch::cpu;
+use crate::hyp::leaf::{canary, stats, stop};
 use sluice::psci::{self, PsciCall, PsciReturn};
 
 /// Handles the HVC the guest just made; x0..x3 carry the call, x0 the result.
@@ -27,16 +28,17 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
         PsciCall::CpuOff => {
             vm.power.lock().cpu_off(vcpu_index);
             log::info!("vCPU {vcpu_index} off (PSCI CPU_OFF)");
-            vcpu::wait_for_cpu_on(vm, vcpu_index)
+            run::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemOff => {
-            super::stats::print(vm.vcpu_mpidrs.len());
-            super::canary::check();
+            stats::print(vm.vcpu_mpidrs.len());
+            canary::check();
             log::info!("guest powered off (PSCI SYSTEM_OFF)");
-            host::power_off_or_halt()
+            stop::power_off_or_halt()
         }
         PsciCall::SystemReset | PsciCall::SystemReset2 { .. } => {
-            super::reboot::request(vm, vcpu_index)
+            reboot::request(vm, vcpu_index);
+            run::wait_for_cpu_on(vm, vcpu_index)
         }
         _ => PsciReturn::NotSupported as i64,
     };

@@ -8,7 +8,6 @@
 //! faulting loses bus mastering. The encodings are in `sluice::smmu`; this file only moves
 //! them to and from the hardware.
 
-use super::vm::Vm;
 use crate::arch::{cpu, mmio::MmioBase};
 use alloc::alloc::{alloc_zeroed, Layout};
 use alloc::vec::Vec;
@@ -136,8 +135,8 @@ impl Smmu {
     /// Reads the SMMU's features and makes sure it aborts all DMA until `enable`: translation
     /// off (whatever firmware left on) and global bypass set to abort.
     pub fn probe(node: &SmmuNode) -> Result<Self> {
-        // SAFETY: the DT names this frame as an SMMUv3; `host::enable_identity_map` maps it as
-        // Device memory and nothing else drives it.
+        // SAFETY: the DT names this frame as an SMMUv3; `boot::host::enable_identity_map` maps
+        // it as Device memory and nothing else drives it.
         let regs = unsafe { MmioBase::new(node.regs.start as usize) };
         let features = Features::from_idrs(
             regs.read32(regs::IDR0),
@@ -265,14 +264,14 @@ impl Smmu {
     }
 
     /// Handles the SMMU's interrupts: drains the event queue (faults) and reports global
-    /// errors. `stop_device` is called once for a stream that keeps faulting.
-    pub fn handle_interrupt(&self, vm: &Vm, stop_device: impl Fn(&Vm, u32)) {
+    /// errors. Returns the streams that have just reached `FAULTS_BEFORE_STOP` faults (each
+    /// once): the caller stops their devices.
+    #[must_use]
+    pub fn handle_interrupt(&self) -> Vec<u32> {
         self.report_global_errors();
         let mut to_stop = Vec::new();
         self.drain_events(&mut to_stop);
-        for sid in to_stop {
-            stop_device(vm, sid);
-        }
+        to_stop
     }
 
     fn drain_events(&self, to_stop: &mut Vec<u32>) {

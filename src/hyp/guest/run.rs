@@ -1,0 +1,51 @@
+//! Running vCPUs: vCPU 0 starts at the kernel entry, the others wait on their own physical CPU
+//! for the guest's PSCI CPU_ON (and park while the guest reboots). vCPU `i` is pinned to
+//! physical CPU `i`.
+
+use super::reboot;
+use super::uart;
+use super::vm::Vm;
+use crate::arch::context::{enter_guest, GuestFrame};
+use crate::arch::cpu;
+use crate::hyp::leaf::cpus::stack_top;
+
+/// PSTATE for a vCPU's first instruction: EL1h, DAIF masked (arm64 boot protocol).
+const PSTATE_EL1H_MASKED: u64 = 0x3c5;
+
+/// Starts vCPU 0 at the kernel entry with the guest DT in x0.
+pub fn run_boot_vcpu(vm: &'static Vm) -> ! {
+    vm.install_stage2();
+    uart::console_enable(vm);
+    let index = cpu::cpu_index();
+    let _ = vm.power.lock().take_pending(index);
+    start(vm.kernel_entry, vm.dtb_guest_phys)
+}
+
+/// Waits for the guest to turn this vCPU on (PSCI CPU_ON), then starts it.
+pub fn run_secondary_vcpu(vm: &'static Vm, index: usize) -> ! {
+    vm.install_stage2();
+    wait_for_cpu_on(vm, index)
+}
+
+/// Parks this CPU until its vCPU is turned on, then enters the guest at the requested entry.
+pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
+    loop {
+        if reboot::requested() {
+            reboot::park(vm);
+        }
+        // The lock guard must be gone before `start`, which never returns: a guard kept in
+        // the `if let` would hold the power table for ever.
+        let pending = vm.power.lock().take_pending(index);
+        if let Some((entry, context_id)) = pending {
+            start(entry, context_id);
+        }
+        cpu::wait_for_event();
+    }
+}
+
+fn start(entry: u64, x0: u64) -> ! {
+    // A vCPU (re)starts as from reset: MMU and caches off, whatever a previous life left.
+    cpu::reset_el1_state();
+    let frame = GuestFrame::starting_at(entry, PSTATE_EL1H_MASKED, x0);
+    enter_guest(&frame, stack_top(cpu::cpu_index()))
+}

@@ -1,0 +1,272 @@
+//! The guest exit handler.
+//!
+//! Every exit: sync the list registers into the vGIC model (and tell it the timers' outputs),
+//! handle the exit, flush the model back into the list registers. A vCPU is pinned to the
+//! physical CPU of the same index.
+
+use super::vm::{self, Vm};
+use super::{abort, dma, mmio, msi, psci, reboot, run, uart};
+use crate::arch::context::GuestFrame;
+use crate::arch::cpu::{self, read_sysreg};
+use crate::arch::gic;
+use crate::arch::idregs;
+use crate::hyp::leaf::fault::{guest_fault, inject};
+use crate::hyp::leaf::kick::KICK_SGI;
+use crate::hyp::leaf::stats;
+use sluice::cpuid;
+use sluice::psci::CallFunction;
+use sluice::stats::ExitReason;
+use sluice::trap::{self, Exit, InjectKind, SysRegAccess};
+
+/// Exit kinds pushed by `vectors.S`.
+const EXIT_SYNC: u64 = 0;
+const EXIT_IRQ: u64 = 1;
+
+/// Called by `vectors.S` for every exit from the guest.
+#[no_mangle]
+extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
+    let vm = vm::get();
+    let vcpu = cpu::cpu_index();
+    let mut lrs = fold_list_registers(vm, vcpu);
+    match kind {
+        EXIT_SYNC => handle_sync(vm, vcpu, frame),
+        EXIT_IRQ => handle_interrupts(vm, vcpu),
+        _ => {
+            stats::count(vcpu, ExitReason::Other);
+            log::error!(
+                "vCPU {vcpu}: unexpected exit kind {kind} (SError/FIQ) at pc {:#x}",
+                frame.pc
+            );
+            inject(frame, InjectKind::Undefined);
+        }
+    }
+    load_list_registers(vm, vcpu, &mut lrs);
+    if reboot::requested() {
+        // Another vCPU is rebooting the guest: this one never returns to the old guest.
+        reboot::park(vm);
+        run::wait_for_cpu_on(vm, vcpu);
+    }
+}
+
+/// First thing at an exit: the list registers go back into the vGIC model and are emptied,
+/// and the model learns the timers' outputs, so that the exit is handled against the model
+/// alone.
+fn fold_list_registers(vm: &Vm, vcpu: usize) -> ListRegisters {
+    // The underflow interrupt asked for at the last entry has done its job; left on, the
+    // level-sensitive maintenance interrupt would stay asserted while LRs are empty and
+    // `handle_interrupts` would acknowledge it for ever.
+    gic::set_underflow_interrupt(false);
+    let mut lrs = ListRegisters::read();
+    let kick = {
+        let mut vgic = vm.vgic.lock();
+        let kick = vgic.sync(vcpu, lrs.as_mut());
+        sample_timers(vm, &mut vgic, vcpu);
+        kick
+    };
+    // Written back (empty) before handling: a handler may not return (CPU_OFF, SYSTEM_OFF).
+    lrs.write();
+    vm.kick(vcpu, kick);
+    lrs
+}
+
+/// Last thing before going back to the guest: the list registers are loaded from the model,
+/// the underflow interrupt requested if they could not hold everything, and the physical
+/// interrupts the model let go of deactivated.
+fn load_list_registers(vm: &Vm, vcpu: usize, lrs: &mut ListRegisters) {
+    let (outcome, released) = {
+        let mut vgic = vm.vgic.lock();
+        let outcome = vgic.flush(vcpu, lrs.as_mut());
+        (outcome, vgic.take_hw_deactivations(vcpu))
+    };
+    lrs.write();
+    gic::set_underflow_interrupt(outcome.underflow_irq_needed);
+    deactivate_released(vm, &released);
+    vm.kick(vcpu, outcome.kick);
+}
+
+/// Tells the vGIC what the guest's timers output now: their interrupts are level-sensitive,
+/// and a pending state the guest has not taken goes once the timer is disabled, masked or
+/// moved into the future.
+fn sample_timers(vm: &Vm, vgic: &mut sluice::vgic::Vgic, vcpu: usize) {
+    let timer = &vm.host.platform.timer;
+    let outputs = cpu::el1_timer_outputs();
+    vgic.set_hw_line(vcpu, timer.virt.intid, outputs.virt);
+    vgic.set_hw_line(vcpu, timer.nonsecure_phys.intid, outputs.phys);
+}
+
+/// Deactivates physical interrupts the vGIC no longer forwards (sluice left them active for
+/// the guest, EOImode = 1): PPIs in this CPU's interface, SPIs in the distributor.
+fn deactivate_released(vm: &Vm, released: &[u32]) {
+    for &intid in released {
+        if intid < 32 {
+            gic::deactivate(intid);
+        } else {
+            vm.host.dist.clear_active(intid);
+        }
+    }
+}
+
+/// A copy of this CPU's implemented list registers.
+struct ListRegisters {
+    values: [u64; 16],
+    count: usize,
+}
+
+impl ListRegisters {
+    fn read() -> Self {
+        let count = gic::list_register_count().min(16);
+        let mut values = [0u64; 16];
+        for (n, lr) in values.iter_mut().enumerate().take(count) {
+            *lr = gic::read_list_register(n);
+        }
+        Self { values, count }
+    }
+
+    fn as_mut(&mut self) -> &mut [u64] {
+        &mut self.values[..self.count]
+    }
+
+    fn write(&self) {
+        for (n, lr) in self.values.iter().enumerate().take(self.count) {
+            gic::write_list_register(n, *lr);
+        }
+    }
+}
+
+fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
+    let esr = read_sysreg!("esr_el2");
+    let far = read_sysreg!("far_el2");
+    let hpfar = read_sysreg!("hpfar_el2");
+    let exit = trap::decode(esr, far, hpfar);
+    if let Some(reason) = sync_reason(&exit, frame.x[0]) {
+        stats::count(vcpu, reason);
+    }
+    match exit {
+        Exit::Mmio(access) => mmio::handle(vm, vcpu, frame, &access, esr),
+        Exit::Hvc { .. } => psci::handle(vm, vcpu, frame),
+        // Not trapped today (HCR_EL2.TWI/TWE clear); if they are, completing at once is what
+        // the architecture allows a WFI or WFE to do.
+        Exit::Wfi | Exit::Wfe => frame.pc = trap::next_pc(frame.pc, esr),
+        Exit::Smc { .. } => {
+            // Guests are told to use HVC; an SMC gets SMCCC NOT_SUPPORTED and moves on.
+            frame.x[0] = u64::MAX;
+            frame.pc = trap::next_pc(frame.pc, esr);
+        }
+        Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 && !reg.is_read => {
+            let k = vm.vgic.lock().send_sgi(vcpu, frame.reg(reg.register));
+            vm.kick(vcpu, k);
+            frame.pc = trap::next_pc(frame.pc, esr);
+        }
+        Exit::SysReg(reg) if cpuid::is_id_register(reg.id()) => {
+            handle_id_register(vcpu, frame, &reg, esr)
+        }
+        // The guest is shown RAS (ESB, error synchronization) but none of the machine's error
+        // records: ERRIDR_EL1 reads 0 records, and every record register is RAZ/WI.
+        Exit::SysReg(reg) if reg.id().is_error_record() => {
+            if reg.is_read {
+                frame.set_reg(reg.register, 0);
+            }
+            frame.pc = trap::next_pc(frame.pc, esr);
+        }
+        exit @ (Exit::DataAbortNoSyndrome { .. }
+        | Exit::ExternalAbort { .. }
+        | Exit::InstructionAbort { .. }) => abort::reflect(vm, vcpu, frame, exit),
+        exit => {
+            guest_fault(format_args!(
+                "vCPU {vcpu}: unhandled exit {exit:?} at pc {:#x}: undefined instruction injected",
+                frame.pc
+            ));
+            inject(frame, InjectKind::Undefined);
+        }
+    }
+}
+
+/// The accounting class of a synchronous exit; `x0` holds the function ID of an HVC or SMC.
+fn sync_reason(exit: &Exit, x0: u64) -> Option<ExitReason> {
+    // SMCCC 1.1 section 2.5: the function ID is w0, the upper half is ignored.
+    let function = || CallFunction::from_id(x0 as u32);
+    Some(match exit {
+        Exit::Mmio(_) => return None, // counted by `handle_mmio`, which knows who handled it
+        Exit::Hvc { .. } => ExitReason::Hvc(function()),
+        Exit::Smc { .. } => ExitReason::Smc(function()),
+        Exit::SysReg(reg) if reg.id() == trap::SysRegId::ICC_SGI1R_EL1 => ExitReason::SysRegSgi,
+        Exit::SysReg(reg) if cpuid::is_id_register(reg.id()) => ExitReason::SysRegId,
+        Exit::Wfi => ExitReason::Wfi,
+        Exit::Wfe => ExitReason::Wfe,
+        Exit::DataAbortNoSyndrome { .. } => ExitReason::MmioUnhandled,
+        _ => ExitReason::OtherSync,
+    })
+}
+
+/// A trapped access to the ID register space (HCR_EL2.TID3): a read gets the guest's view of
+/// the host register (`sluice::cpuid`); a write is UNDEFINED, as the architecture makes an MSR
+/// to a read-only register.
+fn handle_id_register(vcpu: usize, frame: &mut GuestFrame, reg: &SysRegAccess, esr: u64) {
+    if reg.is_read {
+        let host = idregs::read_host(reg.id());
+        let value = cpuid::guest_value(reg.id(), host, &idregs::enables());
+        frame.set_reg(reg.register, value);
+        frame.pc = trap::next_pc(frame.pc, esr);
+    } else {
+        guest_fault(format_args!(
+            "vCPU {vcpu}: guest write to ID register {} ({}): undefined instruction injected \
+             (pc {:#x})",
+            reg.id(),
+            cpuid::name(reg.id()).unwrap_or("unallocated"),
+            frame.pc
+        ));
+        inject(frame, InjectKind::Undefined);
+    }
+}
+
+/// The accounting class of a physical interrupt.
+fn irq_reason(vm: &Vm, intid: u32) -> ExitReason {
+    let timer = &vm.host.platform.timer;
+    if intid == timer.virt.intid || intid == timer.nonsecure_phys.intid {
+        ExitReason::IrqTimer
+    } else if intid == KICK_SGI || intid < 16 {
+        ExitReason::IrqSgi
+    } else if intid == vm.host.platform.gic.maintenance_intid {
+        ExitReason::IrqMaintenance
+    } else {
+        ExitReason::IrqDevice
+    }
+}
+
+/// Drains every pending physical interrupt and routes it.
+fn handle_interrupts(vm: &Vm, vcpu: usize) {
+    let timer = &vm.host.platform.timer;
+    loop {
+        let intid = gic::acknowledge();
+        if gic::SPECIAL_INTIDS.contains(&intid) {
+            break;
+        }
+        stats::count(vcpu, irq_reason(vm, intid));
+        gic::end_of_interrupt(intid);
+        if intid == timer.virt.intid
+            || intid == timer.nonsecure_phys.intid
+            || vm.intx_intids.contains(&intid)
+        {
+            // HW-linked: the guest's deactivation deactivates the physical interrupt.
+            let k = vm.vgic.lock().inject_hw(vcpu, intid);
+            vm.kick(vcpu, k);
+            continue;
+        }
+        if intid >= sluice::vgic::FIRST_LPI {
+            msi::deliver(vm, vcpu, intid); // LPIs have no active state: no deactivation
+            continue;
+        }
+        if intid == vm.host.platform.uart.intid {
+            uart::console_input(vm, vcpu);
+        } else if let Some(smmu) = vm.host.smmu.as_ref().filter(|s| s.owns_intid(intid)) {
+            for sid in smmu.handle_interrupt() {
+                if let (Some(view), Some(bus)) = (&vm.dma, &vm.pci) {
+                    dma::stop_faulting_stream(view, bus, sid);
+                }
+            }
+        } else if intid != KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
+            log::warn!("vCPU {vcpu}: unexpected physical interrupt {intid}");
+        }
+        gic::deactivate(intid);
+    }
+}
