@@ -25,10 +25,17 @@ pub const GICD_ISACTIVER: usize = 0x0300;
 pub const GICD_ICACTIVER: usize = 0x0380;
 /// GICD_IPRIORITYR<n>, Interrupt Priority Registers (12.9.18): one byte per INTID.
 pub const GICD_IPRIORITYR: usize = 0x0400;
+/// GICD_ITARGETSR<n>, Interrupt Processor Targets Registers (12.9.30): legacy, RAZ/WI
+/// with affinity routing; they end the GICD_IPRIORITYR array.
+pub const GICD_ITARGETSR: usize = 0x0800;
 /// GICD_ICFGR<n>, Interrupt Configuration Registers (12.9.10): two bits per INTID.
 pub const GICD_ICFGR: usize = 0x0c00;
 /// GICD_IGRPMODR<n>, Interrupt Group Modifier Registers (12.9.16).
 pub const GICD_IGRPMODR: usize = 0x0d00;
+/// GICD_NSACR<n>, Non-secure Access Control Registers (12.9.26); the end of the IGRPMODR space.
+pub const GICD_NSACR: usize = 0x0e00;
+/// GICD_SGIR, legacy SGI generation (12.9.31); ends the NSACR array.
+pub const GICD_SGIR: usize = 0x0f00;
 /// GICD_IROUTER<n>, Interrupt Routing Registers (12.9.22): one doubleword per SPI, indexed by
 /// INTID (entries 0..31 are reserved).
 pub const GICD_IROUTER: usize = 0x6000;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 use super::{Kick, Vgic};
+use crate::gicv3::redist::{GICR_PROPBASER, PROPBASER_ADDRESS_MASK};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
@@ -119,8 +120,8 @@ impl Vgic {
         let vcpu = self.lpi.enabled.iter().position(|&e| e)?;
         let propbaser = self.lpi.propbaser[vcpu];
         Some((
-            propbaser & 0x000f_ffff_ffff_f000,
-            (propbaser & 0x1f) as u32 + 1,
+            propbaser & PROPBASER_ADDRESS_MASK,
+            GICR_PROPBASER::IDbits.read(propbaser) as u32 + 1,
         ))
     }
 
