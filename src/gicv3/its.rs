@@ -124,6 +124,45 @@ register_bitfields! {u64,
     ]
 }
 
+register_bitfields! {u64,
+    /// ITS commands (5.3), doubleword 0: the command and the device it applies to.
+    pub ITS_CMD_DW0 [
+        /// DeviceID.
+        DeviceID OFFSET(32) NUMBITS(32) [],
+        /// The command's opcode.
+        CommandType OFFSET(0) NUMBITS(8) []
+    ],
+    /// ITS commands, doubleword 1.
+    pub ITS_CMD_DW1 [
+        /// MAPTI: the LPI the event becomes.
+        pINTID OFFSET(32) NUMBITS(32) [],
+        /// EventID.
+        EventID OFFSET(0) NUMBITS(32) [],
+        /// MAPD: EventID bits minus one.
+        Size OFFSET(0) NUMBITS(5) []
+    ],
+    /// ITS commands, doubleword 2.
+    pub ITS_CMD_DW2 [
+        /// MAPD/MAPC: map (1) or unmap (0).
+        Valid OFFSET(63) NUMBITS(1) [],
+        /// MAPC/SYNC/MOVALL: target redistributor (processor number, or RD_base >> 16 when
+        /// GITS_TYPER.PTA), bits [50:16].
+        RDbase OFFSET(16) NUMBITS(35) [],
+        /// MAPD: ITT address bits [51:8], kept in place (see [`ITT_ADDRESS_MASK`]).
+        ITT_addr OFFSET(8) NUMBITS(44) [],
+        /// Collection ID.
+        ICID OFFSET(0) NUMBITS(16) []
+    ],
+    /// ITS commands, doubleword 3.
+    pub ITS_CMD_DW3 [
+        /// MOVALL: the second target redistributor.
+        RDbase2 OFFSET(16) NUMBITS(35) []
+    ]
+}
+
+/// MAPD's ITT address in doubleword 2, in place (256-byte aligned, bits [51:8]).
+pub const ITT_ADDRESS_MASK: u64 = 0x000f_ffff_ffff_ff00;
+
 /// Mask of the queue address in GITS_CBASER (bits [51:12]).
 pub const CBASER_ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// Mask of the command offset in GITS_CWRITER/GITS_CREADR (bits [19:5]).
@@ -178,6 +217,22 @@ mod tests {
         assert_eq!(
             GITS_CBASER::Physical_Address.mask << GITS_CBASER::Physical_Address.shift,
             CBASER_ADDRESS_MASK
+        );
+    }
+
+    #[test]
+    fn mapti_and_mapc_doublewords_decode_device_event_lpi_and_target() {
+        let dw0 = InMemoryRegister::<u64, ITS_CMD_DW0::Register>::new(0x0000_0008_0000_000a);
+        assert_eq!(dw0.read(ITS_CMD_DW0::CommandType), 0x0a, "MAPTI");
+        assert_eq!(dw0.read(ITS_CMD_DW0::DeviceID), 8);
+        let dw1 = InMemoryRegister::<u64, ITS_CMD_DW1::Register>::new(0x0000_2000_0000_0003);
+        assert_eq!(dw1.read(ITS_CMD_DW1::EventID), 3);
+        assert_eq!(dw1.read(ITS_CMD_DW1::pINTID), 8192);
+        let dw2 = ITS_CMD_DW2::Valid::SET + ITS_CMD_DW2::RDbase.val(1) + ITS_CMD_DW2::ICID.val(3);
+        assert_eq!(dw2.value, 1 << 63 | 1 << 16 | 3);
+        assert_eq!(
+            ITS_CMD_DW2::ITT_addr.mask << ITS_CMD_DW2::ITT_addr.shift,
+            ITT_ADDRESS_MASK
         );
     }
 
