@@ -3,6 +3,8 @@
 
 use tock_registers::register_bitfields;
 
+/// Size of the GICD frame: one 64 KiB page (12.9).
+pub const GICD_FRAME_BYTES: usize = 0x1_0000;
 /// GICD_CTLR, Distributor Control Register (12.9.4).
 pub const GICD_CTLR: usize = 0x0000;
 /// GICD_TYPER, Interrupt Controller Type Register (12.9.38).

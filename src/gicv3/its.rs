@@ -73,13 +73,21 @@ register_bitfields! {u64,
         /// The queue is set up.
         Valid OFFSET(63) NUMBITS(1) [],
         /// Inner cacheability (GICR_PROPBASER encoding).
-        InnerCache OFFSET(59) NUMBITS(3) [],
+        InnerCache OFFSET(59) NUMBITS(3) [
+            DeviceNGnRnE = 0,
+            NormalNonCacheable = 1,
+            NormalWaRaWb = 7
+        ],
         /// Outer cacheability.
         OuterCache OFFSET(53) NUMBITS(3) [],
         /// Physical address of the queue, bits [51:12].
         Physical_Address OFFSET(12) NUMBITS(40) [],
         /// Shareability.
-        Shareability OFFSET(10) NUMBITS(2) [],
+        Shareability OFFSET(10) NUMBITS(2) [
+            NonShareable = 0,
+            InnerShareable = 1,
+            OuterShareable = 2
+        ],
         /// Number of 4 KiB pages minus one.
         Size OFFSET(0) NUMBITS(8) []
     ],
@@ -97,7 +105,11 @@ register_bitfields! {u64,
         /// Two-level table.
         Indirect OFFSET(62) NUMBITS(1) [],
         /// Inner cacheability.
-        InnerCache OFFSET(59) NUMBITS(3) [],
+        InnerCache OFFSET(59) NUMBITS(3) [
+            DeviceNGnRnE = 0,
+            NormalNonCacheable = 1,
+            NormalWaRaWb = 7
+        ],
         /// What the table holds (read-only).
         Type OFFSET(56) NUMBITS(3) [
             Unimplemented = 0,
@@ -112,7 +124,11 @@ register_bitfields! {u64,
         /// Physical address of the table, bits [47:12] (4 KiB and 16 KiB pages).
         Physical_Address OFFSET(12) NUMBITS(36) [],
         /// Shareability.
-        Shareability OFFSET(10) NUMBITS(2) [],
+        Shareability OFFSET(10) NUMBITS(2) [
+            NonShareable = 0,
+            InnerShareable = 1,
+            OuterShareable = 2
+        ],
         /// Page size of the table.
         Page_Size OFFSET(8) NUMBITS(2) [
             Size4K = 0,
@@ -234,6 +250,16 @@ mod tests {
             ITS_CMD_DW2::ITT_addr.mask << ITS_CMD_DW2::ITT_addr.shift,
             ITT_ADDRESS_MASK
         );
+    }
+
+    #[test]
+    fn cbaser_for_a_64k_wb_inner_shareable_queue_encodes_like_the_driver_did() {
+        let cbaser = GITS_CBASER::Valid::SET
+            + GITS_CBASER::InnerCache::NormalWaRaWb
+            + GITS_CBASER::Shareability::InnerShareable
+            + GITS_CBASER::Physical_Address.val(0x4800_0000 >> 12)
+            + GITS_CBASER::Size.val(15);
+        assert_eq!(cbaser.value, 1 << 63 | 7 << 59 | 1 << 10 | 0x4800_0000 | 15);
     }
 
     #[test]
