@@ -169,6 +169,16 @@ register_bitfields! {u64,
     ]
 }
 
+register_bitfields! {u8,
+    /// One byte of the LPI configuration table GICR_PROPBASER points at (5.1.1), per LPI.
+    pub LPI_CONFIG [
+        /// Priority bits [7:2] of the LPI's priority ([1:0] read as 0).
+        Priority OFFSET(2) NUMBITS(6) [],
+        /// The LPI is enabled.
+        Enable OFFSET(0) NUMBITS(1) []
+    ]
+}
+
 /// Mask of the table address in GICR_PROPBASER/GICR_VPROPBASER (bits [51:12]).
 pub const PROPBASER_ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// Mask of the table address in GICR_PENDBASER/GICR_VPENDBASER (bits [51:16]).
@@ -227,6 +237,13 @@ mod tests {
         assert_eq!(GICR_VPROPBASER, 0x2_0070);
         assert_eq!(GICR_VPENDBASER, 0x2_0078);
         assert_eq!(GICR_ICACTIVER0, 0x1_0380);
+    }
+
+    #[test]
+    fn lpi_config_byte_keeps_priority_in_place_and_enable_in_bit_0() {
+        let byte = 0xa1u8;
+        assert!(LPI_CONFIG::Enable.is_set(byte));
+        assert_eq!(byte & (LPI_CONFIG::Priority::SET.value), 0xa0);
     }
 
     #[test]
