@@ -5,6 +5,7 @@ extern crate alloc;
 
 pub mod conmux;
 pub mod cpuid;
+pub mod gicv3;
 pub mod guestdt;
 pub mod guestmap;
 pub mod its;

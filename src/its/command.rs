@@ -2,6 +2,8 @@
 //! decoded from what a guest wrote and encoded for the physical ITS.
 #![forbid(unsafe_code)]
 
+use crate::gicv3::its::{ITS_CMD_DW0, ITS_CMD_DW1, ITS_CMD_DW2, ITS_CMD_DW3, ITT_ADDRESS_MASK};
+
 /// Bytes per command.
 pub const COMMAND_BYTES: usize = 32;
 
@@ -115,6 +117,11 @@ pub enum ItsCommand {
     },
 }
 
+/// Doubleword 0 of a command: opcode and DeviceID.
+fn dw0(opcode: u8, device: u32) -> u64 {
+    (ITS_CMD_DW0::CommandType.val(opcode as u64) + ITS_CMD_DW0::DeviceID.val(device as u64)).value
+}
+
 fn dw(bytes: &[u8; COMMAND_BYTES], n: usize) -> u64 {
     u64::from_le_bytes(bytes[8 * n..8 * n + 8].try_into().unwrap_or([0; 8]))
 }
@@ -123,16 +130,16 @@ impl ItsCommand {
     /// Decodes one command.
     pub fn decode(bytes: &[u8; COMMAND_BYTES]) -> Self {
         let (d0, d1, d2, d3) = (dw(bytes, 0), dw(bytes, 1), dw(bytes, 2), dw(bytes, 3));
-        let device = (d0 >> 32) as u32;
-        let event = d1 as u32;
-        let collection = d2 as u16;
-        let target = (d2 >> 16) & 0x7_ffff_ffff;
-        let valid = d2 >> 63 != 0;
-        match d0 as u8 {
+        let device = ITS_CMD_DW0::DeviceID.read(d0) as u32;
+        let event = ITS_CMD_DW1::EventID.read(d1) as u32;
+        let collection = ITS_CMD_DW2::ICID.read(d2) as u16;
+        let target = ITS_CMD_DW2::RDbase.read(d2);
+        let valid = ITS_CMD_DW2::Valid.is_set(d2);
+        match ITS_CMD_DW0::CommandType.read(d0) as u8 {
             opcode::MAPD => ItsCommand::Mapd {
                 device,
-                event_bits: (d1 & 0x1f) as u8 + 1,
-                itt_addr: d2 & 0x000f_ffff_ffff_ff00,
+                event_bits: ITS_CMD_DW1::Size.read(d1) as u8 + 1,
+                itt_addr: d2 & ITT_ADDRESS_MASK,
                 valid,
             },
             opcode::MAPC => ItsCommand::Mapc {
@@ -143,7 +150,7 @@ impl ItsCommand {
             opcode::MAPTI => ItsCommand::Mapti {
                 device,
                 event,
-                intid: (d1 >> 32) as u32,
+                intid: ITS_CMD_DW1::pINTID.read(d1) as u32,
                 collection,
             },
             opcode::MAPI => ItsCommand::Mapti {
@@ -165,7 +172,7 @@ impl ItsCommand {
             opcode::INT => ItsCommand::Int { device, event },
             opcode::MOVALL => ItsCommand::Movall {
                 from: target,
-                to: (d3 >> 16) & 0x7_ffff_ffff,
+                to: ITS_CMD_DW3::RDbase2.read(d3),
             },
             opcode => ItsCommand::Unknown { opcode },
         }
@@ -180,9 +187,11 @@ impl ItsCommand {
                 itt_addr,
                 valid,
             } => (
-                opcode::MAPD as u64 | (device as u64) << 32,
-                (event_bits.saturating_sub(1) & 0x1f) as u64,
-                (itt_addr & 0x000f_ffff_ffff_ff00) | (valid as u64) << 63,
+                dw0(opcode::MAPD, device),
+                ITS_CMD_DW1::Size
+                    .val(event_bits.saturating_sub(1) as u64)
+                    .value,
+                (itt_addr & ITT_ADDRESS_MASK) | ITS_CMD_DW2::Valid.val(valid as u64).value,
                 0,
             ),
             ItsCommand::Mapc {
@@ -190,9 +199,12 @@ impl ItsCommand {
                 target,
                 valid,
             } => (
-                opcode::MAPC as u64,
+                dw0(opcode::MAPC, 0),
                 0,
-                collection as u64 | (target & 0x7_ffff_ffff) << 16 | (valid as u64) << 63,
+                (ITS_CMD_DW2::ICID.val(collection as u64)
+                    + ITS_CMD_DW2::RDbase.val(target)
+                    + ITS_CMD_DW2::Valid.val(valid as u64))
+                .value,
                 0,
             ),
             ItsCommand::Mapti {
@@ -201,8 +213,9 @@ impl ItsCommand {
                 intid,
                 collection,
             } => (
-                opcode::MAPTI as u64 | (device as u64) << 32,
-                event as u64 | (intid as u64) << 32,
+                dw0(opcode::MAPTI, device),
+                (ITS_CMD_DW1::EventID.val(event as u64) + ITS_CMD_DW1::pINTID.val(intid as u64))
+                    .value,
                 collection as u64,
                 0,
             ),
@@ -211,44 +224,29 @@ impl ItsCommand {
                 event,
                 collection,
             } => (
-                opcode::MOVI as u64 | (device as u64) << 32,
+                dw0(opcode::MOVI, device),
                 event as u64,
                 collection as u64,
                 0,
             ),
-            ItsCommand::Discard { device, event } => (
-                opcode::DISCARD as u64 | (device as u64) << 32,
-                event as u64,
-                0,
-                0,
-            ),
-            ItsCommand::Inv { device, event } => (
-                opcode::INV as u64 | (device as u64) << 32,
-                event as u64,
-                0,
-                0,
-            ),
-            ItsCommand::Invall { collection } => (opcode::INVALL as u64, 0, collection as u64, 0),
-            ItsCommand::Sync { target } => {
-                (opcode::SYNC as u64, 0, (target & 0x7_ffff_ffff) << 16, 0)
+            ItsCommand::Discard { device, event } => {
+                (dw0(opcode::DISCARD, device), event as u64, 0, 0)
             }
-            ItsCommand::Clear { device, event } => (
-                opcode::CLEAR as u64 | (device as u64) << 32,
-                event as u64,
+            ItsCommand::Inv { device, event } => (dw0(opcode::INV, device), event as u64, 0, 0),
+            ItsCommand::Invall { collection } => (dw0(opcode::INVALL, 0), 0, collection as u64, 0),
+            ItsCommand::Sync { target } => (
+                dw0(opcode::SYNC, 0),
                 0,
-                0,
-            ),
-            ItsCommand::Int { device, event } => (
-                opcode::INT as u64 | (device as u64) << 32,
-                event as u64,
-                0,
+                ITS_CMD_DW2::RDbase.val(target).value,
                 0,
             ),
+            ItsCommand::Clear { device, event } => (dw0(opcode::CLEAR, device), event as u64, 0, 0),
+            ItsCommand::Int { device, event } => (dw0(opcode::INT, device), event as u64, 0, 0),
             ItsCommand::Movall { from, to } => (
-                opcode::MOVALL as u64,
+                dw0(opcode::MOVALL, 0),
                 0,
-                (from & 0x7_ffff_ffff) << 16,
-                (to & 0x7_ffff_ffff) << 16,
+                ITS_CMD_DW2::RDbase.val(from).value,
+                ITS_CMD_DW3::RDbase2.val(to).value,
             ),
             ItsCommand::Unknown { opcode } => (opcode as u64, 0, 0, 0),
         };

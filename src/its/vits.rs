@@ -6,35 +6,53 @@
 
 use super::command::{ItsCommand, COMMAND_BYTES};
 use super::lpi::FIRST_LPI;
+use crate::gicv3::its::{
+    self as gits, GITS_BASER, GITS_CBASER, GITS_CTLR, GITS_CWRITER, GITS_TYPER,
+};
+use crate::gicv3::PIDR2;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use tock_registers::fields::FieldValue;
 
-const GITS_CTLR: u64 = 0x0000;
-const GITS_IIDR: u64 = 0x0004;
-const GITS_TYPER: u64 = 0x0008;
-const GITS_CBASER: u64 = 0x0080;
-const GITS_CWRITER: u64 = 0x0088;
-const GITS_CREADR: u64 = 0x0090;
-const GITS_BASER_FIRST: u64 = 0x0100;
-const GITS_BASER_LAST: u64 = 0x0138;
-const GITS_PIDR2: u64 = 0xffe8;
-/// Offset of GITS_TRANSLATER (second 64 KiB frame).
-pub const GITS_TRANSLATER: u64 = 0x1_0040;
+/// Offset of GITS_TRANSLATER (second 64 KiB frame), as a guest-physical offset; the one
+/// definition is [`gits::GITS_TRANSLATER`].
+pub const GITS_TRANSLATER: u64 = gits::GITS_TRANSLATER as u64;
 /// Bytes of the ITS register frames.
-pub const ITS_FRAME_BYTES: u64 = 0x2_0000;
+pub const ITS_FRAME_BYTES: u64 = gits::GITS_FRAME_BYTES as u64;
 /// EventIDs per device the virtual ITS accepts (MAPD size field beyond this is refused).
 pub const MAX_EVENT_BITS: u8 = 11;
 /// DeviceID bits and LPI INTID bits the virtual ITS advertises.
 const DEVICE_ID_BITS: u64 = 16;
 const INTID_BITS: u64 = 16;
-const CBASER_VALID: u64 = 1 << 63;
+/// GITS_IIDR and GITS_PIDR2, as the vGIC reports them (Arm implementer, GICv3).
+const IIDR: u64 = 0x43b;
+const PIDR2_GICV3: u64 = 0x3b;
+/// The second GITS_BASER<n>: BASER1..7 are unimplemented (RAZ/WI).
+const GITS_BASER1: usize = GITS_BASER + 8;
+
 /// GITS_BASER0: a flat Device table (Type 1, 8-byte entries). Guests size and allocate it, as
 /// on hardware; the virtual ITS never reads it (its tables are its own), but an OS needs it
 /// to accept DeviceIDs (Linux refuses DeviceID 0 without one).
-const BASER0_DEVICE_RO: u64 = 1 << 56 | 7 << 48;
+fn baser0_read_only() -> FieldValue<u64, GITS_BASER::Register> {
+    GITS_BASER::Type::Devices + GITS_BASER::Entry_Size.val(7)
+}
+
 /// Guest-writable GITS_BASER0 fields: Valid, caches, PA, shareability, page size, size.
-const BASER0_WRITABLE: u64 =
-    1 << 63 | 7 << 59 | 7 << 53 | 0x0000_ffff_ffff_f000 | 3 << 10 | 3 << 8 | 0xff;
+fn baser0_writable() -> u64 {
+    (GITS_BASER::Valid::SET
+        + GITS_BASER::InnerCache::SET
+        + GITS_BASER::OuterCache::SET
+        + GITS_BASER::Physical_Address::SET
+        + GITS_BASER::Shareability::SET
+        + GITS_BASER::Page_Size::SET
+        + GITS_BASER::Size::SET)
+        .mask()
+}
+
+/// Guest-writable GITS_CBASER fields: Valid, PA, size (caches and shareability read as 0).
+fn cbaser_writable() -> u64 {
+    (GITS_CBASER::Valid::SET + GITS_CBASER::Physical_Address::SET + GITS_CBASER::Size::SET).mask()
+}
 
 /// What an accepted command asks of the vGIC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,25 +156,31 @@ impl VirtualIts {
     fn typer(&self) -> u64 {
         // Physical LPIs, 8-byte ITT entries, IDbits/Devbits as advertised, collections held by
         // the ITS itself (HCC = one per vCPU) so the guest provisions no tables.
-        1 | 7 << 4
-            | (INTID_BITS - 1) << 8
-            | (DEVICE_ID_BITS - 1) << 13
-            | (self.vcpus.min(255) as u64) << 24
+        (GITS_TYPER::Physical::SET
+            + GITS_TYPER::ITT_entry_size.val(7)
+            + GITS_TYPER::ID_bits.val(INTID_BITS - 1)
+            + GITS_TYPER::Devbits.val(DEVICE_ID_BITS - 1)
+            + GITS_TYPER::HCC.val(self.vcpus.min(255) as u64))
+        .value
     }
 
     /// A guest read of the ITS frame.
     pub fn read(&self, offset: u64, width: u8) -> Option<u64> {
-        let value = match offset & !7 {
+        let value = match offset as usize & !7 {
             GITS_TYPER => self.typer(),
             GITS_CBASER => self.cbaser,
             GITS_CWRITER => self.cwriter,
-            GITS_CREADR => self.creadr,
-            GITS_BASER_FIRST => self.baser0 | BASER0_DEVICE_RO,
-            0x0108..=GITS_BASER_LAST => 0, // BASER1..7: unimplemented
-            _ => match (offset, width) {
-                (GITS_CTLR, 4) => self.enabled as u64 | (!self.enabled as u64) << 31,
-                (GITS_IIDR, 4) => 0x43b,
-                (GITS_PIDR2, 4) => 0x3b,
+            gits::GITS_CREADR => self.creadr,
+            GITS_BASER => baser0_read_only().modify(self.baser0),
+            GITS_BASER1..=gits::GITS_BASER_LAST => 0, // BASER1..7: unimplemented
+            _ => match (offset as usize, width) {
+                (GITS_CTLR, 4) => {
+                    let ctlr = GITS_CTLR::Enabled.val(self.enabled as u32)
+                        + GITS_CTLR::Quiescent.val(!self.enabled as u32);
+                    ctlr.value as u64
+                }
+                (gits::GITS_IIDR, 4) => IIDR,
+                (PIDR2, 4) => PIDR2_GICV3,
                 (_, 4 | 8) => 0,
                 _ => return None,
             },
@@ -177,20 +201,18 @@ impl VirtualIts {
             (4, 4) => Some((old & 0xffff_ffff) | value << 32),
             _ => None,
         };
-        match offset & !7 {
+        match offset as usize & !7 {
             GITS_CBASER if !self.enabled => {
-                self.cbaser = merge(self.cbaser)? & (CBASER_VALID | 0x000f_ffff_ffff_f000 | 0xff);
+                self.cbaser = merge(self.cbaser)? & cbaser_writable();
                 self.creadr = 0;
             }
-            GITS_BASER_FIRST if !self.enabled => {
-                self.baser0 = merge(self.baser0)? & BASER0_WRITABLE
-            }
+            GITS_BASER if !self.enabled => self.baser0 = merge(self.baser0)? & baser0_writable(),
             GITS_CWRITER => {
-                self.cwriter = merge(self.cwriter)? & 0xf_ffe0;
+                self.cwriter = merge(self.cwriter)? & gits::CWRITER_OFFSET_MASK;
                 return Some(self.enabled);
             }
-            GITS_CTLR if width == 4 && offset == GITS_CTLR => {
-                self.enabled = value & 1 != 0;
+            GITS_CTLR if width == 4 && offset as usize == GITS_CTLR => {
+                self.enabled = GITS_CTLR::Enabled.is_set(value as u32);
                 return Some(self.enabled);
             }
             _ if matches!(width, 4 | 8) => {}
@@ -201,10 +223,10 @@ impl VirtualIts {
 
     /// The command queue: (guest-physical base, bytes), if valid.
     pub fn queue(&self) -> Option<(u64, u64)> {
-        (self.cbaser & CBASER_VALID != 0).then(|| {
+        GITS_CBASER::Valid.is_set(self.cbaser).then(|| {
             (
-                self.cbaser & 0x000f_ffff_ffff_f000,
-                ((self.cbaser & 0xff) + 1) * 4096,
+                self.cbaser & gits::CBASER_ADDRESS_MASK,
+                (GITS_CBASER::Size.read(self.cbaser) + 1) * gits::CBASER_PAGE_BYTES,
             )
         })
     }

@@ -3,21 +3,23 @@
 #![forbid(unsafe_code)]
 
 use super::irq::Irq;
-use super::{Kick, Result, Vgic, VgicAccessError, IIDR, PIDR2_GICV3, PIDR2_OFFSET, PRIVATE_IRQS};
+use super::{Kick, Result, Vgic, VgicAccessError, IIDR, PIDR2_GICV3, PRIVATE_IRQS};
+use crate::gicv3::dist::{self as gicd, GICD_CTLR, GICD_IROUTER, GICD_TYPER};
+use crate::gicv3::PIDR2;
 use core::ops::Range;
+use tock_registers::fields::FieldValue;
 
-const GICD_CTLR: u64 = 0x0000;
-const GICD_TYPER: u64 = 0x0004;
-const GICD_IIDR: u64 = 0x0008;
-const GICD_IROUTER: Range<u64> = 0x6000..0x8000;
-const CTLR_ENABLE_GRP0: u32 = 1 << 0;
-const CTLR_ENABLE_GRP1: u32 = 1 << 1;
-const CTLR_ARE: u32 = 1 << 4;
-const CTLR_DS: u32 = 1 << 6;
+/// The GICD_IROUTER array, as guest offsets.
+const IROUTER: Range<u64> = gicd::GICD_IROUTER as u64..gicd::GICD_IROUTER_END as u64;
 /// GICD_TYPER.IDbits without LPIs: 10 interrupt ID bits.
-const TYPER_ID_BITS: u32 = 9 << 19;
-/// GICD_TYPER with LPIs: LPIS set, 16 interrupt ID bits.
-const TYPER_LPIS: u32 = 1 << 17 | 15 << 19;
+const TYPER_ID_BITS: u32 = 9;
+/// GICD_TYPER.IDbits with LPIs: 16 interrupt ID bits.
+const TYPER_LPI_ID_BITS: u32 = 15;
+
+/// The GICD_CTLR bits the guest controls: the two group enables.
+fn ctlr_writable() -> FieldValue<u32, GICD_CTLR::Register> {
+    GICD_CTLR::EnableGrp0::SET + GICD_CTLR::EnableGrp1::SET
+}
 
 /// Which bit array an offset falls in.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -31,15 +33,17 @@ enum BitReg {
     ClearActive,
 }
 
+/// Offsets of the one-bit-per-INTID arrays, the same in GICD and GICR SGI_base.
 fn bit_register(offset: u64) -> Option<(BitReg, u64)> {
-    let reg = match offset {
-        0x080..0x100 => BitReg::Group,
-        0x100..0x180 => BitReg::SetEnable,
-        0x180..0x200 => BitReg::ClearEnable,
-        0x200..0x280 => BitReg::SetPending,
-        0x280..0x300 => BitReg::ClearPending,
-        0x300..0x380 => BitReg::SetActive,
-        0x380..0x400 => BitReg::ClearActive,
+    use gicd::*;
+    let reg = match offset as usize {
+        GICD_IGROUPR..GICD_ISENABLER => BitReg::Group,
+        GICD_ISENABLER..GICD_ICENABLER => BitReg::SetEnable,
+        GICD_ICENABLER..GICD_ISPENDR => BitReg::ClearEnable,
+        GICD_ISPENDR..GICD_ICPENDR => BitReg::SetPending,
+        GICD_ICPENDR..GICD_ISACTIVER => BitReg::ClearPending,
+        GICD_ISACTIVER..GICD_ICACTIVER => BitReg::SetActive,
+        GICD_ICACTIVER..GICD_IPRIORITYR => BitReg::ClearActive,
         _ => return None,
     };
     Some((reg, (offset & 0x7f) / 4))
@@ -124,9 +128,9 @@ impl Vgic {
                 .fold(0u64, |acc, b| acc | 1 << b);
             return Some(Ok(value));
         }
-        match offset {
-            0x400..0x800 if width == 1 || word_ok => {
-                let first = (offset - 0x400) as u32;
+        match offset as usize {
+            gicd::GICD_IPRIORITYR..gicd::GICD_ITARGETSR if width == 1 || word_ok => {
+                let first = (offset as usize - gicd::GICD_IPRIORITYR) as u32;
                 let bytes = (0..width as u32).map(|i| {
                     let intid = first + i;
                     let p = if valid.contains(&intid) {
@@ -138,16 +142,19 @@ impl Vgic {
                 });
                 Some(Ok(bytes.fold(0, |a, b| a | b)))
             }
-            0xc00..0xd00 if word_ok => {
-                let first = ((offset - 0xc00) / 4) as u32 * 16;
+            gicd::GICD_ICFGR..gicd::GICD_IGRPMODR if word_ok => {
+                let first = ((offset as usize - gicd::GICD_ICFGR) / 4) as u32 * 16;
                 let value = (0..16u32)
                     .filter(|i| valid.contains(&(first + i)))
                     .filter(|&i| self.irq(vcpu, first + i).is_some_and(|irq| irq.edge))
                     .fold(0u64, |acc, i| acc | 2 << (2 * i));
                 Some(Ok(value))
             }
-            0xd00..0xf00 if word_ok => Some(Ok(0)), // IGRPMODR, NSACR: RAZ/WI with one security state
-            0x400..0x800 | 0xc00..0xf00 => Some(Err(refuse(offset, width))),
+            // IGRPMODR, NSACR: RAZ/WI with one security state
+            gicd::GICD_IGRPMODR..gicd::GICD_SGIR if word_ok => Some(Ok(0)),
+            gicd::GICD_IPRIORITYR..gicd::GICD_ITARGETSR | gicd::GICD_ICFGR..gicd::GICD_SGIR => {
+                Some(Err(refuse(offset, width)))
+            }
             _ => None,
         }
     }
@@ -185,9 +192,9 @@ impl Vgic {
             return Some(Ok(kick));
         }
         let mask = self.priority_mask();
-        match offset {
-            0x400..0x800 if width == 1 || word_ok => {
-                let first = (offset - 0x400) as u32;
+        match offset as usize {
+            gicd::GICD_IPRIORITYR..gicd::GICD_ITARGETSR if width == 1 || word_ok => {
+                let first = (offset as usize - gicd::GICD_IPRIORITYR) as u32;
                 for i in (0..width as u32).filter(|i| valid.contains(&(first + i))) {
                     if let Some(irq) = self.irq_mut(vcpu, first + i) {
                         irq.priority = (value >> (8 * i)) as u8 & mask;
@@ -195,8 +202,8 @@ impl Vgic {
                 }
                 Some(Ok(Kick::NONE))
             }
-            0xc00..0xd00 if word_ok => {
-                let first = ((offset - 0xc00) / 4) as u32 * 16;
+            gicd::GICD_ICFGR..gicd::GICD_IGRPMODR if word_ok => {
+                let first = ((offset as usize - gicd::GICD_ICFGR) / 4) as u32 * 16;
                 // SGIs are always edge-triggered; their ICFGR bits are read-only.
                 for i in (0..16u32).filter(|i| valid.contains(&(first + i)) && first + i >= 16) {
                     if let Some(irq) = self.irq_mut(vcpu, first + i) {
@@ -205,8 +212,10 @@ impl Vgic {
                 }
                 Some(Ok(Kick::NONE))
             }
-            0xd00..0xf00 if word_ok => Some(Ok(Kick::NONE)),
-            0x400..0x800 | 0xc00..0xf00 => Some(Err(refuse(offset, width))),
+            gicd::GICD_IGRPMODR..gicd::GICD_SGIR if word_ok => Some(Ok(Kick::NONE)),
+            gicd::GICD_IPRIORITYR..gicd::GICD_ITARGETSR | gicd::GICD_ICFGR..gicd::GICD_SGIR => {
+                Some(Err(refuse(offset, width)))
+            }
             _ => None,
         }
     }
@@ -221,26 +230,20 @@ impl Vgic {
         if let Some(result) = self.irq_reg_read(0, offset, width_bytes, spis) {
             return result;
         }
-        if GICD_IROUTER.contains(&offset) {
+        if IROUTER.contains(&offset) {
             return self.irouter_read(offset, width_bytes);
         }
         if width_bytes != 4 || !offset.is_multiple_of(4) {
             return Err(refuse(offset, width_bytes));
         }
-        Ok(match offset {
-            GICD_CTLR => (self.ctlr | CTLR_ARE | CTLR_DS) as u64,
-            GICD_TYPER => {
-                let lines = (self.cfg.spi_count + PRIVATE_IRQS) / 32 - 1;
-                let cpus = (self.vcpu_count().saturating_sub(1)).min(7) as u32;
-                let ids = if self.has_lpis() {
-                    TYPER_LPIS
-                } else {
-                    TYPER_ID_BITS
-                };
-                (lines | cpus << 5 | ids) as u64
+        Ok(match offset as usize {
+            gicd::GICD_CTLR => {
+                let fixed = GICD_CTLR::ARE::SET + GICD_CTLR::DS::SET;
+                fixed.modify(self.ctlr) as u64
             }
-            GICD_IIDR => IIDR as u64,
-            PIDR2_OFFSET => PIDR2_GICV3 as u64,
+            gicd::GICD_TYPER => self.dist_typer() as u64,
+            gicd::GICD_IIDR => IIDR as u64,
+            PIDR2 => PIDR2_GICV3 as u64,
             _ => 0, // TYPER2, STATUSR, SGIR, ITARGETSR, other IDs: RAZ
         })
     }
@@ -251,17 +254,29 @@ impl Vgic {
         if let Some(result) = self.irq_reg_write(0, offset, width_bytes, value, spis) {
             return result;
         }
-        if GICD_IROUTER.contains(&offset) {
+        if IROUTER.contains(&offset) {
             return self.irouter_write(offset, width_bytes, value);
         }
         if width_bytes != 4 || !offset.is_multiple_of(4) {
             return Err(refuse(offset, width_bytes));
         }
-        if offset == GICD_CTLR {
-            self.ctlr = value as u32 & (CTLR_ENABLE_GRP0 | CTLR_ENABLE_GRP1);
+        if offset as usize == gicd::GICD_CTLR {
+            self.ctlr = value as u32 & ctlr_writable().mask();
             return Ok(self.all_vcpus());
         }
         Ok(Kick::NONE) // everything else is read-only or write-ignored
+    }
+
+    /// GICD_TYPER: SPI lines, vCPUs (legacy CPUNumber), and LPI support.
+    fn dist_typer(&self) -> u32 {
+        let lines = (self.cfg.spi_count + PRIVATE_IRQS) / 32 - 1;
+        let cpus = (self.vcpu_count().saturating_sub(1)).min(7) as u32;
+        let ids = if self.has_lpis() {
+            GICD_TYPER::LPIS::SET + GICD_TYPER::IDbits.val(TYPER_LPI_ID_BITS)
+        } else {
+            GICD_TYPER::IDbits.val(TYPER_ID_BITS)
+        };
+        (GICD_TYPER::ITLinesNumber.val(lines) + GICD_TYPER::CPUNumber.val(cpus) + ids).value
     }
 
     fn all_vcpus(&self) -> Kick {
@@ -269,7 +284,7 @@ impl Vgic {
     }
 
     fn irouter_intid(&self, offset: u64) -> Option<u32> {
-        let intid = ((offset - GICD_IROUTER.start) / 8) as u32;
+        let intid = ((offset - IROUTER.start) / 8) as u32;
         self.spi_range().contains(&intid).then_some(intid)
     }
 
@@ -287,7 +302,11 @@ impl Vgic {
     }
 
     fn irouter_write(&mut self, offset: u64, width: u8, value: u64) -> Result<Kick> {
-        const WRITABLE: u64 = 0xff_8000_0000 | 0xff_ffff; // Aff3, IRM, Aff2..Aff0
+        let writable = GICD_IROUTER::Aff3::SET
+            + GICD_IROUTER::IRM::SET
+            + GICD_IROUTER::Aff2::SET
+            + GICD_IROUTER::Aff1::SET
+            + GICD_IROUTER::Aff0::SET;
         let Some(intid) = self.irouter_intid(offset & !7) else {
             return Ok(Kick::NONE);
         };
@@ -297,7 +316,7 @@ impl Vgic {
             (4, 0) => (old & !0xffff_ffff) | (value & 0xffff_ffff),
             (4, 4) => (old & 0xffff_ffff) | (value << 32),
             _ => return Err(refuse(offset, width)),
-        } & WRITABLE;
+        } & writable.mask();
         let before = self.kick_for(0, intid);
         if let Some(irq) = self.irq_mut(0, intid) {
             irq.route = new;
@@ -307,12 +326,11 @@ impl Vgic {
 
     /// Whether a group is enabled in GICD_CTLR.
     pub(super) fn group_enabled(&self, group1: bool) -> bool {
-        self.ctlr
-            & if group1 {
-                CTLR_ENABLE_GRP1
-            } else {
-                CTLR_ENABLE_GRP0
-            }
-            != 0
+        let enable = if group1 {
+            GICD_CTLR::EnableGrp1
+        } else {
+            GICD_CTLR::EnableGrp0
+        };
+        enable.is_set(self.ctlr)
     }
 }

@@ -1,12 +1,14 @@
 //! The state of one interrupt as the guest's GIC sees it.
 #![forbid(unsafe_code)]
 
+use crate::gicv3::dist::{GICD_IROUTER, IROUTER_AFFINITY_MASK};
+
 /// IROUTER.Interrupt_Routing_Mode: 1-of-N.
-pub const IROUTER_IRM: u64 = 1 << 31;
+pub const IROUTER_IRM: u64 = GICD_IROUTER::IRM::SET.value;
 
 /// The affinity an IROUTER value names, in MPIDR layout (Aff3 in [39:32]).
 pub fn irouter_affinity(route: u64) -> u64 {
-    route & 0xff_00ff_ffff
+    route & IROUTER_AFFINITY_MASK
 }
 
 /// One interrupt.

@@ -4,13 +4,12 @@
 #![forbid(unsafe_code)]
 
 use super::{Kick, Vgic};
+use crate::gicv3::redist::{GICR_PROPBASER, LPI_CONFIG, PROPBASER_ADDRESS_MASK};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 /// First LPI INTID.
 pub const FIRST_LPI: u32 = 8192;
-const PROP_ENABLE: u8 = 1;
-const PROP_PRIORITY_MASK: u8 = 0xfc;
 
 /// One mapped LPI.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -88,8 +87,8 @@ impl Vgic {
         let Some(lpi) = self.lpi.lpis.get_mut(&intid) else {
             return Kick::NONE;
         };
-        lpi.enabled = property & PROP_ENABLE != 0;
-        lpi.priority = property & PROP_PRIORITY_MASK & mask;
+        lpi.enabled = LPI_CONFIG::Enable.is_set(property);
+        lpi.priority = property & LPI_CONFIG::Priority::SET.value & mask;
         if lpi.enabled && lpi.pending {
             Kick::vcpu(lpi.vcpu)
         } else {
@@ -119,8 +118,8 @@ impl Vgic {
         let vcpu = self.lpi.enabled.iter().position(|&e| e)?;
         let propbaser = self.lpi.propbaser[vcpu];
         Some((
-            propbaser & 0x000f_ffff_ffff_f000,
-            (propbaser & 0x1f) as u32 + 1,
+            propbaser & PROPBASER_ADDRESS_MASK,
+            GICR_PROPBASER::IDbits.read(propbaser) as u32 + 1,
         ))
     }
 

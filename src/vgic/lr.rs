@@ -18,24 +18,33 @@
 #![forbid(unsafe_code)]
 
 use super::{Kick, Vgic, FIRST_LPI, PRIVATE_IRQS};
+use crate::gicv3::cpuif::ICH_LR_EL2;
 use alloc::vec::Vec;
+use tock_registers::fields::FieldValue;
 
-const LR_STATE_SHIFT: u32 = 62;
-const LR_STATE_PENDING: u64 = 0b01;
-const LR_STATE_ACTIVE: u64 = 0b10;
-const LR_HW: u64 = 1 << 61;
-const LR_GROUP1: u64 = 1 << 60;
-const LR_EOI: u64 = 1 << 41;
-const LR_PRIORITY_SHIFT: u32 = 48;
-const LR_PINTID_SHIFT: u32 = 32;
-const LR_PINTID_MASK: u64 = 0x1fff;
+/// ICH_LR_EL2.State bits, as `lr_state` returns them: pending and active are separate bits.
+const LR_STATE_PENDING: u64 = ICH_LR_EL2::State::Value::Pending as u64;
+const LR_STATE_ACTIVE: u64 = ICH_LR_EL2::State::Value::Active as u64;
 
 fn lr_state(lr: u64) -> u64 {
-    lr >> LR_STATE_SHIFT
+    ICH_LR_EL2::State.read(lr)
 }
 
 fn lr_intid(lr: u64) -> u32 {
-    lr as u32
+    ICH_LR_EL2::vINTID.read(lr) as u32
+}
+
+/// The fields every LR sluice builds has: vINTID, priority, state and group.
+fn lr_fields(
+    intid: u32,
+    priority: u8,
+    state: u64,
+    group1: bool,
+) -> FieldValue<u64, ICH_LR_EL2::Register> {
+    ICH_LR_EL2::vINTID.val(intid as u64)
+        + ICH_LR_EL2::Priority.val(priority as u64)
+        + ICH_LR_EL2::State.val(state)
+        + ICH_LR_EL2::Group.val(group1 as u64)
 }
 
 /// What the caller must do after a flush.
@@ -167,18 +176,14 @@ impl Vgic {
         }
         let state = if pending { LR_STATE_PENDING } else { 0 }
             | if irq.active { LR_STATE_ACTIVE } else { 0 };
-        let mut lr = intid as u64
-            | (irq.priority as u64) << LR_PRIORITY_SHIFT
-            | state << LR_STATE_SHIFT
-            | if irq.group1 { LR_GROUP1 } else { 0 };
+        let mut lr = lr_fields(intid, irq.priority, state, irq.group1);
         match irq.hw_intid {
-            Some(physical) => {
-                lr |= LR_HW | (physical as u64 & LR_PINTID_MASK) << LR_PINTID_SHIFT;
-            }
-            None if !irq.edge => lr |= LR_EOI, // re-sample the line when the guest completes it
+            Some(physical) => lr += ICH_LR_EL2::HW::SET + ICH_LR_EL2::pINTID.val(physical as u64),
+            // Re-sample the line when the guest completes it.
+            None if !irq.edge => lr += ICH_LR_EL2::EOI::SET,
             None => {}
         }
-        lr
+        lr.value
     }
 
     /// An LPI's LR: group 1, no EOI maintenance (LPIs are edge-like).
@@ -194,10 +199,7 @@ impl Vgic {
         }
         let state = if pending { LR_STATE_PENDING } else { 0 }
             | if lpi.active { LR_STATE_ACTIVE } else { 0 };
-        intid as u64
-            | (lpi.priority as u64) << LR_PRIORITY_SHIFT
-            | state << LR_STATE_SHIFT
-            | LR_GROUP1
+        lr_fields(intid, lpi.priority, state, true).value
     }
 }
 

@@ -33,7 +33,6 @@ const PRIVATE_IRQS: u32 = 32;
 const IIDR: u32 = 0x0000_043b;
 /// PIDR2: architecture revision 3 (GICv3) in bits [7:4].
 const PIDR2_GICV3: u32 = 0x3b;
-const PIDR2_OFFSET: u64 = 0xffe8;
 
 /// Shape of the virtual GIC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +165,7 @@ impl Vgic {
         self.cfg
             .vcpu_mpidrs
             .iter()
-            .position(|&m| m & 0xff_00ff_ffff == wanted)
+            .position(|&m| m & crate::gicv3::dist::IROUTER_AFFINITY_MASK == wanted)
     }
 
     fn kick_for(&self, vcpu: usize, intid: u32) -> Kick {

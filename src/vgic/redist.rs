@@ -2,51 +2,49 @@
 //! and PPIs), IHI 0069 12.10-12.11.
 #![forbid(unsafe_code)]
 
-use super::{Kick, Result, Vgic, VgicAccessError, IIDR, PIDR2_GICV3, PIDR2_OFFSET, PRIVATE_IRQS};
+use super::{Kick, Result, Vgic, VgicAccessError, IIDR, PIDR2_GICV3, PRIVATE_IRQS};
+use crate::gicv3::redist::{
+    self as gicr, GICR_CTLR, GICR_IIDR, GICR_INVALLR, GICR_INVLPIR, GICR_PENDBASER, GICR_PROPBASER,
+    GICR_SYNCR, GICR_TYPER, GICR_WAKER,
+};
+use crate::gicv3::{mpidr_to_affinity32, PIDR2};
 
 /// Bytes of one redistributor: RD_base and SGI_base, 64 KiB each (no VLPI frames).
-pub const REDIST_FRAME_BYTES: u64 = 0x2_0000;
-const SGI_BASE: u64 = 0x1_0000;
-const GICR_CTLR: u64 = 0x0000;
-const GICR_IIDR: u64 = 0x0004;
-const GICR_TYPER: u64 = 0x0008;
-const GICR_WAKER: u64 = 0x0014;
-const GICR_PROPBASER: u64 = 0x0070;
-const GICR_PENDBASER: u64 = 0x0078;
-const GICR_INVLPIR: u64 = 0x00a0;
-const GICR_INVALLR: u64 = 0x00b0;
-const GICR_SYNCR: u64 = 0x00c0;
-const TYPER_LAST: u64 = 1 << 4;
-const WAKER_PROCESSOR_SLEEP: u64 = 1 << 1;
-const WAKER_CHILDREN_ASLEEP: u64 = 1 << 2;
+pub const REDIST_FRAME_BYTES: u64 = gicr::GICR_STRIDE_V3 as u64;
+const SGI_BASE: u64 = gicr::GICR_SGI_BASE as u64;
+/// The upper words of the 64-bit registers, for 32-bit accesses.
+const TYPER_HIGH: usize = GICR_TYPER + 4;
+const PROPBASER_HIGH: usize = GICR_PROPBASER + 4;
+const PENDBASER_HIGH: usize = GICR_PENDBASER + 4;
 
 impl Vgic {
     fn typer(&self, vcpu: usize) -> u64 {
-        let mpidr = self.cfg.vcpu_mpidrs[vcpu];
-        let affinity = (mpidr >> 32 & 0xff) << 24 | (mpidr & 0xff_ffff);
-        let last = if vcpu + 1 == self.vcpu_count() {
-            TYPER_LAST
-        } else {
-            0
-        };
-        let plpis = self.has_lpis() as u64; // GICR_TYPER.PLPIS
-        affinity << 32 | (vcpu as u64 & 0xffff) << 8 | last | plpis
+        let affinity = mpidr_to_affinity32(self.cfg.vcpu_mpidrs[vcpu]);
+        let last = vcpu + 1 == self.vcpu_count();
+        (GICR_TYPER::Affinity_Value.val(affinity)
+            + GICR_TYPER::Processor_Number.val(vcpu as u64)
+            + GICR_TYPER::Last.val(last as u64)
+            + GICR_TYPER::PLPIS.val(self.has_lpis() as u64))
+        .value
     }
 
     /// GICR_CTLR, PROPBASER and PENDBASER (LPI configuration), if `offset` is one of them.
     fn lpi_reg(&mut self, vcpu: usize, offset: u64, width: u8, write: Option<u64>) -> Option<u64> {
         let lpis = self.has_lpis();
         let l = &mut self.lpi;
-        match (offset, width) {
+        match (offset as usize, width) {
             (GICR_CTLR, 4) => {
                 if let (Some(v), true) = (write, lpis) {
                     // EnableLPIs cannot be cleared once set (IHI 0069 12.11.2 allows that).
-                    l.enabled[vcpu] |= v & 1 != 0;
+                    l.enabled[vcpu] |= GICR_CTLR::EnableLPIs.is_set(v as u32);
                 }
                 Some(l.enabled[vcpu] as u64)
             }
-            (GICR_PROPBASER | GICR_PENDBASER, 8) | (0x70 | 0x74 | 0x78 | 0x7c, 4) if lpis => {
-                let table = if offset & !7 == GICR_PROPBASER {
+            (GICR_PROPBASER | GICR_PENDBASER, 8)
+            | (GICR_PROPBASER | PROPBASER_HIGH | GICR_PENDBASER | PENDBASER_HIGH, 4)
+                if lpis =>
+            {
+                let table = if offset as usize & !7 == GICR_PROPBASER {
                     &mut l.propbaser
                 } else {
                     &mut l.pendbaser
@@ -114,23 +112,21 @@ impl Vgic {
         if let Some(value) = self.lpi_reg(vcpu, offset, width_bytes, None) {
             return Ok(value);
         }
-        match (offset, width_bytes) {
+        match (offset as usize, width_bytes) {
             (GICR_TYPER, 8) => Ok(self.typer(vcpu)),
             (GICR_TYPER, 4) => Ok(self.typer(vcpu) & 0xffff_ffff),
-            (o, 4) if o == GICR_TYPER + 4 => Ok(self.typer(vcpu) >> 32),
+            (TYPER_HIGH, 4) => Ok(self.typer(vcpu) >> 32),
             (GICR_CTLR, 4) => Ok(0), // no LPIs, RWP never set
             (GICR_IIDR, 4) => Ok(IIDR as u64),
             (GICR_WAKER, 4) => {
-                let sleep = if self.asleep[vcpu] {
-                    WAKER_PROCESSOR_SLEEP | WAKER_CHILDREN_ASLEEP
-                } else {
-                    0
-                };
-                Ok(sleep)
+                let asleep = self.asleep[vcpu] as u32;
+                let waker =
+                    GICR_WAKER::ProcessorSleep.val(asleep) + GICR_WAKER::ChildrenAsleep.val(asleep);
+                Ok(waker.value as u64)
             }
-            (PIDR2_OFFSET, 4) => Ok(PIDR2_GICV3 as u64),
+            (PIDR2, 4) => Ok(PIDR2_GICV3 as u64),
             // PROPBASER/PENDBASER (8 bytes) and everything else: RAZ until LPIs are offered.
-            (o, 4 | 8) if o % width_bytes as u64 == 0 => Ok(0),
+            (o, 4 | 8) if o % width_bytes as usize == 0 => Ok(0),
             _ => Err(refused),
         }
     }
@@ -165,12 +161,12 @@ impl Vgic {
         {
             return Ok(Kick::vcpu(vcpu));
         }
-        match (offset, width_bytes) {
+        match (offset as usize, width_bytes) {
             (GICR_WAKER, 4) => {
-                self.asleep[vcpu] = value & WAKER_PROCESSOR_SLEEP != 0;
+                self.asleep[vcpu] = GICR_WAKER::ProcessorSleep.is_set(value as u32);
                 Ok(Kick::NONE)
             }
-            (o, 4 | 8) if o % width_bytes as u64 == 0 => Ok(Kick::NONE),
+            (o, 4 | 8) if o % width_bytes as usize == 0 => Ok(Kick::NONE),
             _ => Err(refused),
         }
     }

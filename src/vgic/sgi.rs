@@ -1,6 +1,9 @@
 //! ICC_SGI1R_EL1 decoding (IHI 0069, 12.2.22).
 #![forbid(unsafe_code)]
 
+use crate::gicv3::cpuif::ICC_SGI1R_EL1;
+use crate::gicv3::dist::IROUTER_AFFINITY_MASK;
+
 /// A decoded SGI generation request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SgiRequest {
@@ -19,13 +22,13 @@ pub struct SgiRequest {
 impl SgiRequest {
     /// Decodes the register value.
     pub fn decode(value: u64) -> Self {
-        let field = |shift: u32, bits: u32| (value >> shift) & ((1 << bits) - 1);
+        use ICC_SGI1R_EL1::*;
         Self {
-            intid: field(24, 4) as u32,
-            to_all_others: field(40, 1) != 0,
-            affinity: field(48, 8) << 32 | field(32, 8) << 16 | field(16, 8) << 8,
-            range_selector: field(44, 4) as u8,
-            target_list: field(0, 16) as u16,
+            intid: INTID.read(value) as u32,
+            to_all_others: IRM.is_set(value),
+            affinity: Aff3.read(value) << 32 | Aff2.read(value) << 16 | Aff1.read(value) << 8,
+            range_selector: RS.read(value) as u8,
+            target_list: TargetList.read(value) as u16,
         }
     }
 
@@ -34,7 +37,8 @@ impl SgiRequest {
         if self.to_all_others {
             return vcpu != source;
         }
-        if mpidr & 0xff_00ff_ff00 != self.affinity {
+        // Aff3.Aff2.Aff1 of the MPIDR: the IROUTER affinity without Aff0.
+        if mpidr & IROUTER_AFFINITY_MASK & !0xff != self.affinity {
             return false;
         }
         let aff0 = (mpidr & 0xff) as u32;

@@ -7,43 +7,20 @@
 
 use super::cpu::{read_sysreg, write_sysreg};
 use super::mmio::MmioBase;
-use aarch64_cpu::registers::ICH_HCR_EL2;
+use aarch64_cpu::registers::{
+    ICC_SRE_EL2, ICH_AP0R0_EL2, ICH_AP0R1_EL2, ICH_AP0R2_EL2, ICH_AP0R3_EL2, ICH_AP1R0_EL2,
+    ICH_AP1R1_EL2, ICH_AP1R2_EL2, ICH_AP1R3_EL2, ICH_HCR_EL2, ICH_LR0_EL2, ICH_LR10_EL2,
+    ICH_LR11_EL2, ICH_LR12_EL2, ICH_LR13_EL2, ICH_LR14_EL2, ICH_LR15_EL2, ICH_LR1_EL2, ICH_LR2_EL2,
+    ICH_LR3_EL2, ICH_LR4_EL2, ICH_LR5_EL2, ICH_LR6_EL2, ICH_LR7_EL2, ICH_LR8_EL2, ICH_LR9_EL2,
+    ICH_VMCR_EL2, ICH_VTR_EL2,
+};
 use core::arch::asm;
-use tock_registers::interfaces::ReadWriteable;
-
-// Distributor registers (GICv3 architecture specification, IHI 0069, 12.9).
-const GICD_CTLR: usize = 0x0000;
-const GICD_TYPER: usize = 0x0004;
-const GICD_IGROUPR: usize = 0x0080;
-const GICD_ISENABLER: usize = 0x0100;
-const GICD_ICENABLER: usize = 0x0180;
-const GICD_ICPENDR: usize = 0x0280;
-const GICD_ICACTIVER: usize = 0x0380;
-const GICD_IPRIORITYR: usize = 0x0400;
-const GICD_ICFGR: usize = 0x0c00;
-const GICD_IROUTER: usize = 0x6000;
-const GICD_CTLR_RWP: u32 = 1 << 31;
-const GICD_CTLR_ARE: u32 = 1 << 4;
-const GICD_CTLR_ENABLE_GRP1: u32 = 1 << 1;
-const GICD_CTLR_ENABLE_GRP0: u32 = 1 << 0;
-
-// Redistributor registers (IHI 0069, 12.10/12.11); SGI_base is the second 64 KiB frame.
-const GICR_CTLR: usize = 0x0000;
-const GICR_CTLR_ENABLE_LPIS: u32 = 1 << 0;
-const GICR_TYPER: usize = 0x0008;
-const GICR_PROPBASER: usize = 0x0070;
-const GICR_PENDBASER: usize = 0x0078;
-const GICR_WAKER: usize = 0x0014;
-const GICR_SGI_BASE: usize = 0x1_0000;
-const GICR_IGROUPR0: usize = GICR_SGI_BASE + 0x0080;
-const GICR_ISENABLER0: usize = GICR_SGI_BASE + 0x0100;
-const GICR_ICENABLER0: usize = GICR_SGI_BASE + 0x0180;
-const GICR_IPRIORITYR: usize = GICR_SGI_BASE + 0x0400;
-const GICR_ICACTIVER0: usize = GICR_SGI_BASE + 0x0380;
-const GICR_TYPER_LAST: u64 = 1 << 4;
-const GICR_TYPER_VLPIS: u64 = 1 << 1;
-const GICR_WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
-const GICR_WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
+use sluice::gicv3::dist::{self as gicd, GICD_CTLR, GICD_TYPER};
+use sluice::gicv3::redist::{
+    self as gicr, GICR_CTLR, GICR_PENDBASER, GICR_PROPBASER, GICR_TYPER, GICR_WAKER,
+};
+use sluice::gicv3::{cpuif, mpidr_to_affinity32};
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 /// Priority sluice gives every physical interrupt it enables (all equal: no preemption at EL2,
 /// which runs with interrupts masked anyway).
@@ -51,6 +28,52 @@ const DEFAULT_PRIORITY: u8 = 0xa0;
 
 /// INTIDs 1020..=1023 are special (1023: nothing pending); LPIs start at 8192.
 pub const SPECIAL_INTIDS: core::ops::RangeInclusive<u32> = 1020..=1023;
+
+/// One GIC system register that `aarch64-cpu` does not name (or names read-only), accessed by
+/// its assembler name and typed with the fields of `sluice::gicv3::cpuif` (`()` for a register
+/// that is one plain value).
+macro_rules! gic_sysreg {
+    ($(#[$doc:meta])* $reg:ident, $asm:literal, $fields:ty, $($access:ident)+) => {
+        $(#[$doc])*
+        struct $reg;
+        $(gic_sysreg!(@$access $reg, $asm, $fields);)+
+    };
+    (@read $reg:ident, $asm:literal, $fields:ty) => {
+        impl Readable for $reg {
+            type T = u64;
+            type R = $fields;
+            fn get(&self) -> u64 {
+                read_sysreg!($asm)
+            }
+        }
+    };
+    (@write $reg:ident, $asm:literal, $fields:ty) => {
+        impl Writeable for $reg {
+            type T = u64;
+            type R = $fields;
+            fn set(&self, value: u64) {
+                write_sysreg!($asm, value)
+            }
+        }
+    };
+}
+
+gic_sysreg!(/// ICC_PMR_EL1, priority mask (IHI 0069 12.2.15).
+    IccPmrEl1, "ICC_PMR_EL1", (), write);
+gic_sysreg!(/// ICC_BPR1_EL1, group 1 binary point (12.2.3).
+    IccBpr1El1, "ICC_BPR1_EL1", (), write);
+gic_sysreg!(/// ICC_CTLR_EL1 (12.2.6); `aarch64-cpu` has it read-only, with ExtRange alone.
+    IccCtlrEl1, "ICC_CTLR_EL1", cpuif::ICC_CTLR_EL1::Register, read write);
+gic_sysreg!(/// ICC_IGRPEN1_EL1, group 1 enable (12.2.13).
+    IccIgrpen1El1, "ICC_IGRPEN1_EL1", (), write);
+gic_sysreg!(/// ICC_IAR1_EL1, acknowledge (12.2.11).
+    IccIar1El1, "ICC_IAR1_EL1", cpuif::ICC_IAR1_EL1::Register, read);
+gic_sysreg!(/// ICC_EOIR1_EL1, priority drop (12.2.9).
+    IccEoir1El1, "ICC_EOIR1_EL1", (), write);
+gic_sysreg!(/// ICC_DIR_EL1, deactivation (12.2.7).
+    IccDirEl1, "ICC_DIR_EL1", (), write);
+gic_sysreg!(/// ICC_SGI1R_EL1, group 1 SGI generation (12.2.23).
+    IccSgi1rEl1, "ICC_SGI1R_EL1", cpuif::ICC_SGI1R_EL1::Register, write);
 
 /// The physical distributor.
 pub struct Distributor {
@@ -66,32 +89,33 @@ impl Distributor {
 
     /// Number of SPIs the distributor implements (GICD_TYPER.ITLinesNumber).
     pub fn spi_count(&self) -> u32 {
-        let lines = (self.regs.read32(GICD_TYPER) & 0x1f) + 1;
+        let typer = self.regs.read32(gicd::GICD_TYPER);
+        let lines = GICD_TYPER::ITLinesNumber.read(typer) + 1;
         (lines * 32).min(1020) - 32
     }
 
     /// Resets every SPI to group 1, disabled, inactive, not pending, then turns on affinity
     /// routing and both groups.
     pub fn init(&self) {
-        self.regs.write32(GICD_CTLR, 0);
+        self.regs.write32(gicd::GICD_CTLR, 0);
         self.wait_for_rwp();
         let spis = self.spi_count();
         for word in 1..=(spis / 32) as usize {
-            self.regs.write32(GICD_ICENABLER + 4 * word, u32::MAX);
-            self.regs.write32(GICD_ICPENDR + 4 * word, u32::MAX);
-            self.regs.write32(GICD_ICACTIVER + 4 * word, u32::MAX);
-            self.regs.write32(GICD_IGROUPR + 4 * word, u32::MAX);
+            self.regs.write32(gicd::GICD_ICENABLER + 4 * word, u32::MAX);
+            self.regs.write32(gicd::GICD_ICPENDR + 4 * word, u32::MAX);
+            self.regs.write32(gicd::GICD_ICACTIVER + 4 * word, u32::MAX);
+            self.regs.write32(gicd::GICD_IGROUPR + 4 * word, u32::MAX);
         }
         for intid in 32..(32 + spis) as usize {
-            self.regs.write8(GICD_IPRIORITYR + intid, DEFAULT_PRIORITY);
+            self.regs
+                .write8(gicd::GICD_IPRIORITYR + intid, DEFAULT_PRIORITY);
         }
         self.wait_for_rwp();
-        self.regs.write32(GICD_CTLR, GICD_CTLR_ARE);
+        let are = GICD_CTLR::ARE::SET;
+        self.regs.write32(gicd::GICD_CTLR, are.value);
         self.wait_for_rwp();
-        self.regs.write32(
-            GICD_CTLR,
-            GICD_CTLR_ARE | GICD_CTLR_ENABLE_GRP1 | GICD_CTLR_ENABLE_GRP0,
-        );
+        let enabled = are + GICD_CTLR::EnableGrp1::SET + GICD_CTLR::EnableGrp0::SET;
+        self.regs.write32(gicd::GICD_CTLR, enabled.value);
         self.wait_for_rwp();
     }
 
@@ -99,33 +123,29 @@ impl Distributor {
     /// interrupt, and enables it.
     pub fn enable_spi(&self, intid: u32, affinity: u64, edge: bool) {
         let intid = intid as usize;
-        let cfg_offset = GICD_ICFGR + 4 * (intid / 16);
-        let shift = 2 * (intid % 16) + 1;
+        let (cfg_offset, shift) = gicd::icfgr_edge_bit(intid);
         let cfg = self.regs.read32(cfg_offset) & !(1 << shift);
         self.regs
             .write32(cfg_offset, cfg | ((edge as u32) << shift));
-        self.regs
-            .write64(GICD_IROUTER + 8 * intid, affinity_to_irouter(affinity));
-        self.regs
-            .write32(GICD_ISENABLER + 4 * (intid / 32), 1 << (intid % 32));
+        self.regs.write64(
+            gicd::GICD_IROUTER + 8 * intid,
+            gicd::irouter_for_mpidr(affinity),
+        );
+        let (enable, bit) = gicd::bit_array(gicd::GICD_ISENABLER, intid);
+        self.regs.write32(enable, 1 << bit);
     }
 
     /// Clears the active state of SPI `intid` (one the guest will never deactivate now).
     pub fn clear_active(&self, intid: u32) {
-        let intid = intid as usize;
-        self.regs
-            .write32(GICD_ICACTIVER + 4 * (intid / 32), 1 << (intid % 32));
+        let (clear, bit) = gicd::bit_array(gicd::GICD_ICACTIVER, intid as usize);
+        self.regs.write32(clear, 1 << bit);
     }
 
     fn wait_for_rwp(&self) {
-        while self.regs.read32(GICD_CTLR) & GICD_CTLR_RWP != 0 {
+        while GICD_CTLR::RWP.is_set(self.regs.read32(gicd::GICD_CTLR)) {
             core::hint::spin_loop();
         }
     }
-}
-
-fn affinity_to_irouter(mpidr: u64) -> u64 {
-    (mpidr & 0xff_ffff) | ((mpidr >> 32) & 0xff) << 32
 }
 
 /// One CPU's redistributor.
@@ -137,38 +157,36 @@ impl Redistributor {
     /// Finds the redistributor whose GICR_TYPER affinity equals `mpidr` by walking the frames of
     /// one redistributor region (the region must be mapped).
     pub fn find(region_start: usize, region_bytes: usize, mpidr: u64) -> Option<Self> {
-        let wanted = ((mpidr >> 32) & 0xff) << 24 | (mpidr & 0xff_ffff);
+        let wanted = mpidr_to_affinity32(mpidr);
         let mut offset = 0;
         while offset < region_bytes {
             // SAFETY: the caller maps the whole region; `offset` stays inside it.
             let frame = unsafe { MmioBase::new(region_start + offset) };
-            let typer = frame.read64(GICR_TYPER);
-            if typer >> 32 == wanted {
+            let typer = frame.read64(gicr::GICR_TYPER);
+            if GICR_TYPER::Affinity_Value.read(typer) == wanted {
                 return Some(Self { regs: frame });
             }
-            if typer & GICR_TYPER_LAST != 0 {
+            if GICR_TYPER::Last.is_set(typer) {
                 return None;
             }
-            offset += if typer & GICR_TYPER_VLPIS != 0 {
-                0x4_0000
-            } else {
-                0x2_0000
-            };
+            offset += gicr::stride_bytes(typer);
         }
         None
     }
 
     /// Wakes the redistributor and makes all SGIs/PPIs group 1 and disabled.
     pub fn init(&self) {
-        let waker = self.regs.read32(GICR_WAKER) & !GICR_WAKER_PROCESSOR_SLEEP;
-        self.regs.write32(GICR_WAKER, waker);
-        while self.regs.read32(GICR_WAKER) & GICR_WAKER_CHILDREN_ASLEEP != 0 {
+        let waker = self.regs.read32(gicr::GICR_WAKER);
+        let awake = GICR_WAKER::ProcessorSleep::CLEAR.modify(waker);
+        self.regs.write32(gicr::GICR_WAKER, awake);
+        while GICR_WAKER::ChildrenAsleep.is_set(self.regs.read32(gicr::GICR_WAKER)) {
             core::hint::spin_loop();
         }
-        self.regs.write32(GICR_ICENABLER0, u32::MAX);
-        self.regs.write32(GICR_IGROUPR0, u32::MAX);
+        self.regs.write32(gicr::GICR_ICENABLER0, u32::MAX);
+        self.regs.write32(gicr::GICR_IGROUPR0, u32::MAX);
         for intid in 0..32 {
-            self.regs.write8(GICR_IPRIORITYR + intid, DEFAULT_PRIORITY);
+            self.regs
+                .write8(gicr::GICR_IPRIORITYR + intid, DEFAULT_PRIORITY);
         }
     }
 
@@ -176,19 +194,19 @@ impl Redistributor {
     /// table, then enables LPIs (IHI 0069 12.11.2, 12.11.29-30). Tables are inner-shareable,
     /// write-back cacheable heap memory; the pending table is zeroed (PTZ).
     pub fn enable_lpis(&self, prop_phys: u64, id_bits: u32, pend_phys: u64) {
-        const INNER_SHAREABLE: u64 = 1 << 10;
-        const CACHE_WB_RAWA: u64 = 7 << 7;
-        const PENDBASER_PTZ: u64 = 1 << 62;
-        self.regs.write64(
-            GICR_PROPBASER,
-            prop_phys | INNER_SHAREABLE | CACHE_WB_RAWA | (id_bits - 1) as u64,
-        );
-        self.regs.write64(
-            GICR_PENDBASER,
-            pend_phys | INNER_SHAREABLE | CACHE_WB_RAWA | PENDBASER_PTZ,
-        );
-        let ctlr = self.regs.read32(GICR_CTLR);
-        self.regs.write32(GICR_CTLR, ctlr | GICR_CTLR_ENABLE_LPIS);
+        let propbaser = GICR_PROPBASER::Physical_Address.val(prop_phys >> 12)
+            + GICR_PROPBASER::Shareability::InnerShareable
+            + GICR_PROPBASER::InnerCache::NormalWaRaWb
+            + GICR_PROPBASER::IDbits.val((id_bits - 1) as u64);
+        self.regs.write64(gicr::GICR_PROPBASER, propbaser.value);
+        let pendbaser = GICR_PENDBASER::Physical_Address.val(pend_phys >> 16)
+            + GICR_PENDBASER::Shareability::InnerShareable
+            + GICR_PENDBASER::InnerCache::NormalWaRaWb
+            + GICR_PENDBASER::PTZ::SET;
+        self.regs.write64(gicr::GICR_PENDBASER, pendbaser.value);
+        let ctlr = self.regs.read32(gicr::GICR_CTLR);
+        self.regs
+            .write32(gicr::GICR_CTLR, GICR_CTLR::EnableLPIs::SET.modify(ctlr));
     }
 
     /// Physical address of this redistributor's RD_base frame.
@@ -198,51 +216,50 @@ impl Redistributor {
 
     /// GICR_TYPER.Processor_Number (an ITS target when GITS_TYPER.PTA is 0).
     pub fn processor_number(&self) -> u64 {
-        (self.regs.read64(GICR_TYPER) >> 8) & 0xffff
+        GICR_TYPER::Processor_Number.read(self.regs.read64(gicr::GICR_TYPER))
     }
 
     /// Enables SGI or PPI `intid` on this CPU.
     pub fn enable_private(&self, intid: u32) {
-        self.regs.write32(GICR_ISENABLER0, 1 << (intid % 32));
+        self.regs.write32(gicr::GICR_ISENABLER0, 1 << (intid % 32));
     }
 }
 
 /// Turns on this CPU's system-register interface at EL2 (and lets EL1 use its own, virtual,
 /// one), unmasks all priorities and enables group 1 with split EOI/deactivation.
 pub fn init_cpu_interface() {
-    // ICC_SRE_EL2: SRE | DFB | DIB | Enable (EL1 accesses to ICC_SRE_EL1 do not trap).
-    write_sysreg!("S3_4_C12_C9_5", 0xf);
+    use aarch64_cpu::registers::ICC_SRE_EL2 as SRE;
+    // EL1 accesses to ICC_SRE_EL1 do not trap (Enable); no IRQ/FIQ bypass.
+    ICC_SRE_EL2.write(SRE::SRE::SET + SRE::DFB::SET + SRE::DIB::SET + SRE::ENABLE::SET);
     isb();
-    write_sysreg!("S3_0_C4_C6_0", 0xff); // ICC_PMR_EL1: let every priority through
-    write_sysreg!("S3_0_C12_C12_3", 0); // ICC_BPR1_EL1
-    write_sysreg!("S3_0_C12_C12_4", 1 << 1); // ICC_CTLR_EL1.EOImode = 1
-    write_sysreg!("S3_0_C12_C12_7", 1); // ICC_IGRPEN1_EL1
-                                        // ICH_HCR_EL2.En: the virtual CPU interface is on.
-    write_sysreg!("S3_4_C12_C11_0", 1);
+    IccPmrEl1.set(0xff); // let every priority through
+    IccBpr1El1.set(0);
+    IccCtlrEl1.write(cpuif::ICC_CTLR_EL1::EOImode::SET);
+    IccIgrpen1El1.set(1);
+    // The virtual CPU interface is on; every other control off.
+    ICH_HCR_EL2.write(ICH_HCR_EL2::En::SET);
     reset_virtual_interface();
 }
 
 /// Empties this CPU's virtual CPU interface as a reset CPU would have it: no list register in
 /// use, no active priority, the guest's virtual interface disabled (ICH_VMCR_EL2 = 0).
 pub fn reset_virtual_interface() {
-    write_sysreg!("S3_4_C12_C11_7", 0);
+    ICH_VMCR_EL2.set(0);
     for n in 0..list_register_count() {
         write_list_register(n, 0);
     }
-    // ICH_VTR_EL2.PREbits + 1 preemption bits: 5 -> one ICH_AP<n>R<x> register, 6 -> two, 7 -> four.
-    let pre_bits = ((read_sysreg!("S3_4_C12_C11_1") >> 26) & 0x7) + 1;
-    let registers = 1 << pre_bits.saturating_sub(5);
-    write_sysreg!("S3_4_C12_C8_0", 0); // ICH_AP0R0_EL2
-    write_sysreg!("S3_4_C12_C9_0", 0); // ICH_AP1R0_EL2
+    let registers = cpuif::active_priority_registers(ICH_VTR_EL2.read(ICH_VTR_EL2::PREbits));
+    ICH_AP0R0_EL2.set(0);
+    ICH_AP1R0_EL2.set(0);
     if registers > 1 {
-        write_sysreg!("S3_4_C12_C8_1", 0);
-        write_sysreg!("S3_4_C12_C9_1", 0);
+        ICH_AP0R1_EL2.set(0);
+        ICH_AP1R1_EL2.set(0);
     }
     if registers > 2 {
-        write_sysreg!("S3_4_C12_C8_2", 0);
-        write_sysreg!("S3_4_C12_C9_2", 0);
-        write_sysreg!("S3_4_C12_C8_3", 0);
-        write_sysreg!("S3_4_C12_C9_3", 0);
+        ICH_AP0R2_EL2.set(0);
+        ICH_AP1R2_EL2.set(0);
+        ICH_AP0R3_EL2.set(0);
+        ICH_AP1R3_EL2.set(0);
     }
     isb();
 }
@@ -258,48 +275,42 @@ pub fn clear_active_private(redist_regions: &[sluice::mm::PhysRange], intids: &[
         return;
     };
     for &intid in intids.iter().filter(|&&i| i < 32) {
-        redist.regs.write32(GICR_ICACTIVER0, 1 << intid);
+        redist.regs.write32(gicr::GICR_ICACTIVER0, 1 << intid);
     }
 }
 
 /// Acknowledges the highest-priority pending group 1 interrupt (ICC_IAR1_EL1).
 pub fn acknowledge() -> u32 {
-    (read_sysreg!("S3_0_C12_C12_0") & 0xff_ffff) as u32
+    IccIar1El1.read(cpuif::ICC_IAR1_EL1::INTID) as u32
 }
 
 /// Drops the running priority of `intid` (ICC_EOIR1_EL1; EOImode = 1, so it stays active).
 pub fn end_of_interrupt(intid: u32) {
-    write_sysreg!("S3_0_C12_C12_1", intid as u64);
+    IccEoir1El1.set(intid as u64);
 }
 
 /// Deactivates `intid` (ICC_DIR_EL1).
 pub fn deactivate(intid: u32) {
-    write_sysreg!("S3_0_C12_C11_1", intid as u64);
+    IccDirEl1.set(intid as u64);
     isb();
 }
 
 /// Sends SGI `intid` to the CPU with affinity `mpidr` (ICC_SGI1R_EL1, affinity routing).
 pub fn send_sgi(intid: u32, mpidr: u64) {
-    let aff0 = mpidr & 0xf;
-    let value = ((mpidr >> 32) & 0xff) << 48
-        | ((mpidr >> 16) & 0xff) << 32
-        | ((intid as u64) & 0xf) << 24
-        | ((mpidr >> 8) & 0xff) << 16
-        | 1 << aff0;
     // SAFETY: DSB so that memory the target will read is visible before the interrupt.
     unsafe { asm!("dsb ish", options(nostack)) };
-    write_sysreg!("S3_0_C12_C11_5", value);
+    IccSgi1rEl1.set(cpuif::sgi1r_for_mpidr(intid, mpidr));
     isb();
 }
 
 /// Number of list registers (ICH_VTR_EL2.ListRegs + 1).
 pub fn list_register_count() -> usize {
-    ((read_sysreg!("S3_4_C12_C11_1") & 0x1f) + 1) as usize
+    (ICH_VTR_EL2.read(ICH_VTR_EL2::ListRegs) + 1) as usize
 }
 
 /// Virtual priority bits implemented (ICH_VTR_EL2.PRIbits + 1).
 pub fn virtual_priority_bits() -> u8 {
-    (((read_sysreg!("S3_4_C12_C11_1") >> 29) & 0x7) + 1) as u8
+    (ICH_VTR_EL2.read(ICH_VTR_EL2::PRIbits) + 1) as u8
 }
 
 /// Sets or clears ICH_HCR_EL2.UIE (maintenance interrupt while at most one LR is in use).
@@ -314,25 +325,25 @@ pub fn set_underflow_interrupt(enabled: bool) {
     ICH_HCR_EL2.modify(uie);
 }
 
-/// Reads ICH_LR<n>_EL2.
+/// Reads ICH_LR<n>_EL2 (0 beyond the sixteen the architecture allows).
 pub fn read_list_register(n: usize) -> u64 {
     match n {
-        0 => read_sysreg!("S3_4_C12_C12_0"),
-        1 => read_sysreg!("S3_4_C12_C12_1"),
-        2 => read_sysreg!("S3_4_C12_C12_2"),
-        3 => read_sysreg!("S3_4_C12_C12_3"),
-        4 => read_sysreg!("S3_4_C12_C12_4"),
-        5 => read_sysreg!("S3_4_C12_C12_5"),
-        6 => read_sysreg!("S3_4_C12_C12_6"),
-        7 => read_sysreg!("S3_4_C12_C12_7"),
-        8 => read_sysreg!("S3_4_C12_C13_0"),
-        9 => read_sysreg!("S3_4_C12_C13_1"),
-        10 => read_sysreg!("S3_4_C12_C13_2"),
-        11 => read_sysreg!("S3_4_C12_C13_3"),
-        12 => read_sysreg!("S3_4_C12_C13_4"),
-        13 => read_sysreg!("S3_4_C12_C13_5"),
-        14 => read_sysreg!("S3_4_C12_C13_6"),
-        15 => read_sysreg!("S3_4_C12_C13_7"),
+        0 => ICH_LR0_EL2.get(),
+        1 => ICH_LR1_EL2.get(),
+        2 => ICH_LR2_EL2.get(),
+        3 => ICH_LR3_EL2.get(),
+        4 => ICH_LR4_EL2.get(),
+        5 => ICH_LR5_EL2.get(),
+        6 => ICH_LR6_EL2.get(),
+        7 => ICH_LR7_EL2.get(),
+        8 => ICH_LR8_EL2.get(),
+        9 => ICH_LR9_EL2.get(),
+        10 => ICH_LR10_EL2.get(),
+        11 => ICH_LR11_EL2.get(),
+        12 => ICH_LR12_EL2.get(),
+        13 => ICH_LR13_EL2.get(),
+        14 => ICH_LR14_EL2.get(),
+        15 => ICH_LR15_EL2.get(),
         _ => 0,
     }
 }
@@ -340,22 +351,22 @@ pub fn read_list_register(n: usize) -> u64 {
 /// Writes ICH_LR<n>_EL2 (n beyond the implemented count is ignored).
 pub fn write_list_register(n: usize, value: u64) {
     match n {
-        0 => write_sysreg!("S3_4_C12_C12_0", value),
-        1 => write_sysreg!("S3_4_C12_C12_1", value),
-        2 => write_sysreg!("S3_4_C12_C12_2", value),
-        3 => write_sysreg!("S3_4_C12_C12_3", value),
-        4 => write_sysreg!("S3_4_C12_C12_4", value),
-        5 => write_sysreg!("S3_4_C12_C12_5", value),
-        6 => write_sysreg!("S3_4_C12_C12_6", value),
-        7 => write_sysreg!("S3_4_C12_C12_7", value),
-        8 => write_sysreg!("S3_4_C12_C13_0", value),
-        9 => write_sysreg!("S3_4_C12_C13_1", value),
-        10 => write_sysreg!("S3_4_C12_C13_2", value),
-        11 => write_sysreg!("S3_4_C12_C13_3", value),
-        12 => write_sysreg!("S3_4_C12_C13_4", value),
-        13 => write_sysreg!("S3_4_C12_C13_5", value),
-        14 => write_sysreg!("S3_4_C12_C13_6", value),
-        15 => write_sysreg!("S3_4_C12_C13_7", value),
+        0 => ICH_LR0_EL2.set(value),
+        1 => ICH_LR1_EL2.set(value),
+        2 => ICH_LR2_EL2.set(value),
+        3 => ICH_LR3_EL2.set(value),
+        4 => ICH_LR4_EL2.set(value),
+        5 => ICH_LR5_EL2.set(value),
+        6 => ICH_LR6_EL2.set(value),
+        7 => ICH_LR7_EL2.set(value),
+        8 => ICH_LR8_EL2.set(value),
+        9 => ICH_LR9_EL2.set(value),
+        10 => ICH_LR10_EL2.set(value),
+        11 => ICH_LR11_EL2.set(value),
+        12 => ICH_LR12_EL2.set(value),
+        13 => ICH_LR13_EL2.set(value),
+        14 => ICH_LR14_EL2.set(value),
+        15 => ICH_LR15_EL2.set(value),
         _ => {}
     }
 }
