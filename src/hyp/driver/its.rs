@@ -6,27 +6,23 @@ use crate::arch::mmio::MmioBase;
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use sluice::gicv3::its::{
+    CWRITER_OFFSET_MASK, GITS_BASER, GITS_CBASER, GITS_CREADR, GITS_CTLR, GITS_CTLR as CTLR,
+    GITS_CWRITER, GITS_TRANSLATER, GITS_TYPER, GITS_TYPER as TYPER,
+};
+use sluice::gicv3::its::{GITS_BASER as BASER, GITS_CBASER as CBASER};
+use sluice::gicv3::redist::LPI_CONFIG;
 use sluice::its::lpi::{LpiAllocator, FIRST_LPI};
 use sluice::its::{ItsCommand, COMMAND_BYTES};
 use sluice::mm::PhysRange;
 use spin::Mutex;
+use tock_registers::fields::FieldValue;
 
 /// CPUs sluice drives (one collection each).
 const MAX_CPUS: usize = crate::hyp::leaf::cpus::MAX_CPUS;
 
-const GITS_CTLR: usize = 0x0000;
-const GITS_TYPER: usize = 0x0008;
-const GITS_CBASER: usize = 0x0080;
-const GITS_CWRITER: usize = 0x0088;
-const GITS_CREADR: usize = 0x0090;
-const GITS_BASER: usize = 0x0100;
-const GITS_CTLR_ENABLED: u32 = 1 << 0;
-const GITS_CTLR_QUIESCENT: u32 = 1 << 31;
-/// Offset of GITS_TRANSLATER, the MSI doorbell.
-pub const GITS_TRANSLATER: u64 = 0x1_0040;
-const BASER_VALID: u64 = 1 << 63;
-const BASER_CACHE_WB: u64 = 7 << 59;
-const BASER_INNER_SHAREABLE: u64 = 1 << 10;
+/// How long the ITS may take to go quiescent or to consume commands; longer is a broken ITS.
+const ITS_TIMEOUT_MS: u64 = 1000;
 const PAGE: usize = 4096;
 const QUEUE_BYTES: usize = 64 << 10;
 /// INTID bits sluice's LPI tables cover: LPIs 8192..16383.
@@ -79,30 +75,30 @@ impl PhysicalIts {
         // SAFETY: the DT's ITS frame, identity-mapped as Device memory by the EL2 map.
         let regs = unsafe { MmioBase::new(frame.start as usize) };
         regs.write32(GITS_CTLR, 0);
-        while regs.read32(GITS_CTLR) & GITS_CTLR_QUIESCENT == 0 {
-            core::hint::spin_loop();
+        if !crate::arch::cpu::spin_while(ITS_TIMEOUT_MS, || {
+            !CTLR::Quiescent.is_set(regs.read32(GITS_CTLR))
+        }) {
+            log::error!("ITS {frame}: not quiescent {ITS_TIMEOUT_MS} ms after being disabled");
         }
         let typer = regs.read64(GITS_TYPER);
-        let itt_entry_bytes = ((typer >> 4) & 0xf) as usize + 1;
-        let device_bits = ((typer >> 13) & 0x1f) as u32 + 1;
+        let itt_entry_bytes = TYPER::ITT_entry_size.read(typer) as usize + 1;
+        let device_bits = TYPER::Devbits.read(typer) as u32 + 1;
         for n in 0..8 {
             provision_table(&regs, GITS_BASER + 8 * n, device_bits);
         }
         let queue = alloc_aligned(QUEUE_BYTES, 64 << 10);
-        regs.write64(
-            GITS_CBASER,
-            BASER_VALID
-                | BASER_CACHE_WB
-                | BASER_INNER_SHAREABLE
-                | queue
-                | (QUEUE_BYTES / PAGE - 1) as u64,
-        );
+        let cbaser = CBASER::Valid::SET
+            + CBASER::InnerCache::NormalWaRaWb
+            + CBASER::Shareability::InnerShareable
+            + CBASER::Size.val((QUEUE_BYTES / PAGE - 1) as u64);
+        regs.write64(GITS_CBASER, cbaser.value | queue);
         regs.write64(GITS_CWRITER, 0);
-        regs.write32(GITS_CTLR, GITS_CTLR_ENABLED);
+        regs.write32(GITS_CTLR, CTLR::Enabled::SET.value);
         let prop_bytes = (1usize << LPI_ID_BITS) - FIRST_LPI as usize;
         let prop_table = alloc_aligned(prop_bytes, 64 << 10);
+        let config = LPI_CONFIG::Enable::SET.value | LPI_PRIORITY;
         // SAFETY: just allocated, `prop_bytes` long, owned by sluice.
-        unsafe { core::ptr::write_bytes(prop_table as *mut u8, LPI_PRIORITY | 1, prop_bytes) };
+        unsafe { core::ptr::write_bytes(prop_table as *mut u8, config, prop_bytes) };
         crate::arch::cpu::clean_dcache_range(prop_table, prop_bytes as u64);
         log::info!(
             "ITS {frame}: {} LPIs, DeviceID bits {device_bits}",
@@ -130,7 +126,7 @@ impl PhysicalIts {
 
     /// The MSI doorbell devices write to.
     pub fn doorbell(&self) -> u64 {
-        self.frame.start + GITS_TRANSLATER
+        self.frame.start + GITS_TRANSLATER as u64
     }
 
     /// Maps collection `cpu_index` to that CPU's redistributor (`target` as GITS_TYPER.PTA
@@ -142,7 +138,7 @@ impl PhysicalIts {
         rd_base: u64,
         home: bool,
     ) {
-        let pta = self.regs.read64(GITS_TYPER) >> 19 & 1 != 0;
+        let pta = TYPER::PTA.is_set(self.regs.read64(GITS_TYPER));
         let target = if pta { rd_base >> 16 } else { processor_number };
         match self.collection_targets.lock().get_mut(cpu_index) {
             Some(slot) => *slot = Some(target),
@@ -268,31 +264,30 @@ impl PhysicalIts {
             *offset = (*offset + COMMAND_BYTES) % QUEUE_BYTES;
         }
         self.regs.write64(GITS_CWRITER, *offset as u64);
-        while self.regs.read64(GITS_CREADR) as usize & 0xf_ffe0 != *offset {
-            core::hint::spin_loop();
+        let consumed = crate::arch::cpu::spin_while(ITS_TIMEOUT_MS, || {
+            (self.regs.read64(GITS_CREADR) & CWRITER_OFFSET_MASK) as usize != *offset
+        });
+        if !consumed {
+            log::error!("ITS: commands not consumed within {ITS_TIMEOUT_MS} ms");
         }
     }
 }
 
 /// Gives a GITS_BASER its flat table (device tables sized for `device_bits`).
 fn provision_table(regs: &MmioBase, offset: usize, device_bits: u32) {
-    const TYPE_DEVICE: u64 = 1;
     let baser = regs.read64(offset);
-    let kind = baser >> 56 & 7;
-    if kind == 0 {
-        return;
-    }
-    let entry_bytes = ((baser >> 48) & 0x1f) as usize + 1;
-    let entries = if kind == TYPE_DEVICE {
-        1usize << device_bits.min(16)
-    } else {
-        256
+    let entries = match BASER::Type.read_as_enum(baser) {
+        None | Some(BASER::Type::Value::Unimplemented) => return,
+        Some(BASER::Type::Value::Devices) => 1usize << device_bits.min(16),
+        Some(_) => 256,
     };
+    let entry_bytes = BASER::Entry_Size.read(baser) as usize + 1;
     let pages = (entries * entry_bytes).div_ceil(PAGE).clamp(1, 256);
     let table = alloc_aligned(pages * PAGE, 64 << 10);
-    let keep = baser & (7 << 56 | 0x1f << 48);
-    regs.write64(
-        offset,
-        BASER_VALID | BASER_CACHE_WB | BASER_INNER_SHAREABLE | keep | table | (pages - 1) as u64,
-    );
+    let keep: FieldValue<u64, BASER::Register> = BASER::Type::SET + BASER::Entry_Size::SET;
+    let value = BASER::Valid::SET
+        + BASER::InnerCache::NormalWaRaWb
+        + BASER::Shareability::InnerShareable
+        + BASER::Size.val((pages - 1) as u64);
+    regs.write64(offset, value.value | (baser & keep.mask()) | table);
 }
