@@ -128,9 +128,11 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     vm.kick(vcpu, kick);
     if target != vcpu {
         // Aimed at another vCPU: from now on let the physical LPI arrive on that vCPU's own
-        // CPU, which then injects it without a kick (vCPU i runs on physical CPU i).
-        if let (Some(its), Some(device)) = (&vm.host.its, assigned.its_device_id) {
-            its.route_event(device, vector as u32, physical_lpi, target);
+        // CPU, which then injects it without a kick.
+        if let (Some(its), Some(device), Some(&cpu)) =
+            (&vm.host.its, assigned.its_device_id, vm.cpus.get(target))
+        {
+            its.route_event(device, vector as u32, physical_lpi, cpu);
         }
     }
 }

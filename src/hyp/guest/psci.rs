@@ -31,7 +31,7 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
             run::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemOff => {
-            stats::print(vm.vcpu_mpidrs.len());
+            stats::print(vm.host.platform.cpus.len());
             canary::check();
             log::info!("guest powered off (PSCI SYSTEM_OFF)");
             stop::power_off_or_halt()

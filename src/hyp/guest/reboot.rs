@@ -12,28 +12,22 @@ use super::{bus, vpci};
 use crate::arch::{cpu, gic};
 use crate::hyp::driver::reset::reset_function;
 use crate::hyp::leaf::{heap, kick, stop};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 
-/// A reboot is in progress: every vCPU must park.
-static REQUESTED: AtomicBool = AtomicBool::new(false);
-/// vCPUs parked so far (the rebooting one excluded).
-static PARKED: AtomicUsize = AtomicUsize::new(0);
-/// Guest boots so far: 0 is the first boot.
-static BOOT: AtomicU32 = AtomicU32::new(0);
 /// How long the rebooting vCPU waits for the others to park before it kicks them again.
 const PARK_TIMEOUT_MS: u64 = 2000;
 /// Slow-to-park warnings logged per reboot at most.
 const MAX_PARK_WARNINGS: u32 = 5;
 
 /// The guest's boot number (0 for the first boot).
-pub fn boot_number() -> u32 {
-    BOOT.load(Ordering::Acquire)
+pub fn boot_number(vm: &Vm) -> u32 {
+    vm.reboot.boot.load(Ordering::Acquire)
 }
 
 /// SYSTEM_RESET from `vcpu`: reboots the guest. The caller's CPU then waits to be its vCPU
 /// again (`run::wait_for_cpu_on`).
 pub fn request(vm: &'static Vm, vcpu: usize) {
-    if REQUESTED.swap(true, Ordering::AcqRel) {
+    if vm.reboot.requested.swap(true, Ordering::AcqRel) {
         park(vm); // another vCPU is already rebooting the guest
         return;
     }
@@ -41,7 +35,7 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
     stop_other_vcpus(vm, vcpu);
     clean_this_cpu(vm);
     let reset_slots = take_devices(vm);
-    let boot = BOOT.load(Ordering::Acquire) + 1;
+    let boot = vm.reboot.boot.load(Ordering::Acquire) + 1;
     if let Err(e) = vm.restart(boot) {
         stop::fatal(format_args!("guest reboot failed: {e}"));
     }
@@ -50,15 +44,15 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
     // The reboot is over before the parked vCPUs are let go: one that saw the new boot number
     // while the request still stood would park again, for a boot that never comes, and miss
     // its CPU_ON.
-    PARKED.store(0, Ordering::Release);
-    REQUESTED.store(false, Ordering::Release);
-    BOOT.store(boot, Ordering::Release);
+    vm.reboot.parked.store(0, Ordering::Release);
+    vm.reboot.requested.store(false, Ordering::Release);
+    vm.reboot.boot.store(boot, Ordering::Release);
     cpu::send_event();
 }
 
-/// Whether a reboot is in progress (every vCPU must `park`).
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::Acquire)
+/// Whether a reboot of `vm` is in progress (each of its vCPUs must `park`).
+pub fn requested(vm: &Vm) -> bool {
+    vm.reboot.requested.load(Ordering::Acquire)
 }
 
 /// Logs what the guest's boot `boot` costs sluice: constant from boot to boot, or something
@@ -79,9 +73,9 @@ pub fn log_usage(vm: &Vm, boot: u32) {
 /// once the guest has been rebooted (the caller then waits for its vCPU to be started).
 pub fn park(vm: &Vm) {
     clean_this_cpu(vm);
-    let boot = BOOT.load(Ordering::Acquire);
-    PARKED.fetch_add(1, Ordering::AcqRel);
-    while BOOT.load(Ordering::Acquire) == boot {
+    let boot = vm.reboot.boot.load(Ordering::Acquire);
+    vm.reboot.parked.fetch_add(1, Ordering::AcqRel);
+    while vm.reboot.boot.load(Ordering::Acquire) == boot {
         cpu::wait_for_event();
     }
 }
@@ -95,20 +89,22 @@ fn stop_other_vcpus(vm: &Vm, current: usize) {
     let others = vm.vcpu_mpidrs.len() - 1;
     let mut rounds = 0u32;
     loop {
-        for (index, &mpidr) in vm.vcpu_mpidrs.iter().enumerate() {
+        for (index, &mpidr) in vm.cpu_mpidrs.iter().enumerate() {
             if index != current {
                 kick::cpu(mpidr);
             }
         }
         cpu::send_event(); // vCPUs that are off wait in `wait_for_cpu_on`
-        if cpu::spin_while(PARK_TIMEOUT_MS, || PARKED.load(Ordering::Acquire) < others) {
+        if cpu::spin_while(PARK_TIMEOUT_MS, || {
+            vm.reboot.parked.load(Ordering::Acquire) < others
+        }) {
             return;
         }
         rounds += 1;
         if rounds <= MAX_PARK_WARNINGS {
             log::warn!(
                 "reboot: only {} of {others} other vCPUs stopped after {} ms; kicking them again",
-                PARKED.load(Ordering::Acquire),
+                vm.reboot.parked.load(Ordering::Acquire),
                 PARK_TIMEOUT_MS * rounds as u64
             );
         }

@@ -46,7 +46,7 @@ pub fn console_input(vm: &Vm, vcpu: usize) {
         log::warn!("guest console input overflow: {dropped} bytes dropped");
     }
     if stats_requested {
-        stats::print(vm.vcpu_mpidrs.len());
+        stats::print(vm.host.platform.cpus.len());
         canary::check();
     }
     let k = vm.vgic.lock().set_spi_level(vm.uart_intid, level);

@@ -18,6 +18,7 @@ pub use regions::{Emulator, MmioRegion};
 mod load;
 mod map;
 mod regions;
+mod state;
 use crate::arch::{cpu, mmu};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -30,22 +31,29 @@ use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
 use sluice::mm::guest_ram::GuestRam;
 use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
 use sluice::mm::PhysRange;
-use sluice::psci::VcpuPowerTable;
+use sluice::psci::{self, VcpuPowerTable};
 use sluice::vgic::{Kick, Vgic, VgicConfig, REDIST_FRAME_BYTES};
 use sluice::vpci::layout::GuestPciLayout;
 use sluice::vpci::topology::Assignment;
+pub use state::RebootState;
 
 /// LPIs the guest's vITS and vGIC offer (INTIDs 8192..65535, 16 ID bits).
 const GUEST_LPIS: u32 = 65536 - 8192;
 use sluice::vuart::Pl011;
-use spin::{Mutex, Once};
+use spin::Mutex;
 
-/// The only guest's VMID (its CPU stage 2 and its SMMU streams).
-pub const VMID: u16 = 1;
 const ALIGN_2M: u64 = 2 << 20;
 
 /// A running guest.
 pub struct Vm {
+    /// Its VMID (index + 1), which tags its CPU stage 2 and its SMMU streams.
+    pub vmid: u16,
+    /// The physical CPU (index) that runs each vCPU.
+    pub cpus: Vec<usize>,
+    /// The affinity (MPIDR) of the physical CPU that runs each vCPU: where kicks go.
+    pub cpu_mpidrs: Vec<u64>,
+    /// Where its reboot stands.
+    pub reboot: RebootState,
     /// Guest RAM: its IPA range and the host RAM behind it.
     pub ram: GuestRam,
     /// Stage-2 translation of the guest.
@@ -62,7 +70,7 @@ pub struct Vm {
     pub power: Mutex<VcpuPowerTable>,
     /// Trapped guest-physical regions and their emulators.
     pub mmio: Vec<MmioRegion>,
-    /// Physical CPU affinity (MPIDR) of each vCPU's CPU.
+    /// Each vCPU's virtual MPIDR affinity (`psci::vcpu_affinity`), as the guest sees it.
     pub vcpu_mpidrs: Vec<u64>,
     /// Where the kernel, initrd and DT go in guest RAM.
     pub layout: GuestLayout,
@@ -115,15 +123,10 @@ impl fmt::Display for VmError {
     }
 }
 
-static VM: Once<Vm> = Once::new();
-
-/// The guest, once created.
-pub fn get() -> &'static Vm {
-    VM.get().expect("VM created before secondary CPUs start")
-}
-
-/// Carves guest RAM, builds stage 2, the vGIC, the guest DT, and loads the images.
-pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
+/// Guest `index`, run by the physical CPUs `cpus` (vCPU i on `cpus[i]`): carves its RAM,
+/// builds stage 2, the vGIC, the guest DT, and loads the images.
+pub fn create(host: &'static Host, index: usize, cpus: &[usize]) -> Result<Vm, VmError> {
+    let vmid = index as u16 + 1;
     let host_ram = host
         .free
         .lock()
@@ -139,11 +142,12 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
     let dma = match (&host.smmu, streams) {
         (Some(smmu), Some(streams)) => {
             let doorbell = host.its.as_ref().map(|its| its.doorbell());
-            Some(dma::attach(smmu, &ram, doorbell, VMID, streams).map_err(VmError::Dma)?)
+            Some(dma::attach(smmu, &ram, doorbell, vmid, streams).map_err(VmError::Dma)?)
         }
         _ => None,
     };
-    let vcpu_mpidrs: Vec<u64> = host.platform.cpus.iter().map(|c| c.mpidr).collect();
+    let vcpu_mpidrs: Vec<u64> = (0..cpus.len()).map(psci::vcpu_affinity).collect();
+    let cpu_mpidrs: Vec<u64> = cpus.iter().map(|&c| host.platform.cpus[c].mpidr).collect();
     let layout = plan_guest(host, ram.first_ipa())?;
     let (stage2, vtcr) = build_stage2(&ram)?;
     let uart_intid = host.platform.uart.intid;
@@ -172,7 +176,7 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         .collect();
     let vgic = build_vgic(
         host,
-        &vcpu_mpidrs,
+        (&vcpu_mpidrs, cpu_mpidrs[0]),
         &intx_intids,
         if vits.is_some() { GUEST_LPIS } else { 0 },
     );
@@ -206,7 +210,11 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
             .map_or(String::from("none"), |r| alloc::format!("{r}")),
         layout.dtb.start
     );
-    let vm = VM.call_once(|| Vm {
+    Ok(Vm {
+        vmid,
+        cpus: cpus.to_vec(),
+        cpu_mpidrs,
+        reboot: RebootState::new(),
         ram,
         stage2: Mutex::new(stage2),
         vtcr,
@@ -224,13 +232,18 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         intx_intids,
         vits,
         dma,
-    });
-    Ok(vm)
+    })
 }
 
 /// The virtual GIC, with the timers and passed-through INTx lines forwarded with LR.HW so that
-/// the guest's deactivation deactivates the physical interrupt.
-fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32], lpi_count: u32) -> Vgic {
+/// the guest's deactivation deactivates the physical interrupt; the INTx lines go to vCPU 0,
+/// so their SPIs are routed to its physical CPU (`boot_cpu`, an MPIDR).
+fn build_vgic(
+    host: &Host,
+    (vcpu_mpidrs, boot_cpu): (&[u64], u64),
+    intx_intids: &[u32],
+    lpi_count: u32,
+) -> Vgic {
     let mut vgic = Vgic::new(VgicConfig {
         vcpu_mpidrs: vcpu_mpidrs.to_vec(),
         spi_count: host.dist.spi_count(),
@@ -245,7 +258,7 @@ fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32], lpi_count: 
     }
     for &intid in intx_intids {
         vgic.link_hw(0, intid, intid);
-        host.dist.enable_spi(intid, cpu::mpidr_affinity(), false);
+        host.dist.enable_spi(intid, boot_cpu, false);
     }
     vgic
 }
@@ -355,7 +368,12 @@ impl Vm {
     pub fn restart(&self, boot: u32) -> Result<(), VmError> {
         *self.uart.lock() = Pl011::new();
         let lpi_count = if self.vits.is_some() { GUEST_LPIS } else { 0 };
-        *self.vgic.lock() = build_vgic(self.host, &self.vcpu_mpidrs, &self.intx_intids, lpi_count);
+        *self.vgic.lock() = build_vgic(
+            self.host,
+            (&self.vcpu_mpidrs, self.cpu_mpidrs[0]),
+            &self.intx_intids,
+            lpi_count,
+        );
         if let (Some(vits), Some(bus)) = (&self.vits, &self.pci) {
             *vits.lock() =
                 VirtualIts::new(self.vcpu_mpidrs.len(), GUEST_LPIS, bus.guest_device_ids());
@@ -386,7 +404,7 @@ impl Vm {
 
     /// Installs this guest's stage 2 on the calling CPU.
     pub fn install_stage2(&self) {
-        mmu::install_stage2(self.vtcr, self.stage2.lock().root_phys(), VMID);
+        mmu::install_stage2(self.vtcr, self.stage2.lock().root_phys(), self.vmid);
     }
 
     /// Maps `[guest_phys, +size)` of this guest to host `host_phys` in stage 2.
@@ -442,7 +460,7 @@ impl Vm {
     /// Interrupts the physical CPUs of the vCPUs in `k` (other than `current`), so they exit
     /// and load their list registers again.
     pub fn kick(&self, current: usize, k: Kick) {
-        kick::send(&self.vcpu_mpidrs, current, k);
+        kick::send(&self.cpu_mpidrs, current, k);
     }
 
     /// Points the SMMU stream of the function in `slot` at the guest's DMA view again or back
