@@ -5,10 +5,11 @@
 //! Secondary CPUs: MMU (entry.S), GIC, traps, then wait for the guest's PSCI CPU_ON.
 
 use crate::arch::{cpu, uart};
-use crate::hyp::guest::{reboot, run, table, vm};
+use crate::hyp::guest::{reboot, run, table};
 use crate::hyp::leaf::{canary, console, heap, stop};
 use sluice::platform::{self, Platform};
 
+mod guests;
 mod host;
 
 /// A static arena that lets the heap work before host RAM has been carved.
@@ -45,16 +46,15 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     let host = host::init(platform, dtb_phys as u64, load_phys as u64)
         .unwrap_or_else(|e| stop::fatal(format_args!("{e}")));
     canary::plant();
-    let cpu_count = host.platform.cpus.len();
-    let every_cpu: alloc::vec::Vec<usize> = (0..cpu_count).collect();
-    let vm = vm::create(host, 0, &every_cpu).unwrap_or_else(|e| stop::fatal(format_args!("{e}")));
-    table::install(alloc::vec![vm], cpu_count);
+    guests::create(host);
     host::start_secondaries(host);
     let elapsed_us = (cpu::counter() - boot_counter) * 1_000_000 / cpu::counter_hz().max(1);
     let Some((vm, vcpu)) = table::current() else {
         stop::halt()
     };
-    reboot::log_usage(vm, reboot::boot_number(vm));
+    for vm in table::guests() {
+        reboot::log_usage(vm, reboot::boot_number(vm));
+    }
     log::info!(
         "entry to guest: {elapsed_us} us; starting vCPU 0 at {:#x}",
         vm.kernel_entry

@@ -8,6 +8,7 @@
 //! guest's table can therefore only ever raise the guest's own LPIs, or nothing.
 
 use super::bus::{AssignedFunction, VirtualBus};
+use super::table;
 use super::vm::Vm;
 use crate::arch::mmio::MmioBase;
 use crate::hyp::leaf::fault::guest_fault;
@@ -95,8 +96,26 @@ pub fn program_msi(
     }
 }
 
-/// A physical LPI fired: deliver it as the guest meant, or drop it.
+/// A physical LPI fired on the CPU of `vm`'s vCPU `vcpu`: deliver it as its owner meant, or
+/// drop it. One of another guest's functions (its LPIs start on the boot CPU) goes to that
+/// guest, its target vCPU kicked and the LPI moved to that vCPU's CPU.
 pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
+    let owns = |g: &Vm| {
+        g.pci
+            .as_ref()
+            .is_some_and(|b| b.lpi_owner(physical_lpi).is_some())
+    };
+    if owns(vm) {
+        deliver_owned(vm, vcpu, physical_lpi);
+    } else if let Some(owner) = table::guests().iter().find(|g| owns(g)) {
+        deliver_owned(owner, NO_VCPU, physical_lpi);
+    }
+}
+
+/// "No vCPU of this guest runs here": every target gets kicked.
+const NO_VCPU: usize = usize::MAX;
+
+fn deliver_owned(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let (Some(bus), Some(vits)) = (&vm.pci, &vm.vits) else {
         return;
     };

@@ -31,7 +31,10 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
         park(vm); // another vCPU is already rebooting the guest
         return;
     }
-    log::info!("guest requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest");
+    log::info!(
+        "{} requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest",
+        vm.label()
+    );
     stop_other_vcpus(vm, vcpu);
     clean_this_cpu(vm);
     let reset_slots = take_devices(vm);

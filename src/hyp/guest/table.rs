@@ -46,6 +46,11 @@ fn table() -> &'static Table {
     TABLE.get().expect("guests installed before any vCPU runs")
 }
 
+/// Every guest, guest 0 first.
+pub fn guests() -> &'static [&'static Vm] {
+    &table().guests
+}
+
 /// The guest and guest-local vCPU that physical CPU `cpu_index` runs, if any.
 pub fn job_of(cpu_index: usize) -> Option<(&'static Vm, usize)> {
     let t = table();

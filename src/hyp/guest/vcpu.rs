@@ -264,8 +264,11 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
             uart::console_input(vm, vcpu);
         } else if let Some(smmu) = vm.host.smmu.as_ref().filter(|s| s.owns_intid(intid)) {
             for sid in smmu.handle_interrupt() {
-                if let (Some(view), Some(bus)) = (&vm.dma, &vm.pci) {
-                    dma::stop_faulting_stream(view, bus, sid);
+                // Whichever guest's the stream is: only its owner's view knows it.
+                for guest in table::guests() {
+                    if let (Some(view), Some(bus)) = (&guest.dma, &guest.pci) {
+                        dma::stop_faulting_stream(view, bus, sid);
+                    }
                 }
             }
         } else if intid != KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
