@@ -5,9 +5,10 @@
 use crate::hyp::driver::ecam::{self, HostBus};
 use crate::hyp::driver::host::Host;
 use crate::hyp::guest::{dma, table, vm};
-use crate::hyp::leaf::stop;
+use crate::hyp::leaf::{console, stop};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use sluice::conmux::ConsoleMux;
 use sluice::partition::{self, HostFunction, HostResources, Plan};
 use sluice::vpci::topology::Assignment;
 
@@ -37,6 +38,10 @@ pub fn create(host: &'static Host) {
             })
         })
         .collect();
+    let names: Vec<&str> = plan.guests.iter().map(|g| g.name.as_str()).collect();
+    let mux =
+        ConsoleMux::new(&names).unwrap_or_else(|e| stop::fatal(format_args!("guest console: {e}")));
+    console::install_mux(mux);
     table::install(vms, host.platform.cpus.len());
 }
 

@@ -11,7 +11,7 @@ use super::vm::Vm;
 use super::{bus, vpci};
 use crate::arch::{cpu, gic};
 use crate::hyp::driver::reset::reset_function;
-use crate::hyp::leaf::{heap, kick, stop};
+use crate::hyp::leaf::{console, heap, kick, stop};
 use core::sync::atomic::Ordering;
 
 /// How long the rebooting vCPU waits for the others to park before it kicks them again.
@@ -31,6 +31,8 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
         park(vm); // another vCPU is already rebooting the guest
         return;
     }
+    // The guest's unfinished line goes out before sluice's.
+    console::with_mux(|mux| mux.restart(vm.index()));
     log::info!(
         "{} requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest",
         vm.label()

@@ -355,6 +355,11 @@ impl Vm {
         }
     }
 
+    /// The guest's index in the guest table (VMID - 1).
+    pub fn index(&self) -> usize {
+        usize::from(self.vmid) - 1
+    }
+
     /// Puts the guest back in its first-boot state for boot number `boot`, devices aside
     /// (the reboot takes and gives those): console, vGIC and vITS reset, TLBs dropped, RAM
     /// scrubbed, pristine kernel and initrd and a fresh DT loaded, vCPU 0 pending at the
