@@ -156,6 +156,22 @@ fn deliver_owned(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     }
 }
 
+/// Makes every physical LPI of `vm`'s functions arrive on the CPU of its vCPU 0 (they start
+/// in the boot CPU's collection, which may be another guest's CPU, and one that stops). Call
+/// once that CPU's collection exists (from that CPU) and after devices are given back.
+pub fn route_home(vm: &Vm) {
+    let (Some(its), Some(bus), Some(&cpu)) = (&vm.host.its, &vm.pci, vm.cpus.first()) else {
+        return;
+    };
+    for a in bus.assigned() {
+        if let (Some((first, count)), Some(device)) = (a.msix_lpis(), a.its_device_id) {
+            for event in 0..count {
+                its.route_event(device, event, first + event, cpu);
+            }
+        }
+    }
+}
+
 /// A guest access to its virtual ITS frame.
 pub fn its_access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u64>) -> Option<u64> {
     let vits = vm.vits.as_ref()?;

@@ -8,11 +8,14 @@
 //! every boot: they must not grow from one boot to the next.
 
 use super::vm::Vm;
-use super::{bus, vpci};
+use super::{bus, msi, table, vpci};
 use crate::arch::{cpu, gic};
 use crate::hyp::driver::reset::reset_function;
-use crate::hyp::leaf::{console, heap, kick, stop};
-use core::sync::atomic::Ordering;
+use crate::hyp::leaf::{canary, console, heap, kick, stats, stop};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Guests stopped for good so far: the machine powers off when it reaches the guest count.
+static STOPPED: AtomicUsize = AtomicUsize::new(0);
 
 /// How long the rebooting vCPU waits for the others to park before it kicks them again.
 const PARK_TIMEOUT_MS: u64 = 2000;
@@ -42,7 +45,11 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
     let reset_slots = take_devices(vm);
     let boot = vm.reboot.boot.load(Ordering::Acquire) + 1;
     if let Err(e) = vm.restart(boot) {
-        stop::fatal(format_args!("guest reboot failed: {e}"));
+        if table::guests().len() == 1 {
+            stop::fatal(format_args!("guest reboot failed: {e}"));
+        }
+        log::error!("{} reboot failed: {e}", vm.label());
+        finish_stop(vm); // its devices are taken already
     }
     give_devices(vm, reset_slots);
     log_usage(vm, boot);
@@ -53,6 +60,68 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
     vm.reboot.requested.store(false, Ordering::Release);
     vm.reboot.boot.store(boot, Ordering::Release);
     cpu::send_event();
+}
+
+/// PSCI SYSTEM_OFF from `vcpu`. The only guest of a tree without guest nodes powers the
+/// machine off, as it always did; with several guests, the guest stops (`stop`) and the
+/// machine powers off with the last one. Returns only if a reboot of the guest was in
+/// progress (the caller then waits to be its vCPU again).
+pub fn power_off(vm: &'static Vm, vcpu: usize) {
+    if table::guests().len() == 1 {
+        stats::print(vm.host.platform.cpus.len());
+        canary::check();
+        log::info!("guest powered off (PSCI SYSTEM_OFF)");
+        stop::power_off_or_halt()
+    }
+    stop(vm, vcpu, format_args!("powered off (PSCI SYSTEM_OFF)"));
+}
+
+/// Stops `vm` for good, from its vCPU `vcpu`, saying `why`: its other vCPUs park for ever, its
+/// devices are quiesced and reset (never given back), its console stops; the others run on.
+/// Returns only if a reboot of the guest was in progress (this vCPU parked for it).
+pub fn stop(vm: &'static Vm, vcpu: usize, why: core::fmt::Arguments) {
+    if vm.reboot.requested.swap(true, Ordering::AcqRel) {
+        park(vm);
+        return;
+    }
+    log::info!("{} {why}", vm.label());
+    stop_other_vcpus(vm, vcpu);
+    clean_this_cpu(vm);
+    let _ = take_devices(vm);
+    finish_stop(vm);
+}
+
+/// The guest's vCPUs are parked (the request stays, so they park for ever) and its devices
+/// taken: records the stop, moves console input to a running guest, and powers the machine
+/// off if no guest runs any more. Never returns.
+fn finish_stop(vm: &Vm) -> ! {
+    vm.reboot.stopped.store(true, Ordering::Release);
+    let mut announcement = None;
+    console::with_mux(|mux| {
+        let (out, moved) = mux.stop(vm.index());
+        announcement = moved;
+        out
+    });
+    if let Some(announcement) = announcement {
+        log::info!("{announcement}");
+        console::with_mux(|mux| mux.resume());
+    }
+    let guests = table::guests();
+    if STOPPED.fetch_add(1, Ordering::AcqRel) + 1 >= guests.len() {
+        stats::print(vm.host.platform.cpus.len());
+        canary::check();
+        log::info!("every guest is off: powering the machine off");
+        stop::power_off_or_halt()
+    }
+    // Typing must reach a guest that still runs: the console's interrupt goes to its CPU.
+    if let Some(running) = guests
+        .iter()
+        .find(|g| !g.reboot.stopped.load(Ordering::Acquire))
+    {
+        let uart = vm.host.platform.uart.intid;
+        vm.host.dist.enable_spi(uart, running.cpu_mpidrs[0], false);
+    }
+    stop::halt()
 }
 
 /// Whether a reboot of `vm` is in progress (each of its vCPUs must `park`).
@@ -193,4 +262,5 @@ fn give_devices(vm: &Vm, reset_slots: u64) {
         *assigned.function.lock() = function;
         vm.set_dma_translated(assigned.slot, true);
     }
+    msi::route_home(vm);
 }

@@ -2,9 +2,9 @@
 //! for the guest's PSCI CPU_ON (and park while the guest reboots). vCPU `i` is pinned to
 //! physical CPU `vm.cpus[i]` and sees the MPIDR `vm.vcpu_mpidrs[i]`.
 
-use super::reboot;
 use super::uart;
 use super::vm::Vm;
+use super::{msi, reboot};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu;
 use crate::hyp::leaf::cpus::stack_top;
@@ -21,6 +21,7 @@ pub fn run_vcpu(vm: &'static Vm, vcpu: usize) -> ! {
     }
     // vCPU 0 starts at the kernel entry with the guest DT in x0.
     uart::console_enable(vm);
+    msi::route_home(vm);
     let _ = vm.power.lock().take_pending(vcpu);
     start(vm.kernel_entry, vm.dtb_guest_phys)
 }

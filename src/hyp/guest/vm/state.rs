@@ -1,4 +1,4 @@
-//! A guest's reboot bookkeeping, one per guest (`reboot` reads and changes it).
+//! A guest's reboot and stop bookkeeping, one per guest (`reboot` reads and changes it).
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
 
@@ -11,6 +11,8 @@ pub struct RebootState {
     pub parked: AtomicUsize,
     /// Guest boots so far: 0 is the first boot.
     pub boot: AtomicU32,
+    /// The guest is off for good (SYSTEM_OFF, or stopped after a fatal error).
+    pub stopped: AtomicBool,
 }
 
 impl RebootState {
@@ -20,6 +22,7 @@ impl RebootState {
             requested: AtomicBool::new(false),
             parked: AtomicUsize::new(0),
             boot: AtomicU32::new(0),
+            stopped: AtomicBool::new(false),
         }
     }
 }
