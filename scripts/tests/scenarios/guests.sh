@@ -109,6 +109,26 @@ test_bad_guest_node() {
     return $ok
 }
 
+# Three guests on --smp 3 (no two-guest assumption): the two NIC guests and a third with no
+# PCI function and 128 MiB; each boots on its own CPU and powers off, then the machine.
+test_three_guests() {
+    local log=$1 ok=0 dtb=$LOGS/three_guests.dtb name
+    make_guest_dtb "$dtb" --smp 3 --nic e1000e --nic virtio -- "${TWO_GUESTS[@]}" \
+        --guest idle --cpus 2 --mem 128M --kernel @KERNEL --initrd @INITRD \
+        --bootargs "console=ttyAMA0 sluice.node=idle" || return 1
+    $RUN --timeout 180 --smp 3 --nic e1000e --nic virtio -- -dtb "$dtb" >"$log" 2>&1 ||
+        { echo "  run.sh exited with $?"; ok=1; }
+    for name in net0 net1 idle; do
+        expect_line "$log" "^\\($name\\) .*Kernel command line: console=ttyAMA0 sluice\\.node=$name" "$name boots" || ok=1
+        expect_line "$log" "^\\[sluice\\] guest $name powered off \\(PSCI SYSTEM_OFF\\)" "$name powered off" || ok=1
+    done
+    expect_line "$log" '^\[sluice\] guest idle: 1 vCPUs, RAM 128 MiB' "the third guest's 128 MiB" || ok=1
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
 scenario guest_nodes_boot ci
 scenario two_guests ci
+scenario three_guests full
 scenario bad_guest_node ci
