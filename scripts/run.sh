@@ -5,7 +5,7 @@
 #                  [--smp N] [--mem SIZE]
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
-#                  [-- EXTRA QEMU ARGS...]
+#                  [--guests two] [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
 #                      modules: 6.1 (bookworm, the default) or 6.12 (bookworm-backports)
@@ -28,12 +28,20 @@
 #                      powered off on purpose (default: Linux's 'reboot: Power down'; a guest
 #                      that is not Linux, such as guest/vcputest, names its own last line)
 #   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
+#   --guests two       the two-guest demo (dts/guests.md): guest 0 "net0" owns the e1000e
+#                      (00:01.0) on CPU 0, guest 1 "net1" the virtio NIC (00:02.0) on CPU 1 with
+#                      256 MiB; same kernel, initrd and command line for both (implies --nic
+#                      e1000e --nic virtio, each on its own user network). QEMU dumps the
+#                      machine's tree first, scripts/mkguestdtb.sh writes the guest nodes into
+#                      it and QEMU boots with -dtb. Guest lines on the console start with
+#                      "(net0) " or "(net1) "; Ctrl-A three times moves the input focus.
 #   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
 #                      adds properties to run.sh's own (e.g. -- -machine mte=on)
 #
 # stdout is the serial console: sluice's lines start with "[sluice] ", the rest is the guest.
 # The console is also saved in target/run.log. Exit status:
-#   0 the guest powered off through PSCI SYSTEM_OFF (with --native: QEMU exited cleanly)
+#   0 the guest (with --guests: the last guest) powered off through PSCI SYSTEM_OFF (with
+#     --native: QEMU exited cleanly)
 #   1 bad option or missing file          3 hypervisor panic or fatal boot error
 #   2 setup or build failed               4 timeout
 #   5 QEMU failed or the guest stopped without powering off
@@ -42,7 +50,7 @@ source "$(dirname "$0")/env.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-kernel="" initrd="" guest_kernel=6.1
+kernel="" initrd="" guest_kernel=6.1 guests=""
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
 nics=() pcis=() extra=()
@@ -63,6 +71,7 @@ while [ $# -gt 0 ]; do
         --native) native=1; shift ;;
         --poweroff-line) need_value "$@"; poweroff_line=$2; shift 2 ;;
         --no-guest) no_guest=1; shift ;;
+        --guests) need_value "$@"; guests=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
@@ -86,6 +95,14 @@ done
 case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
 # The native baseline has no IOMMU translation in the way.
 [ "$native" = 0 ] || iommu=none
+case "$guests" in
+    "") ;;
+    two) [ "$native" = 0 ] && [ "$no_guest" = 0 ] && [ ${#pcis[@]} = 0 ] ||
+             die "--guests cannot go with --native, --no-guest or --pci"
+         [ ${#nics[@]} -gt 0 ] || nics=(e1000e virtio)
+         [ "$smp" -ge 2 ] || die "--guests two needs --smp 2 or more" ;;
+    *) die "--guests must be two, got '$guests'" ;;
+esac
 # The demo is a guest with a passed-through NIC.
 [ ${#nics[@]} -gt 0 ] || nics=(e1000e)
 for bdf in "${pcis[@]}"; do
@@ -154,6 +171,20 @@ else
     fi
 fi
 
+# --guests: the machine's own tree (guest-loader modules included), then guest nodes in it.
+if [ -n "$guests" ]; then
+    "$QEMU" "${qemu_args[@]}" "${extra[@]}" -machine dumpdtb="$tmp/base.dtb" >/dev/null 2>&1 ||
+        [ -s "$tmp/base.dtb" ] || die "QEMU dumped no device tree"
+    kernel_mod=$(printf 0x%x:%d "$kernel_addr" "$(stat -L -c %s "$kernel")")
+    initrd_mod=$(printf 0x%x:%d "$initrd_addr" "$(stat -L -c %s "$initrd")")
+    "$SLUICE_ROOT/scripts/mkguestdtb.sh" "$tmp/base.dtb" "$tmp/guests.dtb" \
+        --guest net0 --cpus 0 --pci 00:01.0 --kernel "$kernel_mod" --initrd "$initrd_mod" \
+        --bootargs "$bootargs" \
+        --guest net1 --cpus 1 --mem 256M --pci 00:02.0 --kernel "$kernel_mod" \
+        --initrd "$initrd_mod" --bootargs "$bootargs" || die "mkguestdtb.sh failed"
+    qemu_args+=(-dtb "$tmp/guests.dtb")
+fi
+
 log=$SLUICE_ROOT/target/run.log
 stdin=/dev/null
 [ -t 0 ] && stdin=/dev/stdin
@@ -172,6 +203,7 @@ fi
 if [ "$native" = 1 ]; then
     grep -qE -- "$poweroff_line" "$log" || die "the guest stopped without powering off (see $log)" 5
 else
-    grep -q '^\[sluice\] guest powered off (PSCI SYSTEM_OFF)' "$log" ||
+    # One guest powers the machine off; several: the last one off does.
+    grep -qE '^\[sluice\] (guest powered off \(PSCI SYSTEM_OFF\)|every guest is off: powering the machine off)' "$log" ||
         die "the guest stopped without powering off (see $log)" 5
 fi

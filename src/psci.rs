@@ -246,7 +246,8 @@ mod function;
 mod power;
 pub use function::{CallFunction, CALL_FUNCTIONS};
 pub use power::{
-    PowerState, VcpuPowerTable, AFFINITY_OFF, AFFINITY_ON, AFFINITY_ON_PENDING, MPIDR_AFFINITY_MASK,
+    vcpu_affinity, PowerState, VcpuPowerTable, AFFINITY_OFF, AFFINITY_ON, AFFINITY_ON_PENDING,
+    MPIDR_AFFINITY_MASK,
 };
 
 #[cfg(test)]

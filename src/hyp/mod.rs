@@ -14,8 +14,10 @@
 //!            handler, exit statistics, DMA canary
 //! ```
 //!
-//! Boot flow: `boot::primary_main` -> `boot::host::init` (memory, MMU, GIC) -> `guest::vm::create`
-//! (guest RAM, stage 2, guest DT, images) -> `guest::run` (enter guest). Trap flow: `vectors.S`
+//! Boot flow: `boot::primary_main` -> `boot::host::init` (memory, MMU, GIC) -> `boot::guests`
+//! (host PCI enumerated, `partition::plan`, then `guest::vm::create` per planned guest: its RAM,
+//! stage 2, guest DT, images; `guest::table` says which CPU runs which guest's vCPU) ->
+//! `guest::run` (each CPU enters its guest). Trap flow: `vectors.S`
 //! -> `guest::vcpu::handle_guest_exit` -> `guest::mmio` (every trapped access) /
 //! `guest::psci` (HVC) / vGIC; physical interrupts -> vGIC, `guest::msi` (LPIs),
 //! `guest::uart` (console input), the SMMU driver (faulting streams, stopped by `guest::dma`).

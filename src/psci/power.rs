@@ -32,6 +32,15 @@ pub const AFFINITY_ON_PENDING: i64 = 2;
 /// `target_cpu` must have every other bit zero (PSCI 1.1, CPU_ON).
 pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
 
+/// The virtual MPIDR affinity of a guest's vCPU `index`, whatever physical CPU runs it: Aff0
+/// counts 0..15 and Aff1 takes the rest, so that a GICv3 SGI target list (16 Aff0 bits per
+/// Aff1..Aff3 group) reaches every vCPU. On a machine whose CPUs are numbered that way (QEMU
+/// virt) a guest owning every CPU sees the physical affinities.
+pub fn vcpu_affinity(index: usize) -> u64 {
+    let index = index as u64;
+    ((index / 16 % 256) << 8) | (index % 16) | ((index / 4096 % 256) << 16)
+}
+
 /// The guest's vCPUs, identified by MPIDR, and their power states.
 #[derive(Debug, Clone)]
 pub struct VcpuPowerTable {
@@ -344,6 +353,24 @@ mod tests {
                 };
                 assert_eq!(t.affinity_info(i as u64, 0), affinity);
             }
+        }
+    }
+
+    #[test]
+    fn vcpu_affinities_count_aff0_to_15_then_move_to_aff1() {
+        assert_eq!(vcpu_affinity(0), 0);
+        assert_eq!(vcpu_affinity(15), 15);
+        assert_eq!(vcpu_affinity(16), 0x100);
+        assert_eq!(vcpu_affinity(33), 0x201);
+        assert_eq!(vcpu_affinity(4096), 0x1_0000);
+    }
+
+    #[test]
+    fn vcpu_affinities_are_distinct_and_inside_the_affinity_fields() {
+        let all: Vec<u64> = (0..5000).map(vcpu_affinity).collect();
+        for (i, a) in all.iter().enumerate() {
+            assert_eq!(a & !MPIDR_AFFINITY_MASK, 0);
+            assert!(!all[..i].contains(a), "vCPU {i} repeats {a:#x}");
         }
     }
 }

@@ -46,8 +46,40 @@ test_guest_nodes_boot() {
         { echo "  run.sh exited with $?"; ok=1; }
     expect_line "$log" '^\[sluice\] sluice [0-9.]+ ' "sluice banner" || ok=1
     reject_line "$log" '^\[sluice\] (FATAL|PANIC)' "fatal error" || ok=1
-    expect_line "$log" 'Kernel command line: console=ttyAMA0 sluice\.node=net0' \
+    expect_line "$log" '^\(net0\) .*Kernel command line: console=ttyAMA0 sluice\.node=net0' \
         "guest 0's command line from its node" || ok=1
+    expect_line "$log" '^\(net1\) .*Kernel command line: console=ttyAMA0 sluice\.node=net1' \
+        "guest 1's command line from its node" || ok=1
+    expect_line "$log" '^\[sluice\] guest net0: 1 vCPUs, RAM' "guest 0 built" || ok=1
+    expect_line "$log" '^\[sluice\] guest net1: 1 vCPUs, RAM 256 MiB' "guest 1 built with its 256 MiB" || ok=1
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    return $ok
+}
+
+# The two-guest demo (run.sh --guests two): each guest fetches 64 MiB through its own NIC (its
+# own user network) while the other fetches too, every guest line carries its guest's name,
+# both power off, then the machine.
+test_two_guests() {
+    local log=$1 ok=0 pair name driver last_start first_end
+    start_http_server
+    $RUN --timeout 400 --guests two --append "sluice.fetch=http://10.0.2.2:$http_port/blob" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    for pair in net0:e1000e net1:virtio_net; do
+        name=${pair%%:*} driver=${pair#*:}
+        expect_line "$log" "^\\($name\\) sluice-demo: fetch eth[0-9] \\($driver\\) bytes=$FETCH_BYTES md5=$http_md5 " \
+            "$name fetch through its $driver with the right md5" || ok=1
+        expect_line "$log" "^\\[sluice\\] guest $name powered off \\(PSCI SYSTEM_OFF\\)" "$name powered off" || ok=1
+        reject_line "$log" "^\\($name\\) sluice-demo: fetch .* failed" "$name fetch failure" || ok=1
+    done
+    # At the same time: both fetches have started before either ends.
+    last_start=$(grep -nE '^\(net[01]\) sluice-demo: fetch eth[0-9] \(.*\) starting' "$log" | tail -1 | cut -d: -f1)
+    first_end=$(grep -nE '^\(net[01]\) sluice-demo: fetch eth[0-9] \(.*\) (bytes=|failed)' "$log" | head -1 | cut -d: -f1)
+    [ "$(count_lines "$log" '^\(net[01]\) sluice-demo: fetch eth[0-9] \(.*\) starting')" = 2 ] &&
+        [ -n "$first_end" ] && [ "$last_start" -lt "$first_end" ] ||
+        { echo "  the two fetches did not overlap (last start at line ${last_start:-?}, first end at line ${first_end:-?})"; ok=1; }
+    reject_line "$log" '^sluice-demo:' "a guest line without its guest's name" || ok=1
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
     return $ok
 }
 
@@ -77,5 +109,26 @@ test_bad_guest_node() {
     return $ok
 }
 
+# Three guests on --smp 3 (no two-guest assumption): the two NIC guests and a third with no
+# PCI function and 128 MiB; each boots on its own CPU and powers off, then the machine.
+test_three_guests() {
+    local log=$1 ok=0 dtb=$LOGS/three_guests.dtb name
+    make_guest_dtb "$dtb" --smp 3 --nic e1000e --nic virtio -- "${TWO_GUESTS[@]}" \
+        --guest idle --cpus 2 --mem 128M --kernel @KERNEL --initrd @INITRD \
+        --bootargs "console=ttyAMA0 sluice.node=idle" || return 1
+    $RUN --timeout 180 --smp 3 --nic e1000e --nic virtio -- -dtb "$dtb" >"$log" 2>&1 ||
+        { echo "  run.sh exited with $?"; ok=1; }
+    for name in net0 net1 idle; do
+        expect_line "$log" "^\\($name\\) .*Kernel command line: console=ttyAMA0 sluice\\.node=$name" "$name boots" || ok=1
+        expect_line "$log" "^\\[sluice\\] guest $name powered off \\(PSCI SYSTEM_OFF\\)" "$name powered off" || ok=1
+    done
+    expect_line "$log" '^\[sluice\] guest idle: 1 vCPUs, RAM 128 MiB' "the third guest's 128 MiB" || ok=1
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
 scenario guest_nodes_boot ci
+scenario two_guests ci
+scenario three_guests full
 scenario bad_guest_node ci

@@ -33,6 +33,14 @@ pub fn mpidr_affinity() -> u64 {
     MPIDR_EL1.get() & 0xff_00ff_ffff
 }
 
+/// Gives the guest running on this CPU the MPIDR affinity `affinity` (its vCPU's, not this
+/// CPU's): VMPIDR_EL2 keeps the physical U bit and RES1 bit 31, drops MT (the virtual
+/// affinities are a flat count, no threads).
+pub fn set_virtual_mpidr(affinity: u64) {
+    let kept = MPIDR_EL1.get() & (1 << 31 | 1 << 30);
+    VMPIDR_EL2.set(kept | (affinity & 0xff_00ff_ffff));
+}
+
 /// Records this CPU's logical index for `cpu_index`.
 pub fn set_cpu_index(index: usize) {
     TPIDR_EL2.set(index as u64);

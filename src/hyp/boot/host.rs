@@ -158,8 +158,8 @@ fn used_ranges(platform: &Platform, dtb_phys: u64, image: PhysRange) -> Vec<Phys
     let mut used = platform.reserved.clone();
     used.push(PhysRange::new(dtb_phys, platform.dtb_size_bytes));
     used.push(image);
-    used.push(platform.guest.kernel);
-    used.extend(platform.guest.ramdisk);
+    // Every guest's kernel and initrd: sluice reloads the pristine images at each reboot.
+    used.extend(platform.boot_modules());
     used
 }
 

@@ -5,10 +5,11 @@
 //! Secondary CPUs: MMU (entry.S), GIC, traps, then wait for the guest's PSCI CPU_ON.
 
 use crate::arch::{cpu, uart};
-use crate::hyp::guest::{reboot, run, vm};
+use crate::hyp::guest::{reboot, run, table};
 use crate::hyp::leaf::{canary, console, heap, stop};
 use sluice::platform::{self, Platform};
 
+mod guests;
 mod host;
 
 /// A static arena that lets the heap work before host RAM has been carved.
@@ -45,15 +46,20 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     let host = host::init(platform, dtb_phys as u64, load_phys as u64)
         .unwrap_or_else(|e| stop::fatal(format_args!("{e}")));
     canary::plant();
-    let vm = vm::create(host).unwrap_or_else(|e| stop::fatal(format_args!("{e}")));
+    guests::create(host);
     host::start_secondaries(host);
     let elapsed_us = (cpu::counter() - boot_counter) * 1_000_000 / cpu::counter_hz().max(1);
-    reboot::log_usage(vm, reboot::boot_number());
+    let Some((vm, vcpu)) = table::current() else {
+        stop::halt()
+    };
+    for vm in table::guests() {
+        reboot::log_usage(vm, reboot::boot_number(vm));
+    }
     log::info!(
         "entry to guest: {elapsed_us} us; starting vCPU 0 at {:#x}",
         vm.kernel_entry
     );
-    run::run_boot_vcpu(vm)
+    run::run_vcpu(vm, vcpu)
 }
 
 /// Entered from `boot/entry.S` on a secondary CPU, MMU already on.
@@ -66,7 +72,10 @@ extern "C" fn secondary_main(cpu_index: usize) -> ! {
         its.map_cpu_collection(cpu_index, redist.processor_number(), redist.base(), false);
     }
     host::secondary_up();
-    run::run_secondary_vcpu(vm::get(), cpu_index)
+    match table::job_of(cpu_index) {
+        Some((vm, vcpu)) => run::run_vcpu(vm, vcpu),
+        None => stop::halt(),
+    }
 }
 
 fn read_dtb(dtb_phys: usize) -> Option<&'static [u8]> {

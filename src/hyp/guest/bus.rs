@@ -38,8 +38,8 @@ pub struct AssignedFunction {
 pub struct VirtualBus {
     /// Where it lives in the guest.
     pub layout: GuestPciLayout,
-    /// The host buses its functions come from.
-    pub hosts: Vec<HostBus>,
+    /// The host buses its functions come from (every guest's, enumerated once at boot).
+    pub hosts: &'static [HostBus],
     /// Assigned functions by slot.
     pub slots: Vec<Option<AssignedFunction>>,
     /// BAR ranges mapped in stage 2 now, to refuse overlaps: (range, slot, bar). Taken after
@@ -49,17 +49,24 @@ pub struct VirtualBus {
 
 impl VirtualBus {
     /// Assigns the selected endpoints of every host bus, in order, to slots 0, 1, ...
+    /// `guest`: the guest's name when guests are described in the tree (the functions
+    /// `assignment` leaves out are other guests', not worth a line each); `None` for the
+    /// single guest, whose left-out functions `sluice.pci=` excluded.
     pub fn new(
         layout: GuestPciLayout,
-        hosts: Vec<HostBus>,
+        hosts: &'static [HostBus],
         assignment: &Assignment,
         its: Option<&PhysicalIts>,
+        guest: Option<&str>,
     ) -> Self {
         let mut slots: Vec<Option<AssignedFunction>> = (0..SLOTS).map(|_| None).collect();
         let mut next = 0usize;
         for (host_bus, bus) in hosts.iter().enumerate() {
             for f in bus.functions.iter().filter(|f| f.is_assignable_endpoint()) {
                 if !assignment.includes(f.bdf) {
+                    if guest.is_some() {
+                        continue;
+                    }
                     log::info!(
                         "pci {} not assigned (sluice.pci): the guest does not see it",
                         f.bdf
@@ -76,7 +83,16 @@ impl VirtualBus {
                 let intx_intid = f
                     .root_intx
                     .and_then(|(device, pin)| bus.host.intx_intid(device, pin));
-                log::info!("pci {} assigned to the guest as 00:{:02x}.0", f.bdf, next);
+                match guest {
+                    Some(name) => {
+                        log::info!(
+                            "pci {} assigned to guest {name} as 00:{:02x}.0",
+                            f.bdf,
+                            next
+                        )
+                    }
+                    None => log::info!("pci {} assigned to the guest as 00:{:02x}.0", f.bdf, next),
+                }
                 let its_device_id = its_device_id(&bus.host, f.bdf);
                 let (function, msix_lpis) = fresh_function(its, its_device_id, f, &bus.ecam);
                 slots[next] = Some(AssignedFunction {

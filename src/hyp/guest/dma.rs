@@ -8,6 +8,7 @@
 
 use super::bus::VirtualBus;
 use crate::arch::cpu;
+use crate::hyp::driver::ecam::HostBus;
 use crate::hyp::driver::host::Host;
 use crate::hyp::driver::smmu::{Smmu, SmmuSetupError, FAULTS_BEFORE_STOP};
 use crate::hyp::leaf::tables::HeapTables;
@@ -58,36 +59,29 @@ impl fmt::Display for DmaError {
     }
 }
 
-/// Turns the SMMU on with every stream of the host buses aborting, and finds each assigned
-/// function's StreamID. `None` when DMA cannot be isolated: no usable SMMU, or a function
-/// whose requester ID the host's `iommu-map` does not translate.
-pub fn prepare(host: &Host, bus: Option<&VirtualBus>) -> Option<Vec<Stream>> {
-    let smmu = host.smmu.as_ref()?;
-    let stream_of =
-        |host_bus: usize, rid: u16| match bus?.hosts.get(host_bus)?.host.iommu_stream(rid) {
-            IdMapping::Mapped { phandle, id } if Some(phandle) == smmu.phandle => Some(id),
-            _ => None,
-        };
-    let mut streams = Vec::new();
-    let mut max_sid = 0;
-    if let Some(bus) = bus {
-        for (index, host_bus) in bus.hosts.iter().enumerate() {
-            for f in &host_bus.functions {
-                max_sid = max_sid.max(stream_of(index, f.bdf.requester_id()).unwrap_or(0));
-            }
-        }
-        for a in bus.assigned() {
-            let bdf = a.function.lock().host_bdf;
-            let Some(sid) = stream_of(a.host_bus, bdf.requester_id()) else {
-                log::warn!("pci {bdf}: no SMMU stream for its requester ID");
-                return None;
-            };
-            streams.push((a.slot, sid));
-        }
+/// The StreamID the SMMU gives requester `rid` behind host bus `host`, if it translates it.
+fn stream_of(smmu: &Smmu, host: &HostBus, rid: u16) -> Option<u32> {
+    match host.host.iommu_stream(rid) {
+        IdMapping::Mapped { phandle, id } if Some(phandle) == smmu.phandle => Some(id),
+        _ => None,
     }
+}
+
+/// Turns the SMMU on (once, for every guest) with every stream of the host buses `hosts`
+/// aborting. False when DMA cannot be isolated: no usable SMMU.
+pub fn enable(host: &Host, hosts: &[HostBus]) -> bool {
+    let Some(smmu) = host.smmu.as_ref() else {
+        return false;
+    };
+    let max_sid = hosts
+        .iter()
+        .flat_map(|h| h.functions.iter().map(move |f| (h, f.bdf.requester_id())))
+        .filter_map(|(h, rid)| stream_of(smmu, h, rid))
+        .max()
+        .unwrap_or(0);
     if let Err(e) = smmu.enable(max_sid) {
         log::error!("smmu {}: {e}", smmu.frame);
-        return None;
+        return false;
     }
     for irq in &smmu.irqs {
         host.dist.enable_spi(
@@ -95,6 +89,23 @@ pub fn prepare(host: &Host, bus: Option<&VirtualBus>) -> Option<Vec<Stream>> {
             cpu::mpidr_affinity(),
             irq.trigger == Trigger::Edge,
         );
+    }
+    true
+}
+
+/// Each assigned function's StreamID, the SMMU being on (`enable`). `None` when the guest's
+/// DMA cannot be isolated: a function whose requester ID the host's `iommu-map` does not
+/// translate.
+pub fn streams(host: &Host, bus: Option<&VirtualBus>) -> Option<Vec<Stream>> {
+    let smmu = host.smmu.as_ref()?;
+    let mut streams = Vec::new();
+    for a in bus.iter().flat_map(|b| b.assigned()) {
+        let bdf = a.function.lock().host_bdf;
+        let Some(sid) = stream_of(smmu, &bus?.hosts[a.host_bus], bdf.requester_id()) else {
+            log::warn!("pci {bdf}: no SMMU stream for its requester ID");
+            return None;
+        };
+        streams.push((a.slot, sid));
     }
     Some(streams)
 }

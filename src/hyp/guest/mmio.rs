@@ -26,7 +26,7 @@ pub fn handle(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess,
     let value = access.is_write.then(|| frame.reg(access.register));
     let (region, result) = dispatch(vm, vcpu, access.guest_phys, access.width_bytes, value);
     stats::count(
-        vcpu,
+        crate::arch::cpu::cpu_index(),
         mmio_reason(region.map(|r| r.emulator), result.is_ok()),
     );
     match result {

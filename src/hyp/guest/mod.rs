@@ -4,6 +4,7 @@
 //! Inside, each file imports only the ones listed before it:
 //! - `bus` (the virtual PCI bus and its functions' LPI wiring), `dma` (the SMMU's view of the
 //!   guest), `vm` (RAM, stage 2, vGIC, vITS, vUART, trapped regions, creation and restart);
+//! - `table` (every guest, and which vCPU of which guest each physical CPU runs);
 //! - `abort` (aborts reflected to the guest), `msi` (vITS commands, LPI delivery, the real
 //!   MSI/MSI-X programming), `vpci` (the guest's ECAM and what config writes imply), `uart`
 //!   (the guest's console), then `mmio`, the one dispatcher of every trapped access, MSI-X
@@ -19,6 +20,7 @@ pub mod msi;
 pub mod psci;
 pub mod reboot;
 pub mod run;
+pub mod table;
 pub mod uart;
 pub mod vcpu;
 pub mod vm;

@@ -8,6 +8,7 @@
 //! guest's table can therefore only ever raise the guest's own LPIs, or nothing.
 
 use super::bus::{AssignedFunction, VirtualBus};
+use super::table;
 use super::vm::Vm;
 use crate::arch::mmio::MmioBase;
 use crate::hyp::leaf::fault::guest_fault;
@@ -95,8 +96,26 @@ pub fn program_msi(
     }
 }
 
-/// A physical LPI fired: deliver it as the guest meant, or drop it.
+/// A physical LPI fired on the CPU of `vm`'s vCPU `vcpu`: deliver it as its owner meant, or
+/// drop it. One of another guest's functions (its LPIs start on the boot CPU) goes to that
+/// guest, its target vCPU kicked and the LPI moved to that vCPU's CPU.
 pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
+    let owns = |g: &Vm| {
+        g.pci
+            .as_ref()
+            .is_some_and(|b| b.lpi_owner(physical_lpi).is_some())
+    };
+    if owns(vm) {
+        deliver_owned(vm, vcpu, physical_lpi);
+    } else if let Some(owner) = table::guests().iter().find(|g| owns(g)) {
+        deliver_owned(owner, NO_VCPU, physical_lpi);
+    }
+}
+
+/// "No vCPU of this guest runs here": every target gets kicked.
+const NO_VCPU: usize = usize::MAX;
+
+fn deliver_owned(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let (Some(bus), Some(vits)) = (&vm.pci, &vm.vits) else {
         return;
     };
@@ -128,9 +147,27 @@ pub fn deliver(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     vm.kick(vcpu, kick);
     if target != vcpu {
         // Aimed at another vCPU: from now on let the physical LPI arrive on that vCPU's own
-        // CPU, which then injects it without a kick (vCPU i runs on physical CPU i).
-        if let (Some(its), Some(device)) = (&vm.host.its, assigned.its_device_id) {
-            its.route_event(device, vector as u32, physical_lpi, target);
+        // CPU, which then injects it without a kick.
+        if let (Some(its), Some(device), Some(&cpu)) =
+            (&vm.host.its, assigned.its_device_id, vm.cpus.get(target))
+        {
+            its.route_event(device, vector as u32, physical_lpi, cpu);
+        }
+    }
+}
+
+/// Makes every physical LPI of `vm`'s functions arrive on the CPU of its vCPU 0 (they start
+/// in the boot CPU's collection, which may be another guest's CPU, and one that stops). Call
+/// once that CPU's collection exists (from that CPU) and after devices are given back.
+pub fn route_home(vm: &Vm) {
+    let (Some(its), Some(bus), Some(&cpu)) = (&vm.host.its, &vm.pci, vm.cpus.first()) else {
+        return;
+    };
+    for a in bus.assigned() {
+        if let (Some((first, count)), Some(device)) = (a.msix_lpis(), a.its_device_id) {
+            for event in 0..count {
+                its.route_event(device, event, first + event, cpu);
+            }
         }
     }
 }

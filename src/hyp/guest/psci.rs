@@ -3,7 +3,6 @@
 use super::{reboot, run, vm::Vm};
 use crate::arch::context::GuestFrame;
 use crate::arch::cpu;
-use crate::hyp::leaf::{canary, stats, stop};
 use sluice::psci::{self, PsciCall, PsciReturn};
 
 /// Handles the HVC the guest just made; x0..x3 carry the call, x0 the result.
@@ -31,10 +30,8 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
             run::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemOff => {
-            stats::print(vm.vcpu_mpidrs.len());
-            canary::check();
-            log::info!("guest powered off (PSCI SYSTEM_OFF)");
-            stop::power_off_or_halt()
+            reboot::power_off(vm, vcpu_index);
+            run::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemReset | PsciCall::SystemReset2 { .. } => {
             reboot::request(vm, vcpu_index);

@@ -8,57 +8,125 @@
 //! every boot: they must not grow from one boot to the next.
 
 use super::vm::Vm;
-use super::{bus, vpci};
+use super::{bus, msi, table, vpci};
 use crate::arch::{cpu, gic};
 use crate::hyp::driver::reset::reset_function;
-use crate::hyp::leaf::{heap, kick, stop};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use crate::hyp::leaf::{canary, console, heap, kick, stats, stop};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// A reboot is in progress: every vCPU must park.
-static REQUESTED: AtomicBool = AtomicBool::new(false);
-/// vCPUs parked so far (the rebooting one excluded).
-static PARKED: AtomicUsize = AtomicUsize::new(0);
-/// Guest boots so far: 0 is the first boot.
-static BOOT: AtomicU32 = AtomicU32::new(0);
+/// Guests stopped for good so far: the machine powers off when it reaches the guest count.
+static STOPPED: AtomicUsize = AtomicUsize::new(0);
+
 /// How long the rebooting vCPU waits for the others to park before it kicks them again.
 const PARK_TIMEOUT_MS: u64 = 2000;
 /// Slow-to-park warnings logged per reboot at most.
 const MAX_PARK_WARNINGS: u32 = 5;
 
 /// The guest's boot number (0 for the first boot).
-pub fn boot_number() -> u32 {
-    BOOT.load(Ordering::Acquire)
+pub fn boot_number(vm: &Vm) -> u32 {
+    vm.reboot.boot.load(Ordering::Acquire)
 }
 
 /// SYSTEM_RESET from `vcpu`: reboots the guest. The caller's CPU then waits to be its vCPU
 /// again (`run::wait_for_cpu_on`).
 pub fn request(vm: &'static Vm, vcpu: usize) {
-    if REQUESTED.swap(true, Ordering::AcqRel) {
+    if vm.reboot.requested.swap(true, Ordering::AcqRel) {
         park(vm); // another vCPU is already rebooting the guest
         return;
     }
-    log::info!("guest requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest");
+    // The guest's unfinished line goes out before sluice's.
+    console::with_mux(|mux| mux.restart(vm.index()));
+    log::info!(
+        "{} requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest",
+        vm.label()
+    );
     stop_other_vcpus(vm, vcpu);
     clean_this_cpu(vm);
     let reset_slots = take_devices(vm);
-    let boot = BOOT.load(Ordering::Acquire) + 1;
+    let boot = vm.reboot.boot.load(Ordering::Acquire) + 1;
     if let Err(e) = vm.restart(boot) {
-        stop::fatal(format_args!("guest reboot failed: {e}"));
+        if table::guests().len() == 1 {
+            stop::fatal(format_args!("guest reboot failed: {e}"));
+        }
+        log::error!("{} reboot failed: {e}", vm.label());
+        finish_stop(vm); // its devices are taken already
     }
     give_devices(vm, reset_slots);
     log_usage(vm, boot);
     // The reboot is over before the parked vCPUs are let go: one that saw the new boot number
     // while the request still stood would park again, for a boot that never comes, and miss
     // its CPU_ON.
-    PARKED.store(0, Ordering::Release);
-    REQUESTED.store(false, Ordering::Release);
-    BOOT.store(boot, Ordering::Release);
+    vm.reboot.parked.store(0, Ordering::Release);
+    vm.reboot.requested.store(false, Ordering::Release);
+    vm.reboot.boot.store(boot, Ordering::Release);
     cpu::send_event();
 }
 
-/// Whether a reboot is in progress (every vCPU must `park`).
-pub fn requested() -> bool {
-    REQUESTED.load(Ordering::Acquire)
+/// PSCI SYSTEM_OFF from `vcpu`. The only guest of a tree without guest nodes powers the
+/// machine off, as it always did; with several guests, the guest stops (`stop`) and the
+/// machine powers off with the last one. Returns only if a reboot of the guest was in
+/// progress (the caller then waits to be its vCPU again).
+pub fn power_off(vm: &'static Vm, vcpu: usize) {
+    if table::guests().len() == 1 {
+        stats::print(vm.host.platform.cpus.len());
+        canary::check();
+        log::info!("guest powered off (PSCI SYSTEM_OFF)");
+        stop::power_off_or_halt()
+    }
+    stop(vm, vcpu, format_args!("powered off (PSCI SYSTEM_OFF)"));
+}
+
+/// Stops `vm` for good, from its vCPU `vcpu`, saying `why`: its other vCPUs park for ever, its
+/// devices are quiesced and reset (never given back), its console stops; the others run on.
+/// Returns only if a reboot of the guest was in progress (this vCPU parked for it).
+pub fn stop(vm: &'static Vm, vcpu: usize, why: core::fmt::Arguments) {
+    if vm.reboot.requested.swap(true, Ordering::AcqRel) {
+        park(vm);
+        return;
+    }
+    log::info!("{} {why}", vm.label());
+    stop_other_vcpus(vm, vcpu);
+    clean_this_cpu(vm);
+    let _ = take_devices(vm);
+    finish_stop(vm);
+}
+
+/// The guest's vCPUs are parked (the request stays, so they park for ever) and its devices
+/// taken: records the stop, moves console input to a running guest, and powers the machine
+/// off if no guest runs any more. Never returns.
+fn finish_stop(vm: &Vm) -> ! {
+    vm.reboot.stopped.store(true, Ordering::Release);
+    let mut announcement = None;
+    console::with_mux(|mux| {
+        let (out, moved) = mux.stop(vm.index());
+        announcement = moved;
+        out
+    });
+    if let Some(announcement) = announcement {
+        log::info!("{announcement}");
+        console::with_mux(|mux| mux.resume());
+    }
+    let guests = table::guests();
+    if STOPPED.fetch_add(1, Ordering::AcqRel) + 1 >= guests.len() {
+        stats::print(vm.host.platform.cpus.len());
+        canary::check();
+        log::info!("every guest is off: powering the machine off");
+        stop::power_off_or_halt()
+    }
+    // Typing must reach a guest that still runs: the console's interrupt goes to its CPU.
+    if let Some(running) = guests
+        .iter()
+        .find(|g| !g.reboot.stopped.load(Ordering::Acquire))
+    {
+        let uart = vm.host.platform.uart.intid;
+        vm.host.dist.enable_spi(uart, running.cpu_mpidrs[0], false);
+    }
+    stop::halt()
+}
+
+/// Whether a reboot of `vm` is in progress (each of its vCPUs must `park`).
+pub fn requested(vm: &Vm) -> bool {
+    vm.reboot.requested.load(Ordering::Acquire)
 }
 
 /// Logs what the guest's boot `boot` costs sluice: constant from boot to boot, or something
@@ -79,9 +147,9 @@ pub fn log_usage(vm: &Vm, boot: u32) {
 /// once the guest has been rebooted (the caller then waits for its vCPU to be started).
 pub fn park(vm: &Vm) {
     clean_this_cpu(vm);
-    let boot = BOOT.load(Ordering::Acquire);
-    PARKED.fetch_add(1, Ordering::AcqRel);
-    while BOOT.load(Ordering::Acquire) == boot {
+    let boot = vm.reboot.boot.load(Ordering::Acquire);
+    vm.reboot.parked.fetch_add(1, Ordering::AcqRel);
+    while vm.reboot.boot.load(Ordering::Acquire) == boot {
         cpu::wait_for_event();
     }
 }
@@ -95,20 +163,22 @@ fn stop_other_vcpus(vm: &Vm, current: usize) {
     let others = vm.vcpu_mpidrs.len() - 1;
     let mut rounds = 0u32;
     loop {
-        for (index, &mpidr) in vm.vcpu_mpidrs.iter().enumerate() {
+        for (index, &mpidr) in vm.cpu_mpidrs.iter().enumerate() {
             if index != current {
                 kick::cpu(mpidr);
             }
         }
         cpu::send_event(); // vCPUs that are off wait in `wait_for_cpu_on`
-        if cpu::spin_while(PARK_TIMEOUT_MS, || PARKED.load(Ordering::Acquire) < others) {
+        if cpu::spin_while(PARK_TIMEOUT_MS, || {
+            vm.reboot.parked.load(Ordering::Acquire) < others
+        }) {
             return;
         }
         rounds += 1;
         if rounds <= MAX_PARK_WARNINGS {
             log::warn!(
                 "reboot: only {} of {others} other vCPUs stopped after {} ms; kicking them again",
-                PARKED.load(Ordering::Acquire),
+                vm.reboot.parked.load(Ordering::Acquire),
                 PARK_TIMEOUT_MS * rounds as u64
             );
         }
@@ -192,4 +262,5 @@ fn give_devices(vm: &Vm, reset_slots: u64) {
         *assigned.function.lock() = function;
         vm.set_dma_translated(assigned.slot, true);
     }
+    msi::route_home(vm);
 }

@@ -1,10 +1,10 @@
 //! Running vCPUs: vCPU 0 starts at the kernel entry, the others wait on their own physical CPU
 //! for the guest's PSCI CPU_ON (and park while the guest reboots). vCPU `i` is pinned to
-//! physical CPU `i`.
+//! physical CPU `vm.cpus[i]` and sees the MPIDR `vm.vcpu_mpidrs[i]`.
 
-use super::reboot;
 use super::uart;
 use super::vm::Vm;
+use super::{msi, reboot};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu;
 use crate::hyp::leaf::cpus::stack_top;
@@ -12,25 +12,24 @@ use crate::hyp::leaf::cpus::stack_top;
 /// PSTATE for a vCPU's first instruction: EL1h, DAIF masked (arm64 boot protocol).
 const PSTATE_EL1H_MASKED: u64 = 0x3c5;
 
-/// Starts vCPU 0 at the kernel entry with the guest DT in x0.
-pub fn run_boot_vcpu(vm: &'static Vm) -> ! {
+/// Runs vCPU `vcpu` of `vm` on this CPU: vCPU 0 boots the kernel, the others wait for CPU_ON.
+pub fn run_vcpu(vm: &'static Vm, vcpu: usize) -> ! {
     vm.install_stage2();
+    cpu::set_virtual_mpidr(vm.vcpu_mpidrs[vcpu]);
+    if vcpu != 0 {
+        wait_for_cpu_on(vm, vcpu)
+    }
+    // vCPU 0 starts at the kernel entry with the guest DT in x0.
     uart::console_enable(vm);
-    let index = cpu::cpu_index();
-    let _ = vm.power.lock().take_pending(index);
+    msi::route_home(vm);
+    let _ = vm.power.lock().take_pending(vcpu);
     start(vm.kernel_entry, vm.dtb_guest_phys)
-}
-
-/// Waits for the guest to turn this vCPU on (PSCI CPU_ON), then starts it.
-pub fn run_secondary_vcpu(vm: &'static Vm, index: usize) -> ! {
-    vm.install_stage2();
-    wait_for_cpu_on(vm, index)
 }
 
 /// Parks this CPU until its vCPU is turned on, then enters the guest at the requested entry.
 pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
     loop {
-        if reboot::requested() {
+        if reboot::requested(vm) {
             reboot::park(vm);
         }
         // The lock guard must be gone before `start`, which never returns: a guard kept in

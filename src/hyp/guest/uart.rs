@@ -1,7 +1,10 @@
 //! The guest's console: its emulated PL011 fed from and drained to sluice's physical console.
 
+use super::table;
 use super::vm::Vm;
 use crate::hyp::leaf::{canary, console, stats};
+use alloc::vec::Vec;
+use sluice::conmux::Command;
 
 /// A guest access to its PL011 at `offset`; the UART's interrupt line follows.
 pub fn access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u64>) -> u64 {
@@ -10,7 +13,7 @@ pub fn access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u64>) 
         None => uart.read(offset, width) as u64,
         Some(v) => {
             if let Some(byte) = uart.write(offset, width, v as u32) {
-                console::guest_output(byte);
+                console::guest_output(vm.index(), byte);
             }
             0
         }
@@ -22,35 +25,53 @@ pub fn access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u64>) 
     value
 }
 
-/// Typing Ctrl-\ on the console prints sluice's exit table instead of reaching the guest.
-pub const CONSOLE_ESCAPE_STATS: u8 = 0x1c;
+/// "No vCPU of this guest runs here" (`Vm::kick` then interrupts every target).
+const NO_VCPU: usize = usize::MAX;
 
-/// Feeds bytes typed on the physical console to the guest's UART.
+/// Feeds bytes typed on the physical console to the guest that has the input focus (this CPU
+/// runs `vm`'s vCPU `vcpu`, whichever guest that is); Ctrl-\ prints sluice's exit table, and
+/// a focus move is announced.
 pub fn console_input(vm: &Vm, vcpu: usize) {
     // Collect first: the console lock is held while draining, and logging needs it.
-    let mut bytes = alloc::vec::Vec::new();
-    console::take_input(|byte| bytes.push(byte));
-    let mut uart = vm.uart.lock();
+    let mut effects = Vec::new();
+    console::take_input(|effect| effects.push(effect));
+    let guests = table::guests();
+    let mut touched = alloc::vec![false; guests.len()];
     let mut dropped = 0;
-    let mut stats_requested = false;
-    for byte in bytes {
-        if byte == CONSOLE_ESCAPE_STATS {
-            stats_requested = true;
-        } else if !uart.push_rx(byte) {
-            dropped += 1;
-        }
+    for effect in &effects {
+        let Some((guest, bytes)) = effect.delivery() else {
+            continue;
+        };
+        let Some(target) = guests.get(guest) else {
+            continue;
+        };
+        let mut uart = target.uart.lock();
+        dropped += bytes.iter().filter(|&&b| !uart.push_rx(b)).count();
+        touched[guest] = true;
     }
-    let level = uart.irq_level();
-    drop(uart);
     if dropped > 0 {
         log::warn!("guest console input overflow: {dropped} bytes dropped");
     }
-    if stats_requested {
-        stats::print(vm.vcpu_mpidrs.len());
-        canary::check();
+    for command in effects.iter().filter_map(|e| e.command) {
+        match command {
+            Command::ShowExitTable => {
+                stats::print(vm.host.platform.cpus.len());
+                canary::check();
+            }
+            Command::FocusMoved(announcement) => log::info!("{announcement}"),
+        }
+        console::with_mux(|mux| mux.resume());
     }
-    let k = vm.vgic.lock().set_spi_level(vm.uart_intid, level);
-    vm.kick(vcpu, k);
+    for (target, _) in guests.iter().zip(&touched).filter(|(_, &t)| t) {
+        let level = target.uart.lock().irq_level();
+        let k = target.vgic.lock().set_spi_level(target.uart_intid, level);
+        let current = if core::ptr::eq(*target, vm) {
+            vcpu
+        } else {
+            NO_VCPU
+        };
+        target.kick(current, k);
+    }
 }
 
 /// Routes the physical console's interrupt to this CPU and turns on its receive interrupt, so

@@ -1,18 +1,18 @@
 //! The guest exit handler.
 //!
 //! Every exit: sync the list registers into the vGIC model (and tell it the timers' outputs),
-//! handle the exit, flush the model back into the list registers. A vCPU is pinned to the
-//! physical CPU of the same index.
+//! handle the exit, flush the model back into the list registers. A vCPU is pinned to its
+//! physical CPU (`table`); `vcpu` below is always the guest-local index.
 
-use super::vm::{self, Vm};
-use super::{abort, dma, mmio, msi, psci, reboot, run, uart};
+use super::vm::Vm;
+use super::{abort, dma, mmio, msi, psci, reboot, run, table, uart};
 use crate::arch::context::GuestFrame;
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
 use crate::arch::idregs;
 use crate::hyp::leaf::fault::{guest_fault, inject};
 use crate::hyp::leaf::kick::KICK_SGI;
-use crate::hyp::leaf::stats;
+use crate::hyp::leaf::{stats, stop};
 use sluice::cpuid;
 use sluice::psci::CallFunction;
 use sluice::stats::ExitReason;
@@ -25,14 +25,18 @@ const EXIT_IRQ: u64 = 1;
 /// Called by `vectors.S` for every exit from the guest.
 #[no_mangle]
 extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
-    let vm = vm::get();
-    let vcpu = cpu::cpu_index();
+    let Some((vm, vcpu)) = table::current() else {
+        stop::fatal(format_args!(
+            "CPU {} left a guest but runs none",
+            cpu::cpu_index()
+        ))
+    };
     let mut lrs = fold_list_registers(vm, vcpu);
     match kind {
         EXIT_SYNC => handle_sync(vm, vcpu, frame),
         EXIT_IRQ => handle_interrupts(vm, vcpu),
         _ => {
-            stats::count(vcpu, ExitReason::Other);
+            stats::count(cpu::cpu_index(), ExitReason::Other);
             log::error!(
                 "vCPU {vcpu}: unexpected exit kind {kind} (SError/FIQ) at pc {:#x}",
                 frame.pc
@@ -41,7 +45,7 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
         }
     }
     load_list_registers(vm, vcpu, &mut lrs);
-    if reboot::requested() {
+    if reboot::requested(vm) {
         // Another vCPU is rebooting the guest: this one never returns to the old guest.
         reboot::park(vm);
         run::wait_for_cpu_on(vm, vcpu);
@@ -139,7 +143,7 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
     let hpfar = read_sysreg!("hpfar_el2");
     let exit = trap::decode(esr, far, hpfar);
     if let Some(reason) = sync_reason(&exit, frame.x[0]) {
-        stats::count(vcpu, reason);
+        stats::count(cpu::cpu_index(), reason);
     }
     match exit {
         Exit::Mmio(access) => mmio::handle(vm, vcpu, frame, &access, esr),
@@ -241,7 +245,7 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
         if gic::SPECIAL_INTIDS.contains(&intid) {
             break;
         }
-        stats::count(vcpu, irq_reason(vm, intid));
+        stats::count(cpu::cpu_index(), irq_reason(vm, intid));
         gic::end_of_interrupt(intid);
         if intid == timer.virt.intid
             || intid == timer.nonsecure_phys.intid
@@ -260,8 +264,11 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
             uart::console_input(vm, vcpu);
         } else if let Some(smmu) = vm.host.smmu.as_ref().filter(|s| s.owns_intid(intid)) {
             for sid in smmu.handle_interrupt() {
-                if let (Some(view), Some(bus)) = (&vm.dma, &vm.pci) {
-                    dma::stop_faulting_stream(view, bus, sid);
+                // Whichever guest's the stream is: only its owner's view knows it.
+                for guest in table::guests() {
+                    if let (Some(view), Some(bus)) = (&guest.dma, &guest.pci) {
+                        dma::stop_faulting_stream(view, bus, sid);
+                    }
                 }
             }
         } else if intid != KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {

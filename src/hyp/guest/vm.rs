@@ -9,43 +9,59 @@
 
 use super::bus::VirtualBus;
 use super::dma::{self, DmaView};
-use crate::hyp::driver::ecam;
+use crate::hyp::driver::ecam::HostBus;
 use crate::hyp::driver::host::Host;
 use crate::hyp::leaf::{kick, tables::HeapTables};
-use load::{host_slice, load_images, scrub};
+use dt::build_guest_dt;
+use load::{host_slice, load_images, scrub_logged};
 pub use regions::{Emulator, MmioRegion};
 
+mod dt;
 mod load;
 mod map;
 mod regions;
+mod state;
 use crate::arch::{cpu, mmu};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use map::{plan_map, ram_list};
-use sluice::guestdt::{self, GuestDtConfig};
+use sluice::guestdt;
 use sluice::guestmap;
 use sluice::its::vits::VirtualIts;
 use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
 use sluice::mm::guest_ram::GuestRam;
 use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
 use sluice::mm::PhysRange;
-use sluice::psci::VcpuPowerTable;
-use sluice::vgic::{Kick, Vgic, VgicConfig, REDIST_FRAME_BYTES};
+use sluice::partition::GuestPlan;
+use sluice::platform;
+use sluice::psci::{self, VcpuPowerTable};
+use sluice::vgic::{Kick, Vgic, VgicConfig};
 use sluice::vpci::layout::GuestPciLayout;
 use sluice::vpci::topology::Assignment;
+pub use state::RebootState;
 
 /// LPIs the guest's vITS and vGIC offer (INTIDs 8192..65535, 16 ID bits).
 const GUEST_LPIS: u32 = 65536 - 8192;
 use sluice::vuart::Pl011;
-use spin::{Mutex, Once};
-
-/// The only guest's VMID (its CPU stage 2 and its SMMU streams).
-pub const VMID: u16 = 1;
-const ALIGN_2M: u64 = 2 << 20;
+use spin::Mutex;
 
 /// A running guest.
 pub struct Vm {
+    /// Its VMID (index + 1), which tags its CPU stage 2 and its SMMU streams.
+    pub vmid: u16,
+    /// Its name (the console prefix).
+    pub name: String,
+    /// Described by a guest node (else: the single guest of a tree without one).
+    pub from_node: bool,
+    /// Its kernel, initrd and command line (boot modules, reserved for ever).
+    pub images: platform::GuestImages,
+    /// The physical CPU (index) that runs each vCPU.
+    pub cpus: Vec<usize>,
+    /// The affinity (MPIDR) of the physical CPU that runs each vCPU: where kicks go.
+    pub cpu_mpidrs: Vec<u64>,
+    /// Where its reboot stands.
+    pub reboot: RebootState,
     /// Guest RAM: its IPA range and the host RAM behind it.
     pub ram: GuestRam,
     /// Stage-2 translation of the guest.
@@ -62,7 +78,7 @@ pub struct Vm {
     pub power: Mutex<VcpuPowerTable>,
     /// Trapped guest-physical regions and their emulators.
     pub mmio: Vec<MmioRegion>,
-    /// Physical CPU affinity (MPIDR) of each vCPU's CPU.
+    /// Each vCPU's virtual MPIDR affinity (`psci::vcpu_affinity`), as the guest sees it.
     pub vcpu_mpidrs: Vec<u64>,
     /// Where the kernel, initrd and DT go in guest RAM.
     pub layout: GuestLayout,
@@ -85,8 +101,6 @@ pub struct Vm {
 /// Why the guest could not be created.
 #[derive(Debug)]
 pub enum VmError {
-    /// No RAM left for the guest.
-    NoRam(sluice::mm::carve::CarveError),
     /// The kernel or its placement.
     Loader(loader::LoaderError),
     /// Stage-2 tables.
@@ -104,7 +118,6 @@ pub enum VmError {
 impl fmt::Display for VmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoRam(e) => write!(f, "no RAM left for the guest: {e}"),
             Self::Loader(e) => write!(f, "guest kernel: {e}"),
             Self::Stage2(e) => write!(f, "guest stage-2 tables: {e}"),
             Self::GuestDt(e) => write!(f, "guest device tree: {e}"),
@@ -115,22 +128,25 @@ impl fmt::Display for VmError {
     }
 }
 
-static VM: Once<Vm> = Once::new();
-
-/// The guest, once created.
-pub fn get() -> &'static Vm {
-    VM.get().expect("VM created before secondary CPUs start")
-}
-
-/// Carves guest RAM, builds stage 2, the vGIC, the guest DT, and loads the images.
-pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
-    let host_ram = host
-        .free
-        .lock()
-        .take_largest(ALIGN_2M)
-        .map_err(VmError::NoRam)?;
-    let mut pci = build_pci(host)?;
-    let streams = dma::prepare(host, pci.as_ref());
+/// Guest `index` as `plan` has it (its CPUs, RAM -- already reserved --, functions, images),
+/// its functions found on the host buses `buses`: builds stage 2, the vGIC, the guest DT, and
+/// loads the images. `dma_isolated`: the SMMU is on (`dma::enable`).
+pub fn create(
+    host: &'static Host,
+    index: usize,
+    plan: &GuestPlan,
+    buses: &'static [HostBus],
+    dma_isolated: bool,
+) -> Result<Vm, VmError> {
+    let vmid = index as u16 + 1;
+    let cpus = &plan.cpus;
+    let host_ram = plan.ram[0];
+    let mut pci = build_pci(host, buses, plan)?;
+    let streams = if dma_isolated {
+        dma::streams(host, pci.as_ref())
+    } else {
+        None
+    };
     let map = plan_map(host, host_ram, streams.is_some(), pci.as_ref())?;
     if let (Some(bus), Some(layout)) = (&mut pci, map.pci) {
         bus.layout = layout;
@@ -139,12 +155,13 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
     let dma = match (&host.smmu, streams) {
         (Some(smmu), Some(streams)) => {
             let doorbell = host.its.as_ref().map(|its| its.doorbell());
-            Some(dma::attach(smmu, &ram, doorbell, VMID, streams).map_err(VmError::Dma)?)
+            Some(dma::attach(smmu, &ram, doorbell, vmid, streams).map_err(VmError::Dma)?)
         }
         _ => None,
     };
-    let vcpu_mpidrs: Vec<u64> = host.platform.cpus.iter().map(|c| c.mpidr).collect();
-    let layout = plan_guest(host, ram.first_ipa())?;
+    let vcpu_mpidrs: Vec<u64> = (0..cpus.len()).map(psci::vcpu_affinity).collect();
+    let cpu_mpidrs: Vec<u64> = cpus.iter().map(|&c| host.platform.cpus[c].mpidr).collect();
+    let layout = plan_guest(&plan.images, ram.first_ipa())?;
     let (stage2, vtcr) = build_stage2(&ram)?;
     let uart_intid = host.platform.uart.intid;
     // The guest gets an ITS of its own when the host has one and devices are passed through.
@@ -158,21 +175,23 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
     };
     let dtb = build_guest_dt(
         host,
-        &ram,
-        &layout,
+        (&ram, &layout, &plan.images),
         &vcpu_mpidrs,
         pci.as_ref(),
         vits.is_some(),
         0,
     )?;
-    load_images(host, &ram, &layout, &dtb);
+    if plan.node.is_some() {
+        scrub_logged(&ram);
+    }
+    load_images(&plan.images, &ram, &layout, &dtb);
     let intx_intids: Vec<u32> = pci
         .iter()
         .flat_map(|bus| bus.assigned().filter_map(|a| a.intx_intid))
         .collect();
     let vgic = build_vgic(
         host,
-        &vcpu_mpidrs,
+        (&vcpu_mpidrs, cpu_mpidrs[0]),
         &intx_intids,
         if vits.is_some() { GUEST_LPIS } else { 0 },
     );
@@ -195,8 +214,12 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
             bus.layout.mem64
         );
     }
+    let label = match &plan.node {
+        Some(_) => alloc::format!("guest {}", plan.name),
+        None => String::from("guest"),
+    };
     log::info!(
-        "guest: {} vCPUs, RAM {} MiB in {}, kernel at {:#x}, initrd {}, DT at {:#x}",
+        "{label}: {} vCPUs, RAM {} MiB in {}, kernel at {:#x}, initrd {}, DT at {:#x}",
         vcpu_mpidrs.len(),
         ram.size_bytes() >> 20,
         ram_list(&ram),
@@ -206,7 +229,14 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
             .map_or(String::from("none"), |r| alloc::format!("{r}")),
         layout.dtb.start
     );
-    let vm = VM.call_once(|| Vm {
+    Ok(Vm {
+        vmid,
+        name: plan.name.clone(),
+        from_node: plan.node.is_some(),
+        images: plan.images.clone(),
+        cpus: cpus.to_vec(),
+        cpu_mpidrs,
+        reboot: RebootState::new(),
         ram,
         stage2: Mutex::new(stage2),
         vtcr,
@@ -224,13 +254,18 @@ pub fn create(host: &'static Host) -> Result<&'static Vm, VmError> {
         intx_intids,
         vits,
         dma,
-    });
-    Ok(vm)
+    })
 }
 
 /// The virtual GIC, with the timers and passed-through INTx lines forwarded with LR.HW so that
-/// the guest's deactivation deactivates the physical interrupt.
-fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32], lpi_count: u32) -> Vgic {
+/// the guest's deactivation deactivates the physical interrupt; the INTx lines go to vCPU 0,
+/// so their SPIs are routed to its physical CPU (`boot_cpu`, an MPIDR).
+fn build_vgic(
+    host: &Host,
+    (vcpu_mpidrs, boot_cpu): (&[u64], u64),
+    intx_intids: &[u32],
+    lpi_count: u32,
+) -> Vgic {
     let mut vgic = Vgic::new(VgicConfig {
         vcpu_mpidrs: vcpu_mpidrs.to_vec(),
         spi_count: host.dist.spi_count(),
@@ -245,36 +280,47 @@ fn build_vgic(host: &Host, vcpu_mpidrs: &[u64], intx_intids: &[u32], lpi_count: 
     }
     for &intid in intx_intids {
         vgic.link_hw(0, intid, intid);
-        host.dist.enable_spi(intid, cpu::mpidr_affinity(), false);
+        host.dist.enable_spi(intid, boot_cpu, false);
     }
     vgic
 }
 
-/// Enumerates the host's PCI buses and builds the guest's virtual bus from every endpoint; its
-/// address map comes later, with the guest's RAM (`plan_map`).
-fn build_pci(host: &Host) -> Result<Option<VirtualBus>, VmError> {
-    if host.platform.pci_hosts.is_empty() {
+/// The guest's virtual bus with the functions the plan gives it, from the host buses
+/// enumerated at boot; its address map comes later, with the guest's RAM (`plan_map`). The
+/// single guest keeps `sluice.pci=`'s selection (and its log lines).
+fn build_pci(
+    host: &Host,
+    buses: &'static [HostBus],
+    plan: &GuestPlan,
+) -> Result<Option<VirtualBus>, VmError> {
+    if buses.is_empty() {
         return Ok(None);
     }
-    let buses = ecam::enumerate_hosts(&host.platform.pci_hosts);
     let p = &host.platform;
-    let assignment = Assignment::from_bootargs(&p.host_bootargs).map_err(VmError::Assignment)?;
+    let (assignment, guest) = match plan.node {
+        Some(_) => (Assignment::Only(plan.pci.clone()), Some(plan.name.as_str())),
+        None => (
+            Assignment::from_bootargs(&p.host_bootargs).map_err(VmError::Assignment)?,
+            None,
+        ),
+    };
     let bus = VirtualBus::new(
         GuestPciLayout::UNPLACED,
         buses,
         &assignment,
         host.its.as_ref(),
+        guest,
     );
     Ok((bus.assigned().count() > 0).then_some(bus))
 }
 
-fn plan_guest(host: &Host, ram: PhysRange) -> Result<GuestLayout, VmError> {
-    let kernel = host_slice(host.platform.guest.kernel);
+fn plan_guest(images: &platform::GuestImages, ram: PhysRange) -> Result<GuestLayout, VmError> {
+    let kernel = host_slice(images.kernel);
     let header = ImageHeader::parse(kernel).map_err(VmError::Loader)?;
     let images = GuestImages {
         header,
-        kernel_bytes: host.platform.guest.kernel.size_bytes,
-        initrd_bytes: host.platform.guest.ramdisk.map(|r| r.size_bytes),
+        kernel_bytes: images.kernel.size_bytes,
+        initrd_bytes: images.ramdisk.map(|r| r.size_bytes),
     };
     loader::plan(ram, &images).map_err(VmError::Loader)
 }
@@ -298,56 +344,22 @@ fn build_stage2(ram: &GuestRam) -> Result<(PageTable, u64), VmError> {
     Ok((table, layout.vtcr_el2()))
 }
 
-fn build_guest_dt(
-    host: &Host,
-    ram: &GuestRam,
-    layout: &GuestLayout,
-    mpidrs: &[u64],
-    pci: Option<&VirtualBus>,
-    with_its: bool,
-    boot: u32,
-) -> Result<Vec<u8>, VmError> {
-    let p = &host.platform;
-    let gic = guestdt::GuestGic {
-        dist: p.gic.dist,
-        redist: PhysRange::new(
-            p.gic.redist_regions[0].start,
-            REDIST_FRAME_BYTES * mpidrs.len() as u64,
-        ),
-        its: if with_its {
-            p.gic.its.first().copied()
-        } else {
-            None
-        },
-    };
-    let cfg = GuestDtConfig {
-        cpus: mpidrs.to_vec(),
-        memory: ram.ipa_ranges(),
-        gic,
-        timer: p.timer,
-        uart: Some(guestdt::GuestUart {
-            base: p.uart.base,
-            intid: p.uart.intid,
-            clock_hz: p.uart.clock_hz.unwrap_or(24_000_000),
-        }),
-        // The guest learns its boot number (0, then one more per reboot).
-        bootargs: alloc::format!("{} sluice.boot={boot}", p.guest.bootargs),
-        initrd: layout.initrd,
-        pci: pci.map(|bus| guestdt::GuestPciHost {
-            ecam: bus.layout.ecam,
-            mem32: bus.layout.mem32,
-            mem64: bus.layout.mem64,
-            intx: bus
-                .assigned()
-                .filter_map(|a| Some((a.slot, a.intx_pin, a.intx_intid?)))
-                .collect(),
-            msi_map: with_its,
-        }),
-    };
-    guestdt::build(&cfg).map_err(VmError::GuestDt)
-}
-
 impl Vm {
+    /// How log lines name the guest: "guest" alone when it is the only one of a tree without
+    /// guest nodes, "guest NAME" otherwise.
+    pub fn label(&self) -> String {
+        if self.from_node {
+            alloc::format!("guest {}", self.name)
+        } else {
+            String::from("guest")
+        }
+    }
+
+    /// The guest's index in the guest table (VMID - 1).
+    pub fn index(&self) -> usize {
+        usize::from(self.vmid) - 1
+    }
+
     /// Puts the guest back in its first-boot state for boot number `boot`, devices aside
     /// (the reboot takes and gives those): console, vGIC and vITS reset, TLBs dropped, RAM
     /// scrubbed, pristine kernel and initrd and a fresh DT loaded, vCPU 0 pending at the
@@ -355,29 +367,27 @@ impl Vm {
     pub fn restart(&self, boot: u32) -> Result<(), VmError> {
         *self.uart.lock() = Pl011::new();
         let lpi_count = if self.vits.is_some() { GUEST_LPIS } else { 0 };
-        *self.vgic.lock() = build_vgic(self.host, &self.vcpu_mpidrs, &self.intx_intids, lpi_count);
+        *self.vgic.lock() = build_vgic(
+            self.host,
+            (&self.vcpu_mpidrs, self.cpu_mpidrs[0]),
+            &self.intx_intids,
+            lpi_count,
+        );
         if let (Some(vits), Some(bus)) = (&self.vits, &self.pci) {
             *vits.lock() =
                 VirtualIts::new(self.vcpu_mpidrs.len(), GUEST_LPIS, bus.guest_device_ids());
         }
         mmu::invalidate_guest_tlbs();
-        let started = cpu::counter();
-        scrub(&self.ram);
-        log::info!(
-            "guest RAM scrubbed: {} MiB in {} ms",
-            self.ram.size_bytes() >> 20,
-            (cpu::counter() - started) * 1000 / cpu::counter_hz().max(1)
-        );
+        scrub_logged(&self.ram);
         let dtb = build_guest_dt(
             self.host,
-            &self.ram,
-            &self.layout,
+            (&self.ram, &self.layout, &self.images),
             &self.vcpu_mpidrs,
             self.pci.as_ref(),
             self.vits.is_some(),
             boot,
         )?;
-        load_images(self.host, &self.ram, &self.layout, &dtb);
+        load_images(&self.images, &self.ram, &self.layout, &dtb);
         self.power
             .lock()
             .reboot(self.kernel_entry, self.dtb_guest_phys);
@@ -386,7 +396,7 @@ impl Vm {
 
     /// Installs this guest's stage 2 on the calling CPU.
     pub fn install_stage2(&self) {
-        mmu::install_stage2(self.vtcr, self.stage2.lock().root_phys(), VMID);
+        mmu::install_stage2(self.vtcr, self.stage2.lock().root_phys(), self.vmid);
     }
 
     /// Maps `[guest_phys, +size)` of this guest to host `host_phys` in stage 2.
@@ -442,7 +452,7 @@ impl Vm {
     /// Interrupts the physical CPUs of the vCPUs in `k` (other than `current`), so they exit
     /// and load their list registers again.
     pub fn kick(&self, current: usize, k: Kick) {
-        kick::send(&self.vcpu_mpidrs, current, k);
+        kick::send(&self.cpu_mpidrs, current, k);
     }
 
     /// Points the SMMU stream of the function in `slot` at the guest's DMA view again or back

@@ -1,10 +1,13 @@
-//! The hypervisor console: sluice's log and the guest's console output share one physical UART.
+//! The hypervisor console: sluice's log and every guest's console output share one physical
+//! UART, through the console multiplexer (`sluice::conmux`) once the guests exist.
 //!
-//! Every sluice line starts with [`PREFIX`] and begins on a fresh line even when the guest is in
-//! the middle of one, so the two streams stay apart on the serial output.
+//! Every sluice line starts with [`PREFIX`] and begins on a fresh line even when a guest is in
+//! the middle of one, so the streams stay apart on the serial output; with several guests each
+//! guest line carries the guest's name, and typed input goes to one guest at a time.
 
 use crate::arch::uart::Pl011;
 use core::fmt::{self, Write};
+use sluice::conmux::{ConsoleMux, InputEffect, Output};
 use spin::Mutex;
 
 /// What starts every line sluice prints.
@@ -12,12 +15,13 @@ pub const PREFIX: &str = "[sluice] ";
 
 struct Console {
     uart: Option<Pl011>,
-    at_line_start: bool,
+    /// Before the guests exist only sluice writes, and its lines always end.
+    mux: Option<ConsoleMux>,
 }
 
 static CONSOLE: Mutex<Console> = Mutex::new(Console {
     uart: None,
-    at_line_start: true,
+    mux: None,
 });
 
 impl Console {
@@ -28,7 +32,13 @@ impl Console {
             }
             uart.put_byte(byte);
         }
-        self.at_line_start = byte == b'\n';
+    }
+
+    /// Writes the multiplexer's bytes as they are (it adds its own CR LFs).
+    fn put_raw(&self, out: &Output) {
+        if let Some(uart) = &self.uart {
+            out.as_bytes().iter().for_each(|&b| uart.put_byte(b));
+        }
     }
 }
 
@@ -44,41 +54,48 @@ pub fn init(uart: Pl011) {
     CONSOLE.lock().uart = Some(uart);
 }
 
+/// Hands the console to the multiplexer of the guests (installed once they exist).
+pub fn install_mux(mux: ConsoleMux) {
+    CONSOLE.lock().mux = Some(mux);
+}
+
 /// Prints one sluice line: prefix, message, newline.
 pub fn print_line(args: fmt::Arguments) {
     let mut console = CONSOLE.lock();
-    if !console.at_line_start {
-        console.put(b'\n');
+    if let Some(out) = console.mux.as_mut().map(|m| m.before_sluice_line()) {
+        console.put_raw(&out);
     }
     let _ = console.write_str(PREFIX);
     let _ = console.write_fmt(args);
     console.put(b'\n');
 }
 
-/// Forwards one byte the guest wrote to its UART.
-pub fn guest_output(byte: u8) {
+/// Forwards one byte guest `guest` wrote to its UART (the guest's driver sends its own CRs).
+pub fn guest_output(guest: usize, byte: u8) {
     let mut console = CONSOLE.lock();
-    if byte == b'\n' {
-        // The guest's driver sends its own CR; only line tracking is needed here.
-        if let Some(uart) = &console.uart {
-            uart.put_byte(b'\n');
-        }
-        console.at_line_start = true;
-    } else {
-        if let Some(uart) = &console.uart {
-            uart.put_byte(byte);
-        }
-        console.at_line_start = false;
+    if let Some(out) = console.mux.as_mut().map(|m| m.output(guest, byte)) {
+        console.put_raw(&out);
     }
 }
 
-/// Drains bytes typed on the physical console.
-pub fn take_input(mut sink: impl FnMut(u8)) {
-    let console = CONSOLE.lock();
-    if let Some(uart) = &console.uart {
+/// Drains bytes typed on the physical console through the multiplexer: one effect per byte
+/// (which guest gets what, and what sluice must do).
+pub fn take_input(mut sink: impl FnMut(InputEffect)) {
+    let mut console = CONSOLE.lock();
+    let Console { uart, mux } = &mut *console;
+    if let (Some(uart), Some(mux)) = (uart, mux) {
         while let Some(byte) = uart.get_byte() {
-            sink(byte);
+            sink(mux.input(byte));
         }
+    }
+}
+
+/// Applies `change` to the multiplexer (a guest rebooted, stopped, a focus announcement was
+/// printed) and writes what it returns.
+pub fn with_mux(change: impl FnOnce(&mut ConsoleMux) -> Output) {
+    let mut console = CONSOLE.lock();
+    if let Some(out) = console.mux.as_mut().map(change) {
+        console.put_raw(&out);
     }
 }
 

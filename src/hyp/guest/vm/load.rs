@@ -1,29 +1,36 @@
 //! Putting the guest's images in its RAM, and wiping that RAM between boots. The only code that
 //! writes guest RAM, always through its host address.
 
-use super::Host;
 use crate::arch::cpu;
 use sluice::loader::GuestLayout;
 use sluice::mm::guest_ram::GuestRam;
 use sluice::mm::PhysRange;
+use sluice::platform::GuestImages;
 
 /// Copies the pristine kernel and initrd, and the guest DT, into guest RAM, then cleans them to
 /// the point of coherency: the guest starts with its MMU and caches off.
-pub(super) fn load_images(host: &Host, ram: &GuestRam, layout: &GuestLayout, dtb: &[u8]) {
-    copy_to_guest(
-        ram,
-        layout.kernel.start,
-        host_slice(host.platform.guest.kernel),
-    );
-    if let (Some(dst), Some(src)) = (layout.initrd, host.platform.guest.ramdisk) {
+pub(super) fn load_images(images: &GuestImages, ram: &GuestRam, layout: &GuestLayout, dtb: &[u8]) {
+    copy_to_guest(ram, layout.kernel.start, host_slice(images.kernel));
+    if let (Some(dst), Some(src)) = (layout.initrd, images.ramdisk) {
         copy_to_guest(ram, dst.start, host_slice(src));
     }
     copy_to_guest(ram, layout.dtb.start, dtb);
 }
 
+/// Zeroes guest RAM (`scrub`) and logs how long it took.
+pub(super) fn scrub_logged(ram: &GuestRam) {
+    let started = cpu::counter();
+    scrub(ram);
+    log::info!(
+        "guest RAM scrubbed: {} MiB in {} ms",
+        ram.size_bytes() >> 20,
+        (cpu::counter() - started) * 1000 / cpu::counter_hz().max(1)
+    );
+}
+
 /// Zeroes all of guest RAM (nothing of the old guest survives a reboot), then cleans it to
 /// the point of coherency for a guest that starts with its caches off.
-pub(super) fn scrub(ram: &GuestRam) {
+fn scrub(ram: &GuestRam) {
     for bank in ram.banks() {
         let host = bank.host();
         // SAFETY: the host RAM behind this guest RAM bank, carved for it alone and

@@ -28,7 +28,7 @@ pub(super) fn plan_map(
     }
     let host_bars: Vec<PhysRange> = pci
         .iter()
-        .flat_map(|bus| &bus.hosts)
+        .flat_map(|bus| bus.hosts.iter())
         .flat_map(|h| &h.functions)
         .flat_map(|f| f.bars.iter().chain(&f.rom))
         .map(|b| b.host_range())
