@@ -128,7 +128,69 @@ test_three_guests() {
     return $ok
 }
 
+# Lines that show a guest disturbed: its own fault or stop, a kernel complaint.
+disturbed_lines() { # NAME
+    echo "^\\[sluice\\] guest $1 (requested a reset|reboot failed|stopped)|^\\($1\\) .*(NETDEV WATCHDOG|self-detected stall|rcu_.*stall|Internal error|Oops|Call trace|Unable to handle|timed out|fetch .* failed)"
+}
+
+# Issue 12: net0 reboots 10 times (sluice.reboots=10 on its command line only) while net1
+# fetches the 64 MiB file three times through its virtio NIC: 10 resets of net0, net1's
+# fetches all whole and undisturbed, net1 booted once, both off, then the machine.
+test_guest_reboots_while_other_fetches() {
+    local log=$1 ok=0 first_reset last_fetch name
+    start_http_server
+    $RUN --timeout 900 --guests two --guest-append net0=sluice.reboots=10 \
+        --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetches=3" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    [ "$(count_lines "$log" '^\[sluice\] guest net0 requested a reset \(PSCI SYSTEM_RESET\) on vCPU 0: rebooting the guest')" = 10 ] ||
+        { echo "  net0 was not reset exactly 10 times"; ok=1; }
+    expect_line "$log" '^\(net0\) sluice-demo: boot 10 done, all 10 reboots made' "net0's last boot" || ok=1
+    [ "$(count_lines "$log" "^\\(net1\\) sluice-demo: fetch eth0 \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5 ")" = 3 ] ||
+        { echo "  net1 did not fetch the file whole 3 times"; ok=1; }
+    expect_line "$log" '^\(net1\) sluice-demo: 3 fetch rounds done' "net1's fetches over" || ok=1
+    [ "$(count_lines "$log" '^\(net1\) .*Kernel command line:')" = 1 ] || { echo "  net1 booted more than once"; ok=1; }
+    reject_line "$log" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
+    # At the same time: net0 was reset before net1's last fetch ended.
+    first_reset=$(grep -nE '^\[sluice\] guest net0 requested a reset' "$log" | head -1 | cut -d: -f1)
+    last_fetch=$(grep -nE '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) bytes=' "$log" | tail -1 | cut -d: -f1)
+    [ -n "$first_reset" ] && [ -n "$last_fetch" ] && [ "$first_reset" -lt "$last_fetch" ] ||
+        { echo "  net0's resets did not overlap net1's fetches (first reset at line ${first_reset:-?}, last fetch at line ${last_fetch:-?})"; ok=1; }
+    for name in net0 net1; do
+        expect_line "$log" "^\\[sluice\\] guest $name powered off \\(PSCI SYSTEM_OFF\\)" "$name powered off" || ok=1
+    done
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
+# Issue 12: net0 powers off at once (no fetch); net1 waits, then fetches 64 MiB through its
+# virtio NIC after net0 is off, and powers off; the machine powers off only after net1.
+test_guest_off_other_runs() {
+    local log=$1 ok=0 off0 start1 end1 off1 machine
+    start_http_server
+    $RUN --timeout 400 --guests two \
+        --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetchwait=15" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" "^\\(net1\\) sluice-demo: fetch eth0 \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5 " \
+        "net1's fetch with the right md5" || ok=1
+    reject_line "$log" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
+    reject_line "$log" '^\(net0\) sluice-demo: fetch' "a fetch by net0" || ok=1
+    line_of() { grep -nE -- "$1" "$log" | head -1 | cut -d: -f1; }
+    off0=$(line_of '^\[sluice\] guest net0 powered off \(PSCI SYSTEM_OFF\)')
+    start1=$(line_of '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) starting')
+    end1=$(line_of '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) bytes=')
+    off1=$(line_of '^\[sluice\] guest net1 powered off \(PSCI SYSTEM_OFF\)')
+    machine=$(line_of '^\[sluice\] every guest is off: powering the machine off')
+    [ -n "$off0" ] && [ -n "$start1" ] && [ -n "$end1" ] && [ -n "$off1" ] && [ -n "$machine" ] &&
+        [ "$off0" -lt "$start1" ] && [ "$start1" -lt "$end1" ] && [ "$end1" -lt "$off1" ] && [ "$off1" -lt "$machine" ] ||
+        { echo "  wrong order: net0 off at line ${off0:-?}, net1 fetch from ${start1:-?} to ${end1:-?}, net1 off at ${off1:-?}, machine off at ${machine:-?}"; ok=1; }
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
 scenario guest_nodes_boot ci
 scenario two_guests ci
 scenario three_guests full
 scenario bad_guest_node ci
+scenario guest_reboots_while_other_fetches full
+scenario guest_off_other_runs full
