@@ -195,23 +195,29 @@ test_guest_off_other_runs() {
 
 # Issue 12: net0 probes net1's resources while net1 fetches 64 MiB twice. From net0: devmem
 # reads and writes of net1's host BARs (00:02.0's BAR 1 at 0x100c0000 and BAR 4 at
-# 0x8000000000, where sluice's host enumeration puts them: not in net0's address space, so the
-# child is killed and sluice logs each refused access), and a vITS MAPD and INT naming the host
+# 0x8000000000, where sluice's host enumeration puts them) and of net1's host RAM (0x6dc01000,
+# checked against sluice's layout line): not in net0's address space, so each child is killed
+# and sluice logs each refused access; and a vITS MAPD and INT naming the host
 # DeviceID of net1's function (0x10: 00:02.0) refused. (net1's own guest view, RAM at IPA
 # 0x80000000 and its BAR at 0x40000000, is the same IPA layout as net0's: there net0 reaches its
 # own RAM and e1000e, not net1's.) net1 is not disturbed, both power off, then the machine.
 test_cross_guest_probes() {
-    local log=$1 ok=0 dir=$SLUICE_ROOT/target/test-initrd layout offset count addr ipa
+    local log=$1 ok=0 dir=$SLUICE_ROOT/target/test-initrd layout offset count addr ipa ram1=0x6dc01000 range lo hi
     mkdir -p "$dir"
     layout=$(python3 scripts/tests/its_cmds_cpio.py "$dir/its-net1.cpio" 0x10) || return 1
     read -r offset count <<<"$layout"
     cat "$dir/its-net1.cpio" "$SLUICE_INITRAMFS" >"$dir/its-cross.cpio"
     start_http_server
     $RUN --timeout 400 --guests two --initrd "$dir/its-cross.cpio" \
-        --guest-append "net0=retain_initrd iomem=relaxed sluice.devmem=0x100c0000,0x8000000000 sluice.itscmds=$offset:$count" \
+        --guest-append "net0=retain_initrd iomem=relaxed sluice.devmem=0x100c0000,0x8000000000,$ram1 sluice.itscmds=$offset:$count" \
         --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetches=2" \
         >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
-    for addr in 0x100c0000 0x8000000000; do
+    # The second guest's RAM line: "guest RAM: IPA A..B -> host C..D (translated)".
+    range=$(grep -E '^\[sluice\] guest RAM: IPA ' "$log" | sed -n 2p | sed -E 's/.*-> host (0x[0-9a-f]+)\.\.(0x[0-9a-f]+).*/\1 \2/')
+    read -r lo hi <<<"$range"
+    [ -n "$hi" ] && [ $((lo)) -le $((ram1)) ] && [ $((ram1)) -lt $((hi)) ] ||
+        { echo "  $ram1 is not in net1's host RAM (${range:-no layout line})"; ok=1; }
+    for addr in 0x100c0000 0x8000000000 $ram1; do
         ipa=$(printf 0x%x "$addr")
         expect_line "$log" "^\\(net0\\) sluice-demo: devmem $addr read: killed by signal" "net0's read of $addr killed" || ok=1
         expect_line "$log" "^\\(net0\\) sluice-demo: devmem $addr write: killed by signal" "net0's write of $addr killed" || ok=1
