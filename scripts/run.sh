@@ -5,7 +5,7 @@
 #                  [--smp N] [--mem SIZE]
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
-#                  [--guests two] [-- EXTRA QEMU ARGS...]
+#                  [--guests two] [--guest-append NAME=ARGS]... [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
 #                      modules: 6.1 (bookworm, the default) or 6.12 (bookworm-backports)
@@ -35,6 +35,8 @@
 #                      machine's tree first, scripts/mkguestdtb.sh writes the guest nodes into
 #                      it and QEMU boots with -dtb. Guest lines on the console start with
 #                      "(net0) " or "(net1) "; Ctrl-A three times moves the input focus.
+#   --guest-append NAME=ARGS  with --guests: added to guest NAME's command line only (after
+#                      --append's); repeatable, e.g. --guest-append net0=sluice.reboots=10
 #   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
 #                      adds properties to run.sh's own (e.g. -- -machine mte=on)
 #
@@ -53,7 +55,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 kernel="" initrd="" guest_kernel=6.1 guests=""
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
-nics=() pcis=() extra=()
+nics=() pcis=() extra=() guest_appends=()
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -72,6 +74,7 @@ while [ $# -gt 0 ]; do
         --poweroff-line) need_value "$@"; poweroff_line=$2; shift 2 ;;
         --no-guest) no_guest=1; shift ;;
         --guests) need_value "$@"; guests=$2; shift 2 ;;
+        --guest-append) need_value "$@"; guest_appends+=("$2"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
@@ -103,6 +106,10 @@ case "$guests" in
          [ "$smp" -ge 2 ] || die "--guests two needs --smp 2 or more" ;;
     *) die "--guests must be two, got '$guests'" ;;
 esac
+for ga in "${guest_appends[@]}"; do
+    [ -n "$guests" ] || die "--guest-append needs --guests"
+    [[ "$ga" =~ ^(net0|net1)=. ]] || die "--guest-append must be net0=ARGS or net1=ARGS, got '$ga'"
+done
 # The demo is a guest with a passed-through NIC.
 [ ${#nics[@]} -gt 0 ] || nics=(e1000e)
 for bdf in "${pcis[@]}"; do
@@ -177,11 +184,18 @@ if [ -n "$guests" ]; then
         [ -s "$tmp/base.dtb" ] || die "QEMU dumped no device tree"
     kernel_mod=$(printf 0x%x:%d "$kernel_addr" "$(stat -L -c %s "$kernel")")
     initrd_mod=$(printf 0x%x:%d "$initrd_addr" "$(stat -L -c %s "$initrd")")
+    guest_bootargs() { # NAME: the shared command line, then NAME's --guest-append words
+        local line=$bootargs ga
+        for ga in "${guest_appends[@]}"; do
+            [ "${ga%%=*}" = "$1" ] && line+=" ${ga#*=}"
+        done
+        echo "$line"
+    }
     "$SLUICE_ROOT/scripts/mkguestdtb.sh" "$tmp/base.dtb" "$tmp/guests.dtb" \
         --guest net0 --cpus 0 --pci 00:01.0 --kernel "$kernel_mod" --initrd "$initrd_mod" \
-        --bootargs "$bootargs" \
+        --bootargs "$(guest_bootargs net0)" \
         --guest net1 --cpus 1 --mem 256M --pci 00:02.0 --kernel "$kernel_mod" \
-        --initrd "$initrd_mod" --bootargs "$bootargs" || die "mkguestdtb.sh failed"
+        --initrd "$initrd_mod" --bootargs "$(guest_bootargs net1)" || die "mkguestdtb.sh failed"
     qemu_args+=(-dtb "$tmp/guests.dtb")
 fi
 

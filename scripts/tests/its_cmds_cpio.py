@@ -1,13 +1,15 @@
 """Writes an uncompressed cpio (newc) archive whose member /its-cmds holds hand-built GICv3 ITS
 commands at a 4 KiB-aligned offset, for the hostile-ITS test: the guest boots with this archive
 prepended to its initramfs (retain_initrd keeps it in guest RAM) and points its ITS command
-queue at it. Usage: its_cmds_cpio.py OUT.cpio. Prints the offset of the commands."""
+queue at it. Usage: its_cmds_cpio.py OUT.cpio [DEVICEID]: DEVICEID (default 0x100) is the
+DeviceID the guest does not own that MAPD and INT name. Prints the offset of the commands."""
 import struct, sys
 
 def command(*dwords):
     return struct.pack("<4Q", *(list(dwords) + [0] * (4 - len(dwords))))
 
-NOT_OURS = 0x100  # a DeviceID the guest does not own (its devices are slot << 3, slots < 32)
+# A DeviceID the guest does not own (its devices are slot << 3, slots < 32), or the argument's.
+NOT_OURS = int(sys.argv[2], 0) if len(sys.argv) > 2 else 0x100
 commands = b"".join([
     command(0x08 | NOT_OURS << 32, 4, 1 << 63 | 0x1000),      # MAPD of a device it does not own
     command(0x03 | NOT_OURS << 32, 0),                         # INT on that device

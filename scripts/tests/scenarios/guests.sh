@@ -128,7 +128,122 @@ test_three_guests() {
     return $ok
 }
 
+# Lines that show a guest disturbed: its own fault or stop, a kernel complaint.
+disturbed_lines() { # NAME
+    echo "^\\[sluice\\] guest $1 (requested a reset|reboot failed|stopped)|^\\($1\\) .*(NETDEV WATCHDOG|self-detected stall|rcu_.*stall|Internal error|Oops|Call trace|Unable to handle|timed out|fetch .* failed)"
+}
+
+# Issue 12: net0 reboots 10 times (sluice.reboots=10 on its command line only) while net1
+# fetches the 64 MiB file 12 times in a row through its virtio NIC (a fetch takes ~5 s, a
+# reboot of net0 ~10 s: the fetches span all the resets): 10 resets of net0, net1's fetches all
+# whole and undisturbed, net1 booted once, both off, then the machine.
+test_guest_reboots_while_other_fetches() {
+    local log=$1 ok=0 first_start first_reset last_reset last_fetch name fetches=12
+    start_http_server
+    $RUN --timeout 900 --guests two --guest-append net0=sluice.reboots=10 \
+        --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetches=$fetches" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    [ "$(count_lines "$log" '^\[sluice\] guest net0 requested a reset \(PSCI SYSTEM_RESET\) on vCPU 0: rebooting the guest')" = 10 ] ||
+        { echo "  net0 was not reset exactly 10 times"; ok=1; }
+    expect_line "$log" '^\(net0\) sluice-demo: boot 10 done, all 10 reboots made' "net0's last boot" || ok=1
+    [ "$(count_lines "$log" "^\\(net1\\) sluice-demo: fetch eth0 \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5 ")" = "$fetches" ] ||
+        { echo "  net1 did not fetch the file whole $fetches times"; ok=1; }
+    expect_line "$log" "^\\(net1\\) sluice-demo: $fetches fetch rounds done" "net1's fetches over" || ok=1
+    [ "$(count_lines "$log" '^\(net1\) .*Kernel command line:')" = 1 ] || { echo "  net1 booted more than once"; ok=1; }
+    reject_line "$log" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
+    # At the same time: net1's first fetch started before net0's first reset and its last one
+    # ended after net0's last reset.
+    first_start=$(grep -nE '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) starting' "$log" | head -1 | cut -d: -f1)
+    first_reset=$(grep -nE '^\[sluice\] guest net0 requested a reset' "$log" | head -1 | cut -d: -f1)
+    last_reset=$(grep -nE '^\[sluice\] guest net0 requested a reset' "$log" | tail -1 | cut -d: -f1)
+    last_fetch=$(grep -nE '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) bytes=' "$log" | tail -1 | cut -d: -f1)
+    [ -n "$first_start" ] && [ -n "$first_reset" ] && [ -n "$last_reset" ] && [ -n "$last_fetch" ] &&
+        [ "$first_start" -lt "$first_reset" ] && [ "$last_reset" -lt "$last_fetch" ] ||
+        { echo "  net1's fetches did not span net0's resets (fetches from line ${first_start:-?} to ${last_fetch:-?}, resets from ${first_reset:-?} to ${last_reset:-?})"; ok=1; }
+    for name in net0 net1; do
+        expect_line "$log" "^\\[sluice\\] guest $name powered off \\(PSCI SYSTEM_OFF\\)" "$name powered off" || ok=1
+    done
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
+# Issue 12: net0 powers off at once (no fetch); net1 waits, then fetches 64 MiB through its
+# virtio NIC after net0 is off, and powers off; the machine powers off only after net1.
+test_guest_off_other_runs() {
+    local log=$1 ok=0 off0 start1 end1 off1 machine
+    start_http_server
+    $RUN --timeout 400 --guests two \
+        --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetchwait=15" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" "^\\(net1\\) sluice-demo: fetch eth0 \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5 " \
+        "net1's fetch with the right md5" || ok=1
+    reject_line "$log" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
+    reject_line "$log" '^\(net0\) sluice-demo: fetch' "a fetch by net0" || ok=1
+    line_of() { grep -nE -- "$1" "$log" | head -1 | cut -d: -f1; }
+    off0=$(line_of '^\[sluice\] guest net0 powered off \(PSCI SYSTEM_OFF\)')
+    start1=$(line_of '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) starting')
+    end1=$(line_of '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) bytes=')
+    off1=$(line_of '^\[sluice\] guest net1 powered off \(PSCI SYSTEM_OFF\)')
+    machine=$(line_of '^\[sluice\] every guest is off: powering the machine off')
+    [ -n "$off0" ] && [ -n "$start1" ] && [ -n "$end1" ] && [ -n "$off1" ] && [ -n "$machine" ] &&
+        [ "$off0" -lt "$start1" ] && [ "$start1" -lt "$end1" ] && [ "$end1" -lt "$off1" ] && [ "$off1" -lt "$machine" ] ||
+        { echo "  wrong order: net0 off at line ${off0:-?}, net1 fetch from ${start1:-?} to ${end1:-?}, net1 off at ${off1:-?}, machine off at ${machine:-?}"; ok=1; }
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
+# Issue 12: net0 probes net1's resources while net1 fetches 64 MiB twice. From net0: devmem
+# reads and writes of net1's host BARs (00:02.0's BAR 1 at 0x100c0000 and BAR 4 at
+# 0x8000000000, where sluice's host enumeration puts them) and of net1's host RAM (0x6dc01000,
+# checked against sluice's layout line): not in net0's address space, so each child is killed
+# and sluice logs each refused access; and a vITS MAPD and INT naming the host
+# DeviceID of net1's function (0x10: 00:02.0) refused. (net1's own guest view, RAM at IPA
+# 0x80000000 and its BAR at 0x40000000, is the same IPA layout as net0's: there net0 reaches its
+# own RAM and e1000e, not net1's.) net1 is not disturbed, both power off, then the machine.
+test_cross_guest_probes() {
+    local log=$1 ok=0 dir=$SLUICE_ROOT/target/test-initrd layout offset count addr ipa ram1=0x6dc01000 range lo hi
+    mkdir -p "$dir"
+    layout=$(python3 scripts/tests/its_cmds_cpio.py "$dir/its-net1.cpio" 0x10) || return 1
+    read -r offset count <<<"$layout"
+    cat "$dir/its-net1.cpio" "$SLUICE_INITRAMFS" >"$dir/its-cross.cpio"
+    start_http_server
+    $RUN --timeout 400 --guests two --initrd "$dir/its-cross.cpio" \
+        --guest-append "net0=retain_initrd iomem=relaxed sluice.devmem=0x100c0000,0x8000000000,$ram1 sluice.itscmds=$offset:$count" \
+        --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetches=2" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    # The second guest's RAM line: "guest RAM: IPA A..B -> host C..D (translated)".
+    range=$(grep -E '^\[sluice\] guest RAM: IPA ' "$log" | sed -n 2p | sed -E 's/.*-> host (0x[0-9a-f]+)\.\.(0x[0-9a-f]+).*/\1 \2/')
+    read -r lo hi <<<"$range"
+    [ -n "$hi" ] && [ $((lo)) -le $((ram1)) ] && [ $((ram1)) -lt $((hi)) ] ||
+        { echo "  $ram1 is not in net1's host RAM (${range:-no layout line})"; ok=1; }
+    for addr in 0x100c0000 0x8000000000 $ram1; do
+        ipa=$(printf 0x%x "$addr")
+        expect_line "$log" "^\\(net0\\) sluice-demo: devmem $addr read: killed by signal" "net0's read of $addr killed" || ok=1
+        expect_line "$log" "^\\(net0\\) sluice-demo: devmem $addr write: killed by signal" "net0's write of $addr killed" || ok=1
+        [ "$(count_lines "$log" "^\\[sluice\\] WARN: .*read .* IPA $ipa ")" = 1 ] &&
+            [ "$(count_lines "$log" "^\\[sluice\\] WARN: .*write .* IPA $ipa ")" = 1 ] ||
+            { echo "  expected one refused read and one refused write of IPA $ipa"; ok=1; }
+    done
+    expect_line "$log" '^\(net0\) sluice-demo: guest alive after devmem' "net0 alive" || ok=1
+    expect_line "$log" '^\(net0\) sluice-demo: itscmds ran' "net0's ITS commands issued" || ok=1
+    [ "$(count_lines "$log" "^\\[sluice\\] WARN: vITS: .* refused: device 0x10 is not the guest's")" -ge 2 ] ||
+        { echo "  expected MAPD and INT on DeviceID 0x10 refused"; ok=1; }
+    [ "$(count_lines "$log" "^\\(net1\\) sluice-demo: fetch eth0 \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5 ")" = 2 ] ||
+        { echo "  net1 did not fetch the file whole twice"; ok=1; }
+    reject_line "$log" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
+    for addr in net0 net1; do
+        expect_line "$log" "^\\[sluice\\] guest $addr powered off \\(PSCI SYSTEM_OFF\\)" "$addr powered off" || ok=1
+    done
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
 scenario guest_nodes_boot ci
 scenario two_guests ci
 scenario three_guests full
 scenario bad_guest_node ci
+scenario guest_reboots_while_other_fetches full
+scenario guest_off_other_runs full
+scenario cross_guest_probes full
