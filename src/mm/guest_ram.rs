@@ -9,6 +9,7 @@
 //! RAM may come in several banks (around the 32-bit PCI hole, above 4 GiB).
 #![forbid(unsafe_code)]
 
+use super::pagetable::{Attributes, PageTable, PageTableError, TableMemory};
 use super::PhysRange;
 use alloc::vec::Vec;
 
@@ -63,6 +64,25 @@ impl GuestRam {
     /// The banks, lowest IPA first.
     pub fn banks(&self) -> &[RamBank] {
         &self.banks
+    }
+
+    /// Maps every bank into the stage-2 `table` (IPA to host, with the largest blocks both
+    /// addresses allow): the CPU's stage 2 and the SMMU's DMA view are built the same way.
+    pub fn map_into(
+        &self,
+        table: &mut PageTable,
+        mem: &mut impl TableMemory,
+        attrs: Attributes,
+    ) -> Result<(), PageTableError> {
+        self.banks.iter().try_for_each(|bank| {
+            table.map(
+                mem,
+                bank.ipa.start,
+                bank.host_start,
+                bank.ipa.size_bytes,
+                attrs,
+            )
+        })
     }
 
     /// The IPA range of the lowest bank (where the kernel, initrd and DT go); empty if none.

@@ -121,17 +121,8 @@ pub fn attach(
     let layout = Stage2Layout::from_pa_range(shared_pa_range(smmu));
     let mut mem = HeapTables::device_walked(smmu.coherent);
     let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(DmaError::Table)?;
-    for bank in ram.banks() {
-        table
-            .map(
-                &mut mem,
-                bank.ipa.start,
-                bank.host_start,
-                bank.ipa.size_bytes,
-                Attributes::NORMAL_RW,
-            )
-            .map_err(DmaError::Table)?;
-    }
+    ram.map_into(&mut table, &mut mem, Attributes::NORMAL_RW)
+        .map_err(DmaError::Table)?;
     if let Some(doorbell) = doorbell {
         // Identity: devices are programmed with the doorbell's physical address.
         let page = doorbell & !(PAGE - 1);

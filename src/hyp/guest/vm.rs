@@ -330,17 +330,8 @@ fn build_stage2(ram: &GuestRam) -> Result<(PageTable, u64), VmError> {
     let layout = Stage2Layout::from_pa_range(cpu::pa_range());
     let mut mem = HeapTables::BUILDING;
     let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(VmError::Stage2)?;
-    for bank in ram.banks() {
-        table
-            .map(
-                &mut mem,
-                bank.ipa.start,
-                bank.host_start,
-                bank.ipa.size_bytes,
-                Attributes::NORMAL_RWX,
-            )
-            .map_err(VmError::Stage2)?;
-    }
+    ram.map_into(&mut table, &mut mem, Attributes::NORMAL_RWX)
+        .map_err(VmError::Stage2)?;
     Ok((table, layout.vtcr_el2()))
 }
 
