@@ -2,7 +2,8 @@
 
 use aarch64_cpu::registers::{
     CNTFRQ_EL0, CNTHCTL_EL2, CNTPCT_EL0, CNTP_CTL_EL0, CNTVOFF_EL2, CNTV_CTL_EL0, HCR_EL2,
-    ID_AA64MMFR0_EL1, MIDR_EL1, MPIDR_EL1, TPIDR_EL2, VMPIDR_EL2,
+    ID_AA64MMFR0_EL1, ID_AA64MMFR1_EL1, ID_AA64PFR0_EL1, MIDR_EL1, MPIDR_EL1, TPIDR_EL2,
+    VMPIDR_EL2,
 };
 use core::arch::asm;
 use tock_registers::interfaces::{Readable, Writeable};
@@ -84,6 +85,17 @@ pub fn delay_ms(ms: u64) {
 /// ID_AA64MMFR0_EL1.PARange: the physical address size this CPU supports.
 pub fn pa_range() -> u8 {
     (ID_AA64MMFR0_EL1.get() & 0xf) as u8
+}
+
+/// The boot CPU's level and ID registers, for `sluice::board::check` (readable at EL1 too, so
+/// that a wrong entry level can be reported).
+pub fn board_features(current_el: u64) -> sluice::board::CpuFeatures {
+    sluice::board::CpuFeatures {
+        current_el: current_el as u8,
+        id_aa64pfr0: ID_AA64PFR0_EL1.get(),
+        id_aa64mmfr0: ID_AA64MMFR0_EL1.get(),
+        id_aa64mmfr1: ID_AA64MMFR1_EL1.get(),
+    }
 }
 
 /// Sleeps until an event (SEV from another CPU, or an interrupt becoming pending).

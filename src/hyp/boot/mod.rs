@@ -7,6 +7,7 @@
 use crate::arch::{cpu, uart};
 use crate::hyp::guest::{reboot, run, table};
 use crate::hyp::leaf::{canary, console, heap, stop};
+use sluice::board::{self, MsiSupport};
 use sluice::platform::{self, Platform};
 
 mod guests;
@@ -37,12 +38,14 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     console::init(unsafe { uart::Pl011::new(platform.uart.base.start as usize) });
     console::init_log(log::LevelFilter::Info);
     stop::set_firmware_conduit(platform.psci.method);
-    if current_el != 2 {
-        stop::fatal(format_args!(
-            "entered at EL{current_el}; sluice must be started at EL2 (enable virtualization)"
-        ));
-    }
+    // Before any GIC system register or EL2 translation is touched.
+    let shape = board::check(&cpu::board_features(current_el), &platform)
+        .unwrap_or_else(|missing| stop::fatal(format_args!("cannot run on this board: {missing}")));
     banner(&platform);
+    log::info!("{shape}");
+    if let Some(reason) = MsiSupport::of(&platform).unavailable_reason() {
+        log::warn!("{reason}");
+    }
     let host = host::init(platform, dtb_phys as u64, load_phys as u64)
         .unwrap_or_else(|e| stop::fatal(format_args!("{e}")));
     canary::plant();
