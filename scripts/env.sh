@@ -18,6 +18,9 @@ SLUICE_KERNEL_ROOT=$SLUICE_CACHE/rootfs-kernel
 SLUICE_IMAGE_612=$SLUICE_CACHE/Image-6.12
 SLUICE_KERNEL_ROOT_612=$SLUICE_CACHE/rootfs-kernel-6.12
 SLUICE_INITRAMFS_612=$SLUICE_ROOT/target/initramfs-6.12.cpio.gz
+# Debian's u-boot-qemu qemu_arm64 build (run.sh --boot uboot), and the boot disk
+# scripts/mkbootdisk.sh writes for it.
+SLUICE_UBOOT=$SLUICE_CACHE/u-boot-qemu_arm64.bin
 QEMU=${QEMU:-qemu-system-aarch64}
 
 # The EL2 image is built by Debian's rustc-web/cargo-web (1.96, with rust-web-src for

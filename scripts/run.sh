@@ -5,7 +5,8 @@
 #                  [--smp N] [--mem SIZE]
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
-#                  [--guests two] [--guest-append NAME=ARGS]... [-- EXTRA QEMU ARGS...]
+#                  [--guests two] [--guest-append NAME=ARGS]... [--boot kernel|uboot]
+#                  [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
 #                      modules: 6.1 (bookworm, the default) or 6.12 (bookworm-backports)
@@ -37,6 +38,14 @@
 #                      "(net0) " or "(net1) "; Ctrl-A three times moves the input focus.
 #   --guest-append NAME=ARGS  with --guests: added to guest NAME's command line only (after
 #                      --append's); repeatable, e.g. --guest-append net0=sluice.reboots=10
+#   --boot HOW         kernel (default): QEMU loads sluice (-kernel) and the guest's images
+#                      (guest-loader); uboot: as on a board, Debian's U-Boot (u-boot-qemu) is
+#                      the firmware (-bios, at EL2) and boots from an NVMe disk that
+#                      scripts/mkbootdisk.sh writes (sluice, kernel, initrd, boot.scr): the
+#                      script brings the first NIC up with dhcp, loads the images, adds the
+#                      /chosen module (or guest) nodes with fdt commands and booti's sluice. The
+#                      NIC and the disk reach sluice as U-Boot left them; the disk is one more
+#                      endpoint (after the NICs) that the guest gets unless --pci says otherwise
 #   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
 #                      adds properties to run.sh's own (e.g. -- -machine mte=on)
 #
@@ -52,7 +61,7 @@ source "$(dirname "$0")/env.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-kernel="" initrd="" guest_kernel=6.1 guests=""
+kernel="" initrd="" guest_kernel=6.1 guests="" boot=kernel
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
 nics=() pcis=() extra=() guest_appends=()
@@ -75,6 +84,7 @@ while [ $# -gt 0 ]; do
         --no-guest) no_guest=1; shift ;;
         --guests) need_value "$@"; guests=$2; shift 2 ;;
         --guest-append) need_value "$@"; guest_appends+=("$2"); shift 2 ;;
+        --boot) need_value "$@"; boot=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
@@ -110,6 +120,11 @@ for ga in "${guest_appends[@]}"; do
     [ -n "$guests" ] || die "--guest-append needs --guests"
     [[ "$ga" =~ ^(net0|net1)=. ]] || die "--guest-append must be net0=ARGS or net1=ARGS, got '$ga'"
 done
+case "$boot" in
+    kernel) ;;
+    uboot) [ "$native" = 0 ] && [ "$no_guest" = 0 ] || die "--boot uboot cannot go with --native or --no-guest" ;;
+    *) die "--boot must be kernel or uboot, got '$boot'" ;;
+esac
 # The demo is a guest with a passed-through NIC.
 [ ${#nics[@]} -gt 0 ] || nics=(e1000e)
 for bdf in "${pcis[@]}"; do
@@ -156,11 +171,27 @@ done
 [[ " ${nics[*]} " =~ \ (e1000e|virtio)\  ]] || qemu_args+=(-nic none)
 
 bootargs="console=ttyAMA0${append:+ $append}"
+
+# --boot uboot: the boot disk, with --guests two the same guests as below (by CPU count).
+uboot_disk() { # DISK
+    local args=(--output "$1" --hypervisor "$SLUICE_IMAGE" --kernel "$kernel" --initrd "$initrd"
+        --bootargs "$bootargs" --dhcp 52:54:00:12:34:56) ga
+    [ ${#pcis[@]} = 0 ] || args+=(--hyp-bootargs "sluice.pci=$(IFS=,; echo "${pcis[*]}")")
+    if [ -n "$guests" ]; then
+        args+=(--guest net0:1:00:01.0 --guest net1:1:00:02.0:256)
+        for ga in "${guest_appends[@]}"; do args+=(--guest-bootargs "$ga"); done
+    fi
+    "$SLUICE_ROOT/scripts/mkbootdisk.sh" "${args[@]}" || die "mkbootdisk.sh failed"
+}
 if [ "$native" = 1 ]; then
     # The baseline runs on the same machine as sluice (EL2 present) but keeps the kernel at
     # EL1 with nothing at EL2 (no VHE, no KVM) and no IOMMU translation in the way.
     bootargs="$bootargs id_aa64mmfr1.vh=0 kvm-arm.mode=none"
     qemu_args+=(-kernel "$kernel" -initrd "$initrd" -append "$bootargs")
+elif [ "$boot" = uboot ]; then
+    uboot_disk "$tmp/boot.img"
+    qemu_args+=(-bios "$SLUICE_UBOOT" -drive "if=none,id=bootdisk,format=raw,file=$tmp/boot.img"
+        -device "nvme,serial=sluiceboot,drive=bootdisk")
 else
     qemu_args+=(-kernel "$SLUICE_IMAGE")
     if [ ${#pcis[@]} -gt 0 ]; then
@@ -179,7 +210,7 @@ else
 fi
 
 # --guests: the machine's own tree (guest-loader modules included), then guest nodes in it.
-if [ -n "$guests" ]; then
+if [ -n "$guests" ] && [ "$boot" = kernel ]; then
     "$QEMU" "${qemu_args[@]}" "${extra[@]}" -machine dumpdtb="$tmp/base.dtb" >/dev/null 2>&1 ||
         [ -s "$tmp/base.dtb" ] || die "QEMU dumped no device tree"
     kernel_mod=$(printf 0x%x:%d "$kernel_addr" "$(stat -L -c %s "$kernel")")

@@ -6,12 +6,14 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
-HOST_PACKAGES=(rustc-web rust-web-src cargo-web lld llvm cpio device-tree-compiler gdb-multiarch xz-utils python3 kmod)
+HOST_PACKAGES=(rustc-web rust-web-src cargo-web lld llvm cpio device-tree-compiler gdb-multiarch xz-utils python3 kmod
+    mtools u-boot-tools fdisk)
 
 have_host_packages() {
     command -v "$QEMU" >/dev/null && "$QEMU" --version | grep -qE 'version (1[0-9]|[2-9][0-9])\.' &&
         [ -x "$TARGET_RUSTC" ] && [ -d /usr/lib/rustlib/src/rust ] && command -v ld.lld >/dev/null &&
-        command -v llvm-objcopy >/dev/null && command -v cpio >/dev/null && command -v dtc >/dev/null && command -v depmod >/dev/null
+        command -v llvm-objcopy >/dev/null && command -v cpio >/dev/null && command -v dtc >/dev/null && command -v depmod >/dev/null &&
+        command -v mformat >/dev/null && command -v mkimage >/dev/null && command -v sfdisk >/dev/null
 }
 
 install_host_packages() {
@@ -76,6 +78,23 @@ download_backports_kernel() {
     (cd "$debs" && guest_apt download "$kernel/bookworm-backports" >/dev/null)
 }
 
+# Debian's U-Boot for QEMU (u-boot-qemu, arch all): its qemu_arm64 u-boot.bin is the -bios of
+# run.sh --boot uboot.
+download_uboot() {
+    [ -f "$SLUICE_UBOOT" ] && return
+    local debs=$SLUICE_CACHE/debs
+    if ! ls "$debs"/u-boot-qemu_*.deb >/dev/null 2>&1; then
+        note "downloading Debian's u-boot-qemu"
+        guest_apt update -qq >/dev/null
+        (cd "$debs" && guest_apt download u-boot-qemu >/dev/null)
+    fi
+    rm -rf "$SLUICE_CACHE/u-boot.tmp"
+    dpkg -x "$debs"/u-boot-qemu_*.deb "$SLUICE_CACHE/u-boot.tmp"
+    cp "$SLUICE_CACHE/u-boot.tmp/usr/lib/u-boot/qemu_arm64/u-boot.bin" "$SLUICE_UBOOT.tmp"
+    rm -rf "$SLUICE_CACHE/u-boot.tmp"
+    mv "$SLUICE_UBOOT.tmp" "$SLUICE_UBOOT"
+}
+
 guest_apt_cache() {
     local apt=$SLUICE_CACHE/apt
     apt-cache -o APT::Architecture=arm64 -o APT::Architectures=arm64 -o Dir::State::Lists="$apt/lists" \
@@ -118,6 +137,7 @@ main() {
     install_host_packages
     download_guest_debs
     download_backports_kernel
+    download_uboot
     unpack_busybox
     unpack_kernel 'linux-image-6.1.0-*-arm64_*.deb' "$SLUICE_KERNEL_ROOT" "$SLUICE_CACHE/Image"
     unpack_kernel 'linux-image-6.12.*-arm64_*.deb' "$SLUICE_KERNEL_ROOT_612" "$SLUICE_IMAGE_612"
