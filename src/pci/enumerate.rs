@@ -37,6 +37,9 @@ pub struct HostFunction {
     /// The device number on the root bus that its INTx arrives through, and the pin there
     /// after swizzling across bridges (PCI-to-PCI Bridge 1.2, 9.1).
     pub root_intx: Option<(u8, u8)>,
+    /// The command register as sluice found it, before quiescing: what firmware (U-Boot, UEFI)
+    /// left enabled after using the device.
+    pub firmware_command: u16,
 }
 
 impl HostFunction {
@@ -49,6 +52,13 @@ impl HostFunction {
     pub fn is_assignable_endpoint(&self) -> bool {
         const BRIDGE_CLASS: u8 = 0x06;
         !self.is_bridge && self.base_class() != BRIDGE_CLASS
+    }
+
+    /// Whether firmware left this endpoint decoding or mastering: it may hold state (rings,
+    /// DMA addresses of firmware memory) that a reset should clear before a guest gets it.
+    pub fn left_enabled_by_firmware(&self) -> bool {
+        const ENABLES: u16 = regs::COMMAND_IO | regs::COMMAND_MEMORY | regs::COMMAND_MASTER;
+        self.is_assignable_endpoint() && self.firmware_command & ENABLES != 0
     }
 }
 
@@ -156,7 +166,8 @@ impl<C: ConfigAccess> Walk<'_, C> {
         let cfg = self.cfg;
         let header = cfg.read8(bdf, regs::HEADER_TYPE) & regs::HEADER_TYPE_MASK;
         let is_bridge = header == regs::HEADER_TYPE_BRIDGE;
-        let firmware_decode = cfg.read16(bdf, regs::COMMAND) & regs::COMMAND_MEMORY != 0;
+        let firmware_command = cfg.read16(bdf, regs::COMMAND);
+        let firmware_decode = firmware_command & regs::COMMAND_MEMORY != 0;
         cfg.write_command(bdf, regs::COMMAND_INTX_DISABLE);
         disable_msi(cfg, bdf);
         let bar_count = if is_bridge { 2 } else { BAR_COUNT };
@@ -180,6 +191,7 @@ impl<C: ConfigAccess> Walk<'_, C> {
             rom,
             interrupt_pin,
             root_intx,
+            firmware_command,
         });
         if is_bridge {
             self.bridge(bdf, path);

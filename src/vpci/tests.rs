@@ -73,6 +73,7 @@ pub(super) fn device() -> (FakeFunction, VirtualFunction) {
         rom: Some(bar(6, BarKind::Rom, 0x4_0000, 0x1004_0000, false)),
         interrupt_pin: 1,
         root_intx: Some((1, 1)),
+        firmware_command: 0,
     };
     let vf = VirtualFunction::new(&host, &hw);
     (hw, vf)
@@ -264,6 +265,7 @@ fn vendor_specific_capabilities_are_shown_read_only_with_their_own_length() {
         rom: None,
         interrupt_pin: 0,
         root_intx: None,
+        firmware_command: 0,
     };
     let mut vf = VirtualFunction::new(&host, &hw);
     assert_eq!(read(&vf, &hw, 0x40, 2), 0x5001);

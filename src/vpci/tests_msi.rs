@@ -109,6 +109,7 @@ fn device_with_msi() -> (FakeFunction, VirtualFunction) {
         rom: None,
         interrupt_pin: 1,
         root_intx: None,
+        firmware_command: 0,
     };
     let mut vf = VirtualFunction::new(&host, &hw);
     vf.offer_msi();
@@ -163,6 +164,7 @@ fn function_over(hw: &FakeFunction) -> VirtualFunction {
         rom: None,
         interrupt_pin: 1,
         root_intx: None,
+        firmware_command: 0,
     };
     VirtualFunction::new(&host, hw)
 }

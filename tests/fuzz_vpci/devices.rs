@@ -67,6 +67,7 @@ fn host_function(regs: &[u32; 1024], bars: Vec<Bar>, rom: Option<Bar>) -> HostFu
         rom,
         interrupt_pin: (regs[0x3c / 4] >> 8) as u8,
         root_intx: Some((1, 1)),
+        firmware_command: 0,
     }
 }
 

@@ -81,6 +81,7 @@ pub fn enumerate_hosts(hosts: &[PciHost]) -> Vec<HostBus> {
             for f in &functions {
                 log_function(f);
             }
+            take_over_from_firmware(&ecam, &functions);
             HostBus {
                 host: host.clone(),
                 ecam,
@@ -88,6 +89,21 @@ pub fn enumerate_hosts(hosts: &[PciHost]) -> Vec<HostBus> {
             }
         })
         .collect()
+}
+
+/// Resets every endpoint firmware left decoding or mastering (U-Boot's NIC after `dhcp`, the
+/// disk it booted from): enumeration already turned decode and bus mastering off and kept the
+/// firmware's BARs; the reset drops the rings and DMA addresses firmware programmed, so the
+/// guest's driver starts from the device's reset state as it would on a cold boot.
+fn take_over_from_firmware(ecam: &Ecam, functions: &[HostFunction]) {
+    for f in functions.iter().filter(|f| f.left_enabled_by_firmware()) {
+        log::info!(
+            "pci {}: left enabled by firmware (command {:#06x}): quiesced, BARs kept, resetting",
+            f.bdf,
+            f.firmware_command
+        );
+        super::reset::reset_function(ecam, functions, f.bdf);
+    }
 }
 
 fn windows_of(host: &PciHost) -> Windows {

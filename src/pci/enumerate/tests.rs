@@ -257,6 +257,37 @@ fn a_valid_firmware_assignment_is_kept() {
 }
 
 #[test]
+fn an_endpoint_firmware_left_mastering_is_quiesced_and_remembered_as_firmware_touched() {
+    let bus = qemu_like_bus();
+    let nic = Bdf::new(0, 1, 0);
+    bus.functions.borrow_mut().get_mut(&nic).unwrap().regs[1] =
+        u32::from(regs::COMMAND_MEMORY | regs::COMMAND_MASTER);
+    let found = enumerate(&bus, 0, 255, &mut windows());
+    assert_eq!(
+        found[1].firmware_command,
+        regs::COMMAND_MEMORY | regs::COMMAND_MASTER
+    );
+    assert!(found[1].left_enabled_by_firmware());
+    assert_eq!(
+        bus.reg(nic, 4) & 0xffff,
+        u32::from(regs::COMMAND_INTX_DISABLE)
+    );
+    assert!(!found[2].left_enabled_by_firmware());
+}
+
+#[test]
+fn a_host_bridge_left_enabled_is_not_counted_as_a_firmware_touched_endpoint() {
+    let bus = qemu_like_bus();
+    bus.functions
+        .borrow_mut()
+        .get_mut(&Bdf::new(0, 0, 0))
+        .unwrap()
+        .regs[1] = u32::from(regs::COMMAND_MEMORY);
+    let found = enumerate(&bus, 0, 255, &mut windows());
+    assert!(!found[0].left_enabled_by_firmware());
+}
+
+#[test]
 fn swizzle_rotates_per_bridge_level() {
     assert_eq!(swizzle(&[], 5, 1), (5, 1));
     assert_eq!(swizzle(&[2], 1, 4), (2, 1));

@@ -133,6 +133,7 @@ fn function(bdf: Bdf, is_bridge: bool) -> HostFunction {
         rom: None,
         interrupt_pin: 0,
         root_intx: None,
+        firmware_command: 0,
     }
 }
 
