@@ -28,4 +28,25 @@ test_uboot_boot() {
     return $ok
 }
 
+# Several guests through U-Boot: the boot script writes one "sluice,guest" node per guest (with
+# its own module nodes) by fdt commands; each guest fetches through its own NIC, both of which
+# U-Boot probed.
+test_uboot_two_guests() {
+    local log=$1 ok=0 pair name driver
+    start_http_server
+    $RUN --timeout 400 --boot uboot --guests two --append "sluice.fetch=http://10.0.2.2:$http_port/blob" \
+        >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    check_uboot_handover "$log" || ok=1
+    for pair in net0:e1000e net1:virtio_net; do
+        name=${pair%%:*} driver=${pair#*:}
+        expect_line "$log" "^\\($name\\) sluice-demo: fetch eth[0-9] \\($driver\\) bytes=$FETCH_BYTES md5=$http_md5 " \
+            "$name fetch through its $driver with the right md5" || ok=1
+    done
+    expect_line "$log" '^\[sluice\] guest net1: 1 vCPUs, RAM 256 MiB' "guest 1 built with its 256 MiB" || ok=1
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
 scenario uboot_boot full
+scenario uboot_two_guests full
