@@ -193,9 +193,42 @@ pub fn stride_bytes(typer: u64) -> usize {
     }
 }
 
+/// What a redistributor's LPIs need before sluice installs its own tables, from GICR_CTLR as
+/// firmware left it (IHI 0069 12.11.2: GICR_PROPBASER and GICR_PENDBASER are UNPREDICTABLE to
+/// write while EnableLPIs is 1, and EnableLPIs can only go back to 0 when CES says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LpiTakeover {
+    /// LPIs are off: program the tables and enable.
+    Fresh,
+    /// Firmware (or an earlier kernel) left LPIs on and the GIC can clear them: clear
+    /// EnableLPIs, wait for RWP to drop, then as `Fresh`.
+    DisableFirst,
+    /// LPIs are on for good (CES = 0): sluice cannot install its tables on this CPU.
+    Stuck,
+}
+
+/// The takeover a redistributor needs given its GICR_CTLR value.
+pub fn lpi_takeover(ctlr: u32) -> LpiTakeover {
+    if !GICR_CTLR::EnableLPIs.is_set(ctlr) {
+        LpiTakeover::Fresh
+    } else if GICR_CTLR::CES.is_set(ctlr) {
+        LpiTakeover::DisableFirst
+    } else {
+        LpiTakeover::Stuck
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lpis_left_on_by_firmware_are_cleared_first_only_when_the_gic_allows_it() {
+        assert_eq!(lpi_takeover(0), LpiTakeover::Fresh);
+        assert_eq!(lpi_takeover(0b0110), LpiTakeover::Fresh);
+        assert_eq!(lpi_takeover(0b0011), LpiTakeover::DisableFirst);
+        assert_eq!(lpi_takeover(0b0001), LpiTakeover::Stuck);
+    }
     use tock_registers::interfaces::Readable;
     use tock_registers::registers::InMemoryRegister;
 

@@ -17,7 +17,8 @@ use aarch64_cpu::registers::{
 use core::arch::asm;
 use sluice::gicv3::dist::{self as gicd, GICD_CTLR, GICD_TYPER};
 use sluice::gicv3::redist::{
-    self as gicr, GICR_CTLR, GICR_PENDBASER, GICR_PROPBASER, GICR_TYPER, GICR_WAKER,
+    self as gicr, lpi_takeover, LpiTakeover, GICR_CTLR, GICR_PENDBASER, GICR_PROPBASER, GICR_TYPER,
+    GICR_WAKER,
 };
 use sluice::gicv3::{cpuif, mpidr_to_affinity32};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
@@ -25,6 +26,8 @@ use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 /// Priority sluice gives every physical interrupt it enables (all equal: no preemption at EL2,
 /// which runs with interrupts masked anyway).
 const DEFAULT_PRIORITY: u8 = 0xa0;
+/// How long clearing EnableLPIs may take to complete (RWP); longer is a broken GIC.
+const LPI_DISABLE_TIMEOUT_MS: u64 = 100;
 
 /// INTIDs 1020..=1023 are special (1023: nothing pending); LPIs start at 8192.
 pub const SPECIAL_INTIDS: core::ops::RangeInclusive<u32> = 1020..=1023;
@@ -193,7 +196,39 @@ impl Redistributor {
     /// Gives this redistributor the LPI property table (shared by all) and its own pending
     /// table, then enables LPIs (IHI 0069 12.11.2, 12.11.29-30). Tables are inner-shareable,
     /// write-back cacheable heap memory; the pending table is zeroed (PTZ).
-    pub fn enable_lpis(&self, prop_phys: u64, id_bits: u32, pend_phys: u64) {
+    /// LPIs that firmware left enabled are turned off first when GICR_CTLR.CES allows it
+    /// (`lpi_takeover`); otherwise nothing is written and the reason is returned.
+    pub fn enable_lpis(
+        &self,
+        prop_phys: u64,
+        id_bits: u32,
+        pend_phys: u64,
+    ) -> Result<(), &'static str> {
+        let ctlr = self.regs.read32(gicr::GICR_CTLR);
+        match lpi_takeover(ctlr) {
+            LpiTakeover::Fresh => {}
+            LpiTakeover::Stuck => {
+                return Err(
+                    "LPIs left enabled by firmware and GICR_CTLR.CES = 0 (cannot be turned off)",
+                )
+            }
+            LpiTakeover::DisableFirst => {
+                self.regs
+                    .write32(gicr::GICR_CTLR, GICR_CTLR::EnableLPIs::CLEAR.modify(ctlr));
+                let off = super::cpu::spin_while(LPI_DISABLE_TIMEOUT_MS, || {
+                    GICR_CTLR::RWP.is_set(self.regs.read32(gicr::GICR_CTLR))
+                });
+                if !off {
+                    return Err(
+                        "LPIs left enabled by firmware did not turn off (GICR_CTLR.RWP stuck)",
+                    );
+                }
+                log::info!(
+                    "redistributor {:#x}: LPIs left enabled by firmware turned off",
+                    self.base()
+                );
+            }
+        }
         let propbaser = GICR_PROPBASER::Physical_Address.val(prop_phys >> 12)
             + GICR_PROPBASER::Shareability::InnerShareable
             + GICR_PROPBASER::InnerCache::NormalWaRaWb
@@ -207,6 +242,7 @@ impl Redistributor {
         let ctlr = self.regs.read32(gicr::GICR_CTLR);
         self.regs
             .write32(gicr::GICR_CTLR, GICR_CTLR::EnableLPIs::SET.modify(ctlr));
+        Ok(())
     }
 
     /// Physical address of this redistributor's RD_base frame.

@@ -252,11 +252,15 @@ pub fn init_this_cpu(host: &Host, cpu_index: usize) -> gic::Redistributor {
         redist.enable_private(intid);
     }
     if let Some(its) = &host.its {
-        redist.enable_lpis(
+        if let Err(why) = redist.enable_lpis(
             its.prop_table,
             its::LPI_ID_BITS,
             PhysicalIts::new_pending_table(),
-        );
+        ) {
+            stop::fatal(format_args!(
+                "CPU {cpu_index}: cannot take over the GIC redistributor's LPIs: {why}"
+            ));
+        }
     }
     cpu::configure_guest_traps();
     redist
