@@ -48,8 +48,19 @@ test_shape_no_highmem() {
     return $ok
 }
 
+# A GICv2 machine: refused at once with a line naming GICv3 (the EL2 and PA-size refusals are
+# host-tested in src/board.rs; not_at_el2 boots with virtualization=off).
+test_shape_gicv2_refused() {
+    local log=$1 ok=0 rc
+    $RUN --timeout 60 -- -machine gic-version=2 >"$log" 2>&1; rc=$?
+    [ "$rc" = 3 ] || { echo "  run.sh exit status $rc, expected 3 (fatal)"; ok=1; }
+    expect_line "$log" '^\[sluice\] FATAL: .*no GICv3' "refusal naming GICv3" || ok=1
+    return $ok
+}
+
 scenario shape_a53 full
 scenario shape_a72 full
 scenario shape_n1 full
 scenario shape_no_its full
 scenario shape_no_highmem full
+scenario shape_gicv2_refused full
