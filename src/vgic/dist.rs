@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use super::irq::Irq;
+use super::owned::{ForeignSpiWrite, SpiSet};
 use super::{Kick, Result, Vgic, VgicAccessError, IIDR, PIDR2_GICV3, PRIVATE_IRQS};
 use crate::gicv3::dist::{self as gicd, GICD_CTLR, GICD_IROUTER, GICD_TYPER};
 use crate::gicv3::PIDR2;
@@ -120,7 +121,7 @@ impl Vgic {
                 return Some(Err(refuse(offset, width)));
             }
             let value = (0..32u32)
-                .filter(|b| valid.contains(&(word as u32 * 32 + b)))
+                .filter(|b| self.shows(&valid, word as u32 * 32 + b))
                 .filter(|&b| {
                     self.irq(vcpu, word as u32 * 32 + b)
                         .is_some_and(|i| read_bit(reg, i))
@@ -133,7 +134,7 @@ impl Vgic {
                 let first = (offset as usize - gicd::GICD_IPRIORITYR) as u32;
                 let bytes = (0..width as u32).map(|i| {
                     let intid = first + i;
-                    let p = if valid.contains(&intid) {
+                    let p = if self.shows(&valid, intid) {
                         self.irq(vcpu, intid).map_or(0, |irq| irq.priority)
                     } else {
                         0
@@ -145,7 +146,7 @@ impl Vgic {
             gicd::GICD_ICFGR..gicd::GICD_IGRPMODR if word_ok => {
                 let first = ((offset as usize - gicd::GICD_ICFGR) / 4) as u32 * 16;
                 let value = (0..16u32)
-                    .filter(|i| valid.contains(&(first + i)))
+                    .filter(|i| self.shows(&valid, first + i))
                     .filter(|&i| self.irq(vcpu, first + i).is_some_and(|irq| irq.edge))
                     .fold(0u64, |acc, i| acc | 2 << (2 * i));
                 Some(Ok(value))
@@ -174,7 +175,9 @@ impl Vgic {
             if !word_ok {
                 return Some(Err(refuse(offset, width)));
             }
-            for b in (0..32u32).filter(|b| valid.contains(&(word as u32 * 32 + b))) {
+            self.note_foreign(reg, word as u32 * 32, value, &valid);
+            let shown = self.shown_mask(&valid, word as u32 * 32, 32);
+            for b in (0..32u32).filter(|b| shown & (1 << b) != 0) {
                 let intid = word as u32 * 32 + b;
                 let set = value & (1 << b) != 0;
                 let Some(irq) = self.irq_mut(vcpu, intid) else {
@@ -195,7 +198,8 @@ impl Vgic {
         match offset as usize {
             gicd::GICD_IPRIORITYR..gicd::GICD_ITARGETSR if width == 1 || word_ok => {
                 let first = (offset as usize - gicd::GICD_IPRIORITYR) as u32;
-                for i in (0..width as u32).filter(|i| valid.contains(&(first + i))) {
+                let shown = self.shown_mask(&valid, first, width as u32);
+                for i in (0..width as u32).filter(|i| shown & (1 << i) != 0) {
                     if let Some(irq) = self.irq_mut(vcpu, first + i) {
                         irq.priority = (value >> (8 * i)) as u8 & mask;
                     }
@@ -205,7 +209,8 @@ impl Vgic {
             gicd::GICD_ICFGR..gicd::GICD_IGRPMODR if word_ok => {
                 let first = ((offset as usize - gicd::GICD_ICFGR) / 4) as u32 * 16;
                 // SGIs are always edge-triggered; their ICFGR bits are read-only.
-                for i in (0..16u32).filter(|i| valid.contains(&(first + i)) && first + i >= 16) {
+                let shown = self.shown_mask(&valid, first, 16);
+                for i in (0..16u32).filter(|i| shown & (1 << i) != 0 && first + i >= 16) {
                     if let Some(irq) = self.irq_mut(vcpu, first + i) {
                         irq.edge = value & (2 << (2 * i)) != 0;
                     }
@@ -269,7 +274,7 @@ impl Vgic {
 
     /// GICD_TYPER: SPI lines, vCPUs (legacy CPUNumber), and LPI support.
     fn dist_typer(&self) -> u32 {
-        let lines = (self.cfg.spi_count + PRIVATE_IRQS) / 32 - 1;
+        let lines = self.owned.spis_needed(self.cfg.spi_count) / 32;
         let cpus = (self.vcpu_count().saturating_sub(1)).min(7) as u32;
         let ids = if self.has_lpis() {
             GICD_TYPER::LPIS::SET + GICD_TYPER::IDbits.val(TYPER_LPI_ID_BITS)
@@ -285,7 +290,7 @@ impl Vgic {
 
     fn irouter_intid(&self, offset: u64) -> Option<u32> {
         let intid = ((offset - IROUTER.start) / 8) as u32;
-        self.spi_range().contains(&intid).then_some(intid)
+        (self.spi_range().contains(&intid) && self.owned.contains(intid)).then_some(intid)
     }
 
     fn irouter_read(&self, offset: u64, width: u8) -> Result<u64> {
@@ -308,6 +313,10 @@ impl Vgic {
             + GICD_IROUTER::Aff1::SET
             + GICD_IROUTER::Aff0::SET;
         let Some(intid) = self.irouter_intid(offset & !7) else {
+            let intid = ((offset - IROUTER.start) / 8) as u32;
+            if value != 0 && self.spi_range().contains(&intid) {
+                self.record_foreign("GICD_IROUTER", intid, 1);
+            }
             return Ok(Kick::NONE);
         };
         let old = self.irq(0, intid).map_or(0, |irq| irq.route);
@@ -322,6 +331,72 @@ impl Vgic {
             irq.route = new;
         }
         Ok(before.union(self.kick_for(0, intid)))
+    }
+
+    /// Whether the guest sees interrupt `intid` of an access whose register covers `valid`:
+    /// its private interrupts, and of the SPIs only those it owns.
+    fn shows(&self, valid: &Range<u32>, intid: u32) -> bool {
+        valid.contains(&intid) && (intid < PRIVATE_IRQS || self.owned.contains(intid))
+    }
+
+    /// Of the `count` (at most 32) interrupts from `first`, those the guest sees, one bit each.
+    fn shown_mask(&self, valid: &Range<u32>, first: u32, count: u32) -> u32 {
+        (0..count.min(32))
+            .filter(|&i| self.shows(valid, first + i))
+            .fold(0, |mask, i| mask | 1 << i)
+    }
+
+    /// A write of `value` to the bit-array word whose first INTID is `first`: remembers an
+    /// attempt to enable, pend or activate SPIs the guest does not own (clearing them, or
+    /// setting their group, is what a guest's start-up does to every line: not reported).
+    fn note_foreign(&mut self, reg: BitReg, first: u32, value: u64, valid: &Range<u32>) {
+        let register = match reg {
+            BitReg::SetEnable => "GICD_ISENABLER",
+            BitReg::SetPending => "GICD_ISPENDR",
+            BitReg::SetActive => "GICD_ISACTIVER",
+            _ => return,
+        };
+        let foreign = (0..32u32).filter(|&b| {
+            let intid = first + b;
+            value & (1 << b) != 0 && intid >= PRIVATE_IRQS && valid.contains(&intid)
+        });
+        let foreign = foreign.filter(|&b| !self.owned.contains(first + b));
+        let mut count = 0;
+        let mut lowest = None;
+        for b in foreign {
+            lowest.get_or_insert(first + b);
+            count += 1;
+        }
+        if let Some(intid) = lowest {
+            self.record_foreign(register, intid, count);
+        }
+    }
+
+    fn record_foreign(&mut self, register: &'static str, intid: u32, count: u32) {
+        if self.foreign_write.is_none() {
+            self.foreign_write = Some(ForeignSpiWrite {
+                intid,
+                register,
+                count,
+            });
+        }
+    }
+
+    /// The first write since the last call that tried to enable, pend, activate or route an
+    /// SPI the guest does not own (it was ignored): for the hypervisor to log.
+    pub fn take_foreign_spi_write(&mut self) -> Option<ForeignSpiWrite> {
+        self.foreign_write.take()
+    }
+
+    /// Shows the guest only the SPIs in `owned` (others: RAZ/WI), and GICD_TYPER only as many
+    /// lines as they need.
+    pub fn restrict_spis(&mut self, owned: SpiSet) {
+        self.owned = owned;
+    }
+
+    /// Whether the guest owns SPI `intid`.
+    pub fn owns_spi(&self, intid: u32) -> bool {
+        self.spi_range().contains(&intid) && self.owned.contains(intid)
     }
 
     /// Whether a group is enabled in GICD_CTLR.
