@@ -280,7 +280,7 @@ check_net1_fetched() { # LOG
 
 # Boot 2 (see test_cross_guest_probes): the bare-metal net0 floods SGIs while net1 fetches.
 check_sgi_probe() { # LOG
-    local log=$1 ok=0 image secs=${SLUICE_PROBE_SECS:-60} first_start last_fetch flood_end
+    local log=$1 ok=0 image secs=${SLUICE_PROBE_SECS:-90} first_start last_fetch flood_end
     image=$(scripts/mkvcputest.sh) || return 1
     $RUN --timeout 400 --guests two --guest-image "net0=$image" \
         --guest-append "net0=vcputest.probe=$secs vcputest.probespi=$NET1_SPI" \

@@ -148,3 +148,18 @@ fn another_guests_line_cannot_be_raised_through_this_vgic() {
     assert_eq!(g.inject_edge(0, 37), Kick::NONE);
     assert_eq!(g.set_spi_level(33, true), Kick::vcpu(0));
 }
+
+#[test]
+fn sgis_of_a_one_vcpu_guest_to_every_other_pe_or_to_aff0_1_reach_nobody() {
+    let mut g = guest();
+    for intid in 0..16u64 {
+        assert_eq!(g.send_sgi(0, 1 << 40 | intid << 24), Kick::NONE, "IRM=1");
+        assert_eq!(g.send_sgi(0, intid << 24 | 1 << 1), Kick::NONE, "Aff0 1");
+        assert_eq!(
+            g.send_sgi(0, intid << 24 | 0xfffe),
+            Kick::NONE,
+            "every Aff0 but 0"
+        );
+    }
+    assert_eq!(g.send_sgi(0, 9 << 24 | 1), Kick::vcpu(0), "itself");
+}
