@@ -3,7 +3,6 @@
 #![forbid(unsafe_code)]
 
 use super::irq::Irq;
-use super::owned::{ForeignSpiWrite, SpiSet};
 use super::{Kick, Result, Vgic, VgicAccessError, IIDR, PIDR2_GICV3, PRIVATE_IRQS};
 use crate::gicv3::dist::{self as gicd, GICD_CTLR, GICD_IROUTER, GICD_TYPER};
 use crate::gicv3::PIDR2;
@@ -24,7 +23,7 @@ fn ctlr_writable() -> FieldValue<u32, GICD_CTLR::Register> {
 
 /// Which bit array an offset falls in.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum BitReg {
+pub(super) enum BitReg {
     Group,
     SetEnable,
     ClearEnable,
@@ -225,7 +224,7 @@ impl Vgic {
         }
     }
 
-    fn spi_range(&self) -> Range<u32> {
+    pub(super) fn spi_range(&self) -> Range<u32> {
         PRIVATE_IRQS..PRIVATE_IRQS + self.cfg.spi_count
     }
 
@@ -331,72 +330,6 @@ impl Vgic {
             irq.route = new;
         }
         Ok(before.union(self.kick_for(0, intid)))
-    }
-
-    /// Whether the guest sees interrupt `intid` of an access whose register covers `valid`:
-    /// its private interrupts, and of the SPIs only those it owns.
-    fn shows(&self, valid: &Range<u32>, intid: u32) -> bool {
-        valid.contains(&intid) && (intid < PRIVATE_IRQS || self.owned.contains(intid))
-    }
-
-    /// Of the `count` (at most 32) interrupts from `first`, those the guest sees, one bit each.
-    fn shown_mask(&self, valid: &Range<u32>, first: u32, count: u32) -> u32 {
-        (0..count.min(32))
-            .filter(|&i| self.shows(valid, first + i))
-            .fold(0, |mask, i| mask | 1 << i)
-    }
-
-    /// A write of `value` to the bit-array word whose first INTID is `first`: remembers an
-    /// attempt to enable, pend or activate SPIs the guest does not own (clearing them, or
-    /// setting their group, is what a guest's start-up does to every line: not reported).
-    fn note_foreign(&mut self, reg: BitReg, first: u32, value: u64, valid: &Range<u32>) {
-        let register = match reg {
-            BitReg::SetEnable => "GICD_ISENABLER",
-            BitReg::SetPending => "GICD_ISPENDR",
-            BitReg::SetActive => "GICD_ISACTIVER",
-            _ => return,
-        };
-        let foreign = (0..32u32).filter(|&b| {
-            let intid = first + b;
-            value & (1 << b) != 0 && intid >= PRIVATE_IRQS && valid.contains(&intid)
-        });
-        let foreign = foreign.filter(|&b| !self.owned.contains(first + b));
-        let mut count = 0;
-        let mut lowest = None;
-        for b in foreign {
-            lowest.get_or_insert(first + b);
-            count += 1;
-        }
-        if let Some(intid) = lowest {
-            self.record_foreign(register, intid, count);
-        }
-    }
-
-    fn record_foreign(&mut self, register: &'static str, intid: u32, count: u32) {
-        if self.foreign_write.is_none() {
-            self.foreign_write = Some(ForeignSpiWrite {
-                intid,
-                register,
-                count,
-            });
-        }
-    }
-
-    /// The first write since the last call that tried to enable, pend, activate or route an
-    /// SPI the guest does not own (it was ignored): for the hypervisor to log.
-    pub fn take_foreign_spi_write(&mut self) -> Option<ForeignSpiWrite> {
-        self.foreign_write.take()
-    }
-
-    /// Shows the guest only the SPIs in `owned` (others: RAZ/WI), and GICD_TYPER only as many
-    /// lines as they need.
-    pub fn restrict_spis(&mut self, owned: SpiSet) {
-        self.owned = owned;
-    }
-
-    /// Whether the guest owns SPI `intid`.
-    pub fn owns_spi(&self, intid: u32) -> bool {
-        self.spi_range().contains(&intid) && self.owned.contains(intid)
     }
 
     /// Whether a group is enabled in GICD_CTLR.

@@ -7,8 +7,10 @@
 //! there were several guests.
 #![forbid(unsafe_code)]
 
-use super::PRIVATE_IRQS;
+use super::dist::BitReg;
+use super::{Vgic, PRIVATE_IRQS};
 use alloc::vec::Vec;
+use core::ops::Range;
 
 /// A set of SPI INTIDs (32..1019).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +104,75 @@ pub struct ForeignSpiWrite {
     pub register: &'static str,
     /// SPIs the write named that the guest does not own.
     pub count: u32,
+}
+
+/// The ownership checks of the distributor's registers (`dist`).
+impl Vgic {
+    /// Whether the guest sees interrupt `intid` of an access whose register covers `valid`:
+    /// its private interrupts, and of the SPIs only those it owns.
+    pub(super) fn shows(&self, valid: &Range<u32>, intid: u32) -> bool {
+        valid.contains(&intid) && (intid < PRIVATE_IRQS || self.owned.contains(intid))
+    }
+
+    /// Of the `count` (at most 32) interrupts from `first`, those the guest sees, one bit each.
+    pub(super) fn shown_mask(&self, valid: &Range<u32>, first: u32, count: u32) -> u32 {
+        (0..count.min(32))
+            .filter(|&i| self.shows(valid, first + i))
+            .fold(0, |mask, i| mask | 1 << i)
+    }
+
+    /// A write of `value` to the bit-array word whose first INTID is `first`: remembers an
+    /// attempt to enable, pend or activate SPIs the guest does not own (clearing them, or
+    /// setting their group, is what a guest's start-up does to every line: not reported).
+    pub(super) fn note_foreign(&mut self, reg: BitReg, first: u32, value: u64, valid: &Range<u32>) {
+        let register = match reg {
+            BitReg::SetEnable => "GICD_ISENABLER",
+            BitReg::SetPending => "GICD_ISPENDR",
+            BitReg::SetActive => "GICD_ISACTIVER",
+            _ => return,
+        };
+        let foreign = (0..32u32).filter(|&b| {
+            let intid = first + b;
+            value & (1 << b) != 0 && intid >= PRIVATE_IRQS && valid.contains(&intid)
+        });
+        let foreign = foreign.filter(|&b| !self.owned.contains(first + b));
+        let mut count = 0;
+        let mut lowest = None;
+        for b in foreign {
+            lowest.get_or_insert(first + b);
+            count += 1;
+        }
+        if let Some(intid) = lowest {
+            self.record_foreign(register, intid, count);
+        }
+    }
+
+    pub(super) fn record_foreign(&mut self, register: &'static str, intid: u32, count: u32) {
+        if self.foreign_write.is_none() {
+            self.foreign_write = Some(ForeignSpiWrite {
+                intid,
+                register,
+                count,
+            });
+        }
+    }
+
+    /// The first write since the last call that tried to enable, pend, activate or route an
+    /// SPI the guest does not own (it was ignored): for the hypervisor to log.
+    pub fn take_foreign_spi_write(&mut self) -> Option<ForeignSpiWrite> {
+        self.foreign_write.take()
+    }
+
+    /// Shows the guest only the SPIs in `owned` (others: RAZ/WI), and GICD_TYPER only as many
+    /// lines as they need.
+    pub fn restrict_spis(&mut self, owned: SpiSet) {
+        self.owned = owned;
+    }
+
+    /// Whether the guest owns SPI `intid`.
+    pub fn owns_spi(&self, intid: u32) -> bool {
+        self.spi_range().contains(&intid) && self.owned.contains(intid)
+    }
 }
 
 #[cfg(test)]
