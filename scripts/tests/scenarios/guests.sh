@@ -210,7 +210,8 @@ test_guest_off_other_runs() {
 # target lists naming Aff0 1 (net1's CPU) and every Aff0 but its own for PROBE_SECS seconds
 # while net1 boots and fetches: none reaches net0 itself (a control SGI to itself does), and
 # net1's IPI counts that a one-CPU Linux never raises itself (reschedule, call function, stop,
-# crash stop, timer broadcast, wake-up) stay at zero after its fetches.
+# crash stop, timer broadcast, wake-up) stay at zero after its fetches, and sluice's exit table
+# shows no physical SGI (kick) taken by net1's CPU.
 # In both boots net1 fetches whole and undisturbed; both power off, then the machine.
 NET1_SPI=37
 test_cross_guest_probes() {
@@ -297,6 +298,10 @@ check_sgi_probe() { # LOG
     [ "$(count_lines "$log" '^\(net1\) sluice-demo: ipis IPI[0-6]: ')" = 7 ] ||
         { echo "  net1 did not list its IPIs"; ok=1; }
     reject_line "$log" '^\(net1\) sluice-demo: ipis IPI[012346]: +[1-9]' "an SGI of net0 counted in net1" || ok=1
+    # sluice's exit table (a column per physical CPU): net0's SGIs trapped on CPU 0, and no
+    # physical SGI (a kick) ever interrupted CPU 1, net1's.
+    expect_line "$log" '^\[sluice\] sysreg sgi +[1-9][0-9]* +0 ' "net0's SGIs trapped on CPU 0 only" || ok=1
+    reject_line "$log" '^\[sluice\] irq sgi +[0-9]+ +[1-9]' "a physical SGI taken by net1's CPU" || ok=1
     # The flood overlaps net1's fetches.
     first_start=$(grep -nE '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) starting' "$log" | head -1 | cut -d: -f1)
     flood_end=$(grep -nE '^\(net0\) vcputest: PASS probe sgi sent=' "$log" | head -1 | cut -d: -f1)
