@@ -5,7 +5,8 @@
 #                  [--smp N] [--mem SIZE]
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
-#                  [--guests two] [--guest-append NAME=ARGS]... [--boot kernel|uboot]
+#                  [--guests two] [--guest-append NAME=ARGS]... [--guest-image NAME=FILE]...
+#                  [--boot kernel|uboot]
 #                  [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
@@ -46,6 +47,9 @@
 #                      /chosen module (or guest) nodes with fdt commands and booti's sluice. The
 #                      NIC and the disk reach sluice as U-Boot left them; the disk is one more
 #                      endpoint (after the NICs) that the guest gets unless --pci says otherwise
+#   --guest-image NAME=FILE  with --guests: guest NAME boots FILE (an arm64 Image, e.g. the
+#                      bare-metal guest of scripts/mkvcputest.sh) without initrd instead of the
+#                      shared kernel; repeatable
 #   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
 #                      adds properties to run.sh's own (e.g. -- -machine mte=on)
 #
@@ -64,7 +68,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 kernel="" initrd="" guest_kernel=6.1 guests="" boot=kernel
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
-nics=() pcis=() extra=() guest_appends=()
+nics=() pcis=() extra=() guest_appends=() guest_images=()
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -85,6 +89,7 @@ while [ $# -gt 0 ]; do
         --guests) need_value "$@"; guests=$2; shift 2 ;;
         --guest-append) need_value "$@"; guest_appends+=("$2"); shift 2 ;;
         --boot) need_value "$@"; boot=$2; shift 2 ;;
+        --guest-image) need_value "$@"; guest_images+=("$2"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
@@ -125,6 +130,12 @@ case "$boot" in
     uboot) [ "$native" = 0 ] && [ "$no_guest" = 0 ] || die "--boot uboot cannot go with --native or --no-guest" ;;
     *) die "--boot must be kernel or uboot, got '$boot'" ;;
 esac
+for gi in "${guest_images[@]}"; do
+    [ -n "$guests" ] || die "--guest-image needs --guests"
+    [[ "$gi" =~ ^(net0|net1)=. ]] || die "--guest-image must be net0=FILE or net1=FILE, got '$gi'"
+    [ -f "${gi#*=}" ] || die "guest image not found: ${gi#*=}"
+    [ "$boot" = kernel ] || die "--guest-image needs --boot kernel"
+done
 # The demo is a guest with a passed-through NIC.
 [ ${#nics[@]} -gt 0 ] || nics=(e1000e)
 for bdf in "${pcis[@]}"; do
@@ -206,6 +217,16 @@ else
         # QEMU's -device syntax doubles a literal comma.
         qemu_args+=(-device "guest-loader,addr=$(printf 0x%x "$kernel_addr"),kernel=$kernel,bootargs=${bootargs//,/,,}"
             -device "guest-loader,addr=$(printf 0x%x "$initrd_addr"),initrd=$initrd")
+        # --guest-image: each further image below the shared kernel.
+        declare -A image_mods=()
+        next_top=$kernel_addr
+        for gi in "${guest_images[@]}"; do
+            image_size=$(stat -L -c %s "${gi#*=}")
+            image_addr=$(((next_top - image_size) / align * align))
+            qemu_args+=(-device "guest-loader,addr=$(printf 0x%x "$image_addr"),kernel=${gi#*=}")
+            image_mods[${gi%%=*}]=$(printf 0x%x:%d "$image_addr" "$image_size")
+            next_top=$image_addr
+        done
     fi
 fi
 
@@ -214,6 +235,13 @@ if [ -n "$guests" ] && [ "$boot" = kernel ]; then
     "$QEMU" "${qemu_args[@]}" "${extra[@]}" -machine dumpdtb="$tmp/base.dtb" >/dev/null 2>&1 ||
         [ -s "$tmp/base.dtb" ] || die "QEMU dumped no device tree"
     kernel_mod=$(printf 0x%x:%d "$kernel_addr" "$(stat -L -c %s "$kernel")")
+    guest_modules() { # NAME: mkguestdtb.sh's --kernel and --initrd for NAME
+        local gi
+        for gi in "${guest_images[@]}"; do
+            [ "${gi%%=*}" = "$1" ] && { echo "--kernel ${image_mods[$1]}"; return; }
+        done
+        echo "--kernel $kernel_mod --initrd $initrd_mod"
+    }
     initrd_mod=$(printf 0x%x:%d "$initrd_addr" "$(stat -L -c %s "$initrd")")
     guest_bootargs() { # NAME: the shared command line, then NAME's --guest-append words
         local line=$bootargs ga
@@ -223,10 +251,10 @@ if [ -n "$guests" ] && [ "$boot" = kernel ]; then
         echo "$line"
     }
     "$SLUICE_ROOT/scripts/mkguestdtb.sh" "$tmp/base.dtb" "$tmp/guests.dtb" \
-        --guest net0 --cpus 0 --pci 00:01.0 --kernel "$kernel_mod" --initrd "$initrd_mod" \
+        --guest net0 --cpus 0 --pci 00:01.0 $(guest_modules net0) \
         --bootargs "$(guest_bootargs net0)" \
-        --guest net1 --cpus 1 --mem 256M --pci 00:02.0 --kernel "$kernel_mod" \
-        --initrd "$initrd_mod" --bootargs "$(guest_bootargs net1)" || die "mkguestdtb.sh failed"
+        --guest net1 --cpus 1 --mem 256M --pci 00:02.0 $(guest_modules net1) \
+        --bootargs "$(guest_bootargs net1)" || die "mkguestdtb.sh failed"
     qemu_args+=(-dtb "$tmp/guests.dtb")
 fi
 

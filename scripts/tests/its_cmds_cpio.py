@@ -2,7 +2,7 @@
 commands at a 4 KiB-aligned offset, for the hostile-ITS test: the guest boots with this archive
 prepended to its initramfs (retain_initrd keeps it in guest RAM) and points its ITS command
 queue at it. Usage: its_cmds_cpio.py OUT.cpio [DEVICEID]: DEVICEID (default 0x100) is the
-DeviceID the guest does not own that MAPD and INT name. Prints the offset of the commands."""
+DeviceID the guest does not own that MAPD, INT and MAPTI name. Prints the offset of the commands."""
 import struct, sys
 
 def command(*dwords):
@@ -13,6 +13,7 @@ NOT_OURS = int(sys.argv[2], 0) if len(sys.argv) > 2 else 0x100
 commands = b"".join([
     command(0x08 | NOT_OURS << 32, 4, 1 << 63 | 0x1000),      # MAPD of a device it does not own
     command(0x03 | NOT_OURS << 32, 0),                         # INT on that device
+    command(0x0a | NOT_OURS << 32, 0 | 8192 << 32, 0),         # MAPTI on that device
     command(0x0a | 0 << 32, 0x7fff_ffff | 0x2000 << 32, 0),    # MAPTI: EventID out of range
     command(0x0a | 0 << 32, 1 | 0xffff_ffff << 32, 0),         # MAPTI: LPI out of range
     command(0x09, 0, 1 << 63 | 0x7fff << 16 | 0x40),           # MAPC: collection and target out of range

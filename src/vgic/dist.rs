@@ -23,7 +23,7 @@ fn ctlr_writable() -> FieldValue<u32, GICD_CTLR::Register> {
 
 /// Which bit array an offset falls in.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum BitReg {
+pub(super) enum BitReg {
     Group,
     SetEnable,
     ClearEnable,
@@ -120,7 +120,7 @@ impl Vgic {
                 return Some(Err(refuse(offset, width)));
             }
             let value = (0..32u32)
-                .filter(|b| valid.contains(&(word as u32 * 32 + b)))
+                .filter(|b| self.shows(&valid, word as u32 * 32 + b))
                 .filter(|&b| {
                     self.irq(vcpu, word as u32 * 32 + b)
                         .is_some_and(|i| read_bit(reg, i))
@@ -133,7 +133,7 @@ impl Vgic {
                 let first = (offset as usize - gicd::GICD_IPRIORITYR) as u32;
                 let bytes = (0..width as u32).map(|i| {
                     let intid = first + i;
-                    let p = if valid.contains(&intid) {
+                    let p = if self.shows(&valid, intid) {
                         self.irq(vcpu, intid).map_or(0, |irq| irq.priority)
                     } else {
                         0
@@ -145,7 +145,7 @@ impl Vgic {
             gicd::GICD_ICFGR..gicd::GICD_IGRPMODR if word_ok => {
                 let first = ((offset as usize - gicd::GICD_ICFGR) / 4) as u32 * 16;
                 let value = (0..16u32)
-                    .filter(|i| valid.contains(&(first + i)))
+                    .filter(|i| self.shows(&valid, first + i))
                     .filter(|&i| self.irq(vcpu, first + i).is_some_and(|irq| irq.edge))
                     .fold(0u64, |acc, i| acc | 2 << (2 * i));
                 Some(Ok(value))
@@ -174,7 +174,9 @@ impl Vgic {
             if !word_ok {
                 return Some(Err(refuse(offset, width)));
             }
-            for b in (0..32u32).filter(|b| valid.contains(&(word as u32 * 32 + b))) {
+            self.note_foreign(reg, word as u32 * 32, value, &valid);
+            let shown = self.shown_mask(&valid, word as u32 * 32, 32);
+            for b in (0..32u32).filter(|b| shown & (1 << b) != 0) {
                 let intid = word as u32 * 32 + b;
                 let set = value & (1 << b) != 0;
                 let Some(irq) = self.irq_mut(vcpu, intid) else {
@@ -195,7 +197,8 @@ impl Vgic {
         match offset as usize {
             gicd::GICD_IPRIORITYR..gicd::GICD_ITARGETSR if width == 1 || word_ok => {
                 let first = (offset as usize - gicd::GICD_IPRIORITYR) as u32;
-                for i in (0..width as u32).filter(|i| valid.contains(&(first + i))) {
+                let shown = self.shown_mask(&valid, first, width as u32);
+                for i in (0..width as u32).filter(|i| shown & (1 << i) != 0) {
                     if let Some(irq) = self.irq_mut(vcpu, first + i) {
                         irq.priority = (value >> (8 * i)) as u8 & mask;
                     }
@@ -205,7 +208,8 @@ impl Vgic {
             gicd::GICD_ICFGR..gicd::GICD_IGRPMODR if word_ok => {
                 let first = ((offset as usize - gicd::GICD_ICFGR) / 4) as u32 * 16;
                 // SGIs are always edge-triggered; their ICFGR bits are read-only.
-                for i in (0..16u32).filter(|i| valid.contains(&(first + i)) && first + i >= 16) {
+                let shown = self.shown_mask(&valid, first, 16);
+                for i in (0..16u32).filter(|i| shown & (1 << i) != 0 && first + i >= 16) {
                     if let Some(irq) = self.irq_mut(vcpu, first + i) {
                         irq.edge = value & (2 << (2 * i)) != 0;
                     }
@@ -220,7 +224,7 @@ impl Vgic {
         }
     }
 
-    fn spi_range(&self) -> Range<u32> {
+    pub(super) fn spi_range(&self) -> Range<u32> {
         PRIVATE_IRQS..PRIVATE_IRQS + self.cfg.spi_count
     }
 
@@ -269,7 +273,7 @@ impl Vgic {
 
     /// GICD_TYPER: SPI lines, vCPUs (legacy CPUNumber), and LPI support.
     fn dist_typer(&self) -> u32 {
-        let lines = (self.cfg.spi_count + PRIVATE_IRQS) / 32 - 1;
+        let lines = self.owned.spis_needed(self.cfg.spi_count) / 32;
         let cpus = (self.vcpu_count().saturating_sub(1)).min(7) as u32;
         let ids = if self.has_lpis() {
             GICD_TYPER::LPIS::SET + GICD_TYPER::IDbits.val(TYPER_LPI_ID_BITS)
@@ -285,7 +289,7 @@ impl Vgic {
 
     fn irouter_intid(&self, offset: u64) -> Option<u32> {
         let intid = ((offset - IROUTER.start) / 8) as u32;
-        self.spi_range().contains(&intid).then_some(intid)
+        (self.spi_range().contains(&intid) && self.owned.contains(intid)).then_some(intid)
     }
 
     fn irouter_read(&self, offset: u64, width: u8) -> Result<u64> {
@@ -308,6 +312,10 @@ impl Vgic {
             + GICD_IROUTER::Aff1::SET
             + GICD_IROUTER::Aff0::SET;
         let Some(intid) = self.irouter_intid(offset & !7) else {
+            let intid = ((offset - IROUTER.start) / 8) as u32;
+            if value != 0 && self.spi_range().contains(&intid) {
+                self.record_foreign("GICD_IROUTER", intid, 1);
+            }
             return Ok(Kick::NONE);
         };
         let old = self.irq(0, intid).map_or(0, |irq| irq.route);

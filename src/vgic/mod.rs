@@ -14,6 +14,7 @@ mod hw;
 mod irq;
 mod lpi;
 mod lr;
+mod owned;
 mod redist;
 mod sgi;
 
@@ -23,6 +24,7 @@ use irq::Irq;
 
 pub use lpi::FIRST_LPI;
 pub use lr::FlushOutcome;
+pub use owned::{ForeignSpiWrite, SpiSet};
 pub use redist::REDIST_FRAME_BYTES;
 pub use sgi::SgiRequest;
 
@@ -113,6 +115,10 @@ pub struct Vgic {
     lpi: lpi::LpiState,
     /// Per vCPU: physical interrupts to deactivate on its CPU (see `hw`).
     hw_released: Vec<Vec<u32>>,
+    /// The SPIs the guest sees (see `owned`).
+    owned: SpiSet,
+    /// A write that tried to touch an SPI the guest does not own, not yet reported.
+    foreign_write: Option<ForeignSpiWrite>,
 }
 
 impl Vgic {
@@ -130,6 +136,8 @@ impl Vgic {
             asleep: alloc::vec![true; vcpus],
             lpi: lpi::LpiState::new(vcpus),
             hw_released: alloc::vec![Vec::new(); vcpus],
+            owned: SpiSet::all(),
+            foreign_write: None,
         }
     }
 
@@ -174,7 +182,7 @@ impl Vgic {
 
     /// Drives a level-sensitive SPI line (emulated devices, passed-through INTx).
     pub fn set_spi_level(&mut self, intid: u32, level: bool) -> Kick {
-        if intid < PRIVATE_IRQS {
+        if !self.owns_spi(intid) {
             return Kick::NONE;
         }
         let Some(irq) = self.irq_mut(0, intid) else {
@@ -190,6 +198,9 @@ impl Vgic {
 
     /// Makes PPI or SPI `intid` pending as an edge (a one-off event).
     pub fn inject_edge(&mut self, vcpu: usize, intid: u32) -> Kick {
+        if intid >= PRIVATE_IRQS && !self.owns_spi(intid) {
+            return Kick::NONE;
+        }
         let Some(irq) = self.irq_mut(vcpu, intid) else {
             return Kick::NONE;
         };

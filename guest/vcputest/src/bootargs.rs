@@ -1,6 +1,8 @@
 //! The guest's options, from `/chosen/bootargs`: `vcputest.rounds=N` (IPI round trips per
 //! pair), `vcputest.cycles=N` (PSCI CPU_OFF/CPU_ON cycles), `vcputest.races=N` (racing
-//! CPU_ON pairs). Other words are ignored (the scripts add `console=ttyAMA0`).
+//! CPU_ON pairs), `vcputest.probe=SECS` (instead of the checks: the cross-guest probe for
+//! SECS seconds, see `probe`), `vcputest.probespi=INTID` (the other guest's SPI it pokes).
+//! Other words are ignored (the scripts add `console=ttyAMA0`).
 #![forbid(unsafe_code)]
 
 /// Options with their defaults.
@@ -12,6 +14,10 @@ pub struct Config {
     pub cycles: u32,
     /// Races of two vCPUs calling CPU_ON on the same target.
     pub races: u32,
+    /// Seconds of cross-guest probing (0: the vCPU checks instead).
+    pub probe_secs: u32,
+    /// Another guest's SPI to poke through the distributor (0: none).
+    pub probe_spi: u32,
 }
 
 impl Default for Config {
@@ -20,6 +26,8 @@ impl Default for Config {
             rounds: 100_000,
             cycles: 200,
             races: 50,
+            probe_secs: 0,
+            probe_spi: 0,
         }
     }
 }
@@ -36,6 +44,8 @@ pub fn parse(bootargs: &str) -> (Config, Option<&str>) {
             Some(("rounds", v)) => v.parse().ok().map(|n| config.rounds = n),
             Some(("cycles", v)) => v.parse().ok().map(|n| config.cycles = n),
             Some(("races", v)) => v.parse().ok().map(|n| config.races = n),
+            Some(("probe", v)) => v.parse().ok().map(|n| config.probe_secs = n),
+            Some(("probespi", v)) => v.parse().ok().map(|n| config.probe_spi = n),
             _ => None,
         };
         if slot.is_none() && bad.is_none() {
@@ -64,10 +74,18 @@ mod tests {
             Config {
                 rounds: 10,
                 cycles: 3,
-                races: 4
+                races: 4,
+                probe_secs: 0,
+                probe_spi: 0,
             }
         );
         assert_eq!(bad, None);
+    }
+
+    #[test]
+    fn the_probe_options_set_its_duration_and_target_spi() {
+        let (c, bad) = parse("vcputest.probe=90 vcputest.probespi=37");
+        assert_eq!((c.probe_secs, c.probe_spi, bad), (90, 37, None));
     }
 
     #[test]

@@ -18,6 +18,16 @@ pub fn sgi1r(intid: u32, mpidr: u64) -> u64 {
         | 1 << (aff0 & 0xf)
 }
 
+/// ICC_SGI1R_EL1 for SGI `intid` to every PE but the sender (IRM = 1).
+pub fn sgi1r_all_others(intid: u32) -> u64 {
+    1 << 40 | ((intid as u64) & 0xf) << 24
+}
+
+/// ICC_SGI1R_EL1 for SGI `intid` to every Aff0 of `target_list` (RS 0) at Aff3.Aff2.Aff1 0.
+pub fn sgi1r_list(intid: u32, target_list: u16) -> u64 {
+    ((intid as u64) & 0xf) << 24 | target_list as u64
+}
+
 /// MPIDR affinity packed as GICR_TYPER[63:32] holds it (Aff3.Aff2.Aff1.Aff0).
 pub fn typer_affinity(mpidr: u64) -> u64 {
     (mpidr & 0xff_ffff) | ((mpidr >> 8) & 0xff00_0000)
@@ -60,6 +70,12 @@ mod tests {
     #[test]
     fn sgi_to_cpu_1_sets_bit_1_of_the_target_list() {
         assert_eq!(sgi1r(2, 1), 2 << 24 | 1 << 1);
+    }
+
+    #[test]
+    fn irm_and_target_list_forms_put_the_intid_in_bits_27_to_24() {
+        assert_eq!(sgi1r_all_others(5), 1 << 40 | 5 << 24);
+        assert_eq!(sgi1r_list(3, 0xfffe), 3 << 24 | 0xfffe);
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub static OTHER_IRQS: AtomicU64 = AtomicU64::new(0);
 /// INTID of the last unexpected interrupt.
 pub static OTHER_LAST: AtomicU64 = AtomicU64::new(0);
 
+/// SGIs taken by CPU 0, per INTID (the cross-guest probe counts what reaches it).
+pub static SGIS_TAKEN: [AtomicU64; 16] = [ZERO64; 16];
+
 static PROBING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 static PROBE_ESR: [AtomicU64; MAX_CPUS] = [ZERO64; MAX_CPUS];
 
@@ -52,6 +55,9 @@ fn irq(cpu: usize, vtimer: u32) {
         let intid = iar & 0xff_ffff;
         if intid >= gic::SPURIOUS_FIRST {
             break;
+        }
+        if cpu == 0 && intid < 16 {
+            SGIS_TAKEN[intid as usize].fetch_add(1, Ordering::Relaxed);
         }
         match intid {
             SGI_KICK => {}

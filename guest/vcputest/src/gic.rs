@@ -128,6 +128,26 @@ pub fn isactiver0(cpu: usize) -> u32 {
     read32(RD_BASE[cpu].load(Ordering::Relaxed) + GICR_ISACTIVER0)
 }
 
+/// Enables SGIs and PPIs `mask` (bit n = INTID n) at `cpu`'s redistributor.
+pub fn enable_private(cpu: usize, mask: u32) {
+    write32(RD_BASE[cpu].load(Ordering::Relaxed) + GICR_ISENABLER0, mask);
+}
+
+/// Reads distributor register `offset`.
+pub fn gicd_read32(offset: u64) -> u32 {
+    read32(crate::smp::platform().gicd + offset)
+}
+
+/// Writes distributor register `offset`.
+pub fn gicd_write32(offset: u64, v: u32) {
+    write32(crate::smp::platform().gicd + offset, v)
+}
+
+/// Writes ICC_SGI1R_EL1 as it is (any routing mode and target list).
+pub fn send_sgi1r(value: u64) {
+    msr!("s3_0_c12_c11_5", value);
+}
+
 /// Acknowledges the highest priority pending group-1 interrupt (ICC_IAR1_EL1).
 pub fn ack() -> u32 {
     mrs!("s3_0_c12_c12_0") as u32

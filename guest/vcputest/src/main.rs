@@ -6,7 +6,8 @@
 //!
 //! Checks: IPI ping-pong between every pair of vCPUs (`ipi`), the virtual timer's level as the
 //! GIC sees it (`timer`), PSCI CPU_ON/CPU_OFF/AFFINITY_INFO semantics (`psci`), and every
-//! feature the ID registers advertise, executed (`idregs`).
+//! feature the ID registers advertise, executed (`idregs`). With `vcputest.probe=SECS` it runs
+//! the cross-guest probe instead (`probe`).
 //!
 //! Layout: pure logic (`dt`, `platform`, `bootargs`, `features`, `encode`) is target-independent and
 //! tested on the host with `cargo test`; the rest only exists in the aarch64 build
@@ -37,6 +38,8 @@ mod gic;
 mod idregs;
 #[cfg(target_os = "none")]
 mod ipi;
+#[cfg(target_os = "none")]
+mod probe;
 #[cfg(target_os = "none")]
 mod psci_check;
 #[cfg(target_os = "none")]

@@ -79,6 +79,12 @@ fn init(dtb: u64, image: u64, entry_el: u64) -> bootargs::Config {
 #[no_mangle]
 extern "C" fn vt_primary_main(dtb: u64, image: u64, entry_el: u64) -> ! {
     let cfg = init(dtb, image, entry_el);
+    if cfg.probe_secs > 0 {
+        phase("probe", || crate::probe::run(&cfg));
+        report::done();
+        psci_call(psci::SYSTEM_OFF, 0, 0, 0);
+        hang()
+    }
     phase("idregs", idregs::check_all);
     phase("timer", timer::check_all);
     phase("psci-bring-up", psci_check::bring_up);

@@ -193,23 +193,36 @@ test_guest_off_other_runs() {
     return $ok
 }
 
-# Issue 12: net0 probes net1's resources while net1 fetches 64 MiB twice. From net0: devmem
-# reads and writes of net1's host BARs (00:02.0's BAR 1 at 0x100c0000 and BAR 4 at
-# 0x8000000000, where sluice's host enumeration puts them) and of net1's host RAM (0x6dc01000,
-# checked against sluice's layout line): not in net0's address space, so each child is killed
-# and sluice logs each refused access; and a vITS MAPD and INT naming the host
-# DeviceID of net1's function (0x10: 00:02.0) refused. (net1's own guest view, RAM at IPA
-# 0x80000000 and its BAR at 0x40000000, is the same IPA layout as net0's: there net0 reaches its
-# own RAM and e1000e, not net1's.) net1 is not disturbed, both power off, then the machine.
+# Issue 12: net0 probes net1's resources while net1 fetches 64 MiB twice, in two boots.
+# Boot 1, net0 is Linux: devmem reads and writes of net1's host BARs (00:02.0's BAR 1 at
+# 0x100c0000 and BAR 4 at 0x8000000000, where sluice's host enumeration puts them) and of
+# net1's host RAM (0x6dc01000, checked against sluice's layout line): not in net0's address
+# space, so each child is killed and sluice logs each refused access; a vITS MAPD, INT and
+# MAPTI naming the host DeviceID of net1's function (0x10: 00:02.0), refused; net1's INTx SPI
+# enabled, pended and routed through net0's GICD (NET1_SPI: QEMU virt wires pin A of root-bus
+# slot S to SPI 3 + S % 4, so 00:02.0 raises INTID 37): ignored and logged; and net0's e1000e
+# DMA aimed at net1's host RAM (its receive ring at 0x6dc01000, as dma_isolation aims it at
+# sluice's canary): the SMMU faults, sluice logs it and turns off only the e1000e's bus
+# mastering. (net1's own guest view, RAM at IPA 0x80000000 and its BAR at 0x40000000, is the
+# same IPA layout as net0's: there net0 reaches its own RAM and e1000e, not net1's.)
+# Boot 2, net0 is the bare-metal guest of scripts/mkvcputest.sh (SGIs need EL1) with
+# vcputest.probe: it pokes NET1_SPI from EL1 too, then floods SGIs 0-7 with IRM=1 and with
+# target lists naming Aff0 1 (net1's CPU) and every Aff0 but its own for PROBE_SECS seconds
+# while net1 boots and fetches: none reaches net0 itself (a control SGI to itself does), and
+# net1's IPI counts that a one-CPU Linux never raises itself (reschedule, call function, stop,
+# crash stop, timer broadcast, wake-up) stay at zero after its fetches, and sluice's exit table
+# shows no physical SGI (kick) taken by net1's CPU.
+# In both boots net1 fetches whole and undisturbed; both power off, then the machine.
+NET1_SPI=37
 test_cross_guest_probes() {
-    local log=$1 ok=0 dir=$SLUICE_ROOT/target/test-initrd layout offset count addr ipa ram1=0x6dc01000 range lo hi
+    local log=$1 ok=0 dir=$SLUICE_ROOT/target/test-initrd layout offset count addr ipa ram1=0x6dc01000 range lo hi reg
     mkdir -p "$dir"
     layout=$(python3 scripts/tests/its_cmds_cpio.py "$dir/its-net1.cpio" 0x10) || return 1
     read -r offset count <<<"$layout"
     cat "$dir/its-net1.cpio" "$SLUICE_INITRAMFS" >"$dir/its-cross.cpio"
     start_http_server
     $RUN --timeout 400 --guests two --initrd "$dir/its-cross.cpio" \
-        --guest-append "net0=retain_initrd iomem=relaxed sluice.devmem=0x100c0000,0x8000000000,$ram1 sluice.itscmds=$offset:$count" \
+        --guest-append "net0=retain_initrd iomem=relaxed sluice.devmem=0x100c0000,0x8000000000,$ram1 sluice.itscmds=$offset:$count sluice.gicdpoke=$NET1_SPI sluice.dmaescape=$ram1" \
         --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetches=2" \
         >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
     # The second guest's RAM line: "guest RAM: IPA A..B -> host C..D (translated)".
@@ -227,16 +240,74 @@ test_cross_guest_probes() {
     done
     expect_line "$log" '^\(net0\) sluice-demo: guest alive after devmem' "net0 alive" || ok=1
     expect_line "$log" '^\(net0\) sluice-demo: itscmds ran' "net0's ITS commands issued" || ok=1
-    [ "$(count_lines "$log" "^\\[sluice\\] WARN: vITS: .* refused: device 0x10 is not the guest's")" -ge 2 ] ||
-        { echo "  expected MAPD and INT on DeviceID 0x10 refused"; ok=1; }
-    [ "$(count_lines "$log" "^\\(net1\\) sluice-demo: fetch eth0 \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5 ")" = 2 ] ||
-        { echo "  net1 did not fetch the file whole twice"; ok=1; }
-    reject_line "$log" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
-    for addr in net0 net1; do
-        expect_line "$log" "^\\[sluice\\] guest $addr powered off \\(PSCI SYSTEM_OFF\\)" "$addr powered off" || ok=1
+    [ "$(count_lines "$log" "^\\[sluice\\] WARN: vITS: .* refused: device 0x10 is not the guest's")" -ge 3 ] ||
+        { echo "  expected MAPD, INT and MAPTI on DeviceID 0x10 refused"; ok=1; }
+    expect_line "$log" "^\\[sluice\\] WARN: vITS: Mapti .* refused: device 0x10 is not the guest's" "MAPTI on net1's DeviceID refused" || ok=1
+    check_spi_pokes "$log" || ok=1
+    expect_line "$log" "^\\(net0\\) sluice-demo: gicdpoke spi $NET1_SPI enabled=0 pending=0 route=0x0+ " "net1's SPI reads as zero in net0's GICD" || ok=1
+    expect_line "$log" "^\\(net0\\) sluice-demo: dmaescape eth[0-9] rx ring at $ram1" "net0's e1000e aimed at net1's RAM" || ok=1
+    expect_line "$log" '^\[sluice\] WARN: smmu: F_[A-Z_]+ stream 0x0008 ' "the e1000e's DMA fault logged with its stream" || ok=1
+    expect_line "$log" '^\[sluice\] WARN: pci 00:01\.0 .* bus mastering turned off' "net0's faulting e1000e stopped" || ok=1
+    reject_line "$log" '^\[sluice\] WARN: smmu: .* stream 0x0010 |^\[sluice\] WARN: pci 00:02\.0 ' "net1's NIC touched by the fault handling" || ok=1
+    expect_line "$log" '^\(net0\) sluice-demo: dmaescape done, guest alive' "net0 alive after its DMA escape" || ok=1
+    check_net1_fetched "$log" || ok=1
+    check_sgi_probe "${log%.log}-sgi.log" || ok=1
+    return $ok
+}
+
+# Every probe of net1's SPI through net0's GICD (ISENABLER, ISPENDR, IROUTER) logged as refused.
+check_spi_pokes() { # LOG
+    local reg ok=0
+    for reg in ISENABLER ISPENDR IROUTER; do
+        expect_line "$1" "^\\[sluice\\] WARN: guest net0 vCPU 0: GICD_$reg write refused: SPI $NET1_SPI is not the guest's" "GICD_$reg of net1's SPI refused" || ok=1
     done
-    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
-    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    reject_line "$1" "^\\[sluice\\] WARN: guest net1 .*GICD_" "a GICD refusal in net1" || ok=1
+    return $ok
+}
+
+# net1 fetched whole twice, undisturbed; both guests off, then the machine; no sluice error.
+check_net1_fetched() { # LOG
+    local name ok=0
+    [ "$(count_lines "$1" "^\\(net1\\) sluice-demo: fetch eth0 \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5 ")" = 2 ] ||
+        { echo "  net1 did not fetch the file whole twice"; ok=1; }
+    reject_line "$1" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
+    for name in net0 net1; do
+        expect_line "$1" "^\\[sluice\\] guest $name powered off \\(PSCI SYSTEM_OFF\\)" "$name powered off" || ok=1
+    done
+    expect_line "$1" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$1" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
+# Boot 2 (see test_cross_guest_probes): the bare-metal net0 floods SGIs while net1 fetches.
+check_sgi_probe() { # LOG
+    local log=$1 ok=0 image secs=${SLUICE_PROBE_SECS:-90} first_start last_fetch flood_end
+    image=$(scripts/mkvcputest.sh) || return 1
+    $RUN --timeout 400 --guests two --guest-image "net0=$image" \
+        --guest-append "net0=vcputest.probe=$secs vcputest.probespi=$NET1_SPI" \
+        --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetches=2 sluice.showipis" \
+        >"$log" 2>&1 || { echo "  run.sh (SGI probe) exited with $?"; ok=1; }
+    echo "  SGI probe boot: $log"
+    grep -E '^\(net0\) vcputest: (PASS|FAIL|done)|^\(net1\) sluice-demo: ipis ' "$log" | sed 's/^/  /'
+    expect_line "$log" "^\\(net0\\) vcputest: PASS probe gicd spi $NET1_SPI: " "net1's SPI ignored in net0's GICD (EL1)" || ok=1
+    check_spi_pokes "$log" || ok=1
+    expect_line "$log" '^\(net0\) vcputest: PASS probe sgi sent=[1-9][0-9]* .* taken_here=0 pending_here=0x0' "net0's SGIs to every other CPU reached nobody here" || ok=1
+    expect_line "$log" '^\(net0\) vcputest: PASS probe sgi control' "net0's SGI to itself arrived" || ok=1
+    expect_line "$log" '^\(net0\) vcputest: done checks=3 failed=0 ' "net0's probe done" || ok=1
+    # A one-CPU Linux raises none of these itself: any count is an SGI from net0.
+    [ "$(count_lines "$log" '^\(net1\) sluice-demo: ipis IPI[0-6]: ')" = 7 ] ||
+        { echo "  net1 did not list its IPIs"; ok=1; }
+    reject_line "$log" '^\(net1\) sluice-demo: ipis IPI[012346]: +[1-9]' "an SGI of net0 counted in net1" || ok=1
+    # sluice's exit table (a column per physical CPU): net0's SGIs trapped on CPU 0, and no
+    # physical SGI (a kick) ever interrupted CPU 1, net1's.
+    expect_line "$log" '^\[sluice\] sysreg sgi +[1-9][0-9]* +0 ' "net0's SGIs trapped on CPU 0 only" || ok=1
+    reject_line "$log" '^\[sluice\] irq sgi +[0-9]+ +[1-9]' "a physical SGI taken by net1's CPU" || ok=1
+    # The flood overlaps net1's fetches.
+    first_start=$(grep -nE '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) starting' "$log" | head -1 | cut -d: -f1)
+    flood_end=$(grep -nE '^\(net0\) vcputest: PASS probe sgi sent=' "$log" | head -1 | cut -d: -f1)
+    [ -n "$first_start" ] && [ -n "$flood_end" ] && [ "$first_start" -lt "$flood_end" ] ||
+        { echo "  net0's SGI flood ended (line ${flood_end:-?}) before net1's first fetch (line ${first_start:-?}): raise SLUICE_PROBE_SECS"; ok=1; }
+    check_net1_fetched "$log" || ok=1
     return $ok
 }
 

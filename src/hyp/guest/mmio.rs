@@ -120,14 +120,25 @@ fn gicd_access(
     write: Option<u64>,
 ) -> Result<u64, Refused> {
     let mut vgic = vm.vgic.lock();
-    match write {
-        None => vgic.dist_read(offset, width).map_err(|_| Refused),
-        Some(v) => vgic
-            .dist_write(offset, width, v)
-            .map(|k| vm.kick(vcpu, k))
-            .map(|_| 0)
-            .map_err(|_| Refused),
+    let Some(v) = write else {
+        return vgic.dist_read(offset, width).map_err(|_| Refused);
+    };
+    let result = vgic.dist_write(offset, width, v);
+    let foreign = vgic.take_foreign_spi_write();
+    drop(vgic);
+    if let Some(f) = foreign {
+        guest_fault(format_args!(
+            "{} vCPU {vcpu}: {} write refused: SPI {} is not the guest's ({} such SPIs in the write, ignored)",
+            vm.label(),
+            f.register,
+            f.intid,
+            f.count
+        ));
     }
+    result
+        .map(|k| vm.kick(vcpu, k))
+        .map(|_| 0)
+        .map_err(|_| Refused)
 }
 
 fn gicr_access(

@@ -36,7 +36,7 @@ use sluice::mm::PhysRange;
 use sluice::partition::GuestPlan;
 use sluice::platform;
 use sluice::psci::{self, VcpuPowerTable};
-use sluice::vgic::{Kick, Vgic, VgicConfig};
+use sluice::vgic::{Kick, SpiSet, Vgic, VgicConfig};
 use sluice::vpci::layout::GuestPciLayout;
 use sluice::vpci::topology::Assignment;
 pub use state::RebootState;
@@ -194,6 +194,7 @@ pub fn create(
         (&vcpu_mpidrs, cpu_mpidrs[0]),
         &intx_intids,
         if vits.is_some() { GUEST_LPIS } else { 0 },
+        SpiSet::of_guest(plan.node.is_some(), uart_intid, &intx_intids),
     );
     let mut mmio = regions::fixed(host, vcpu_mpidrs.len());
     if let (Some(_), Some(frame)) = (&vits, host.its.as_ref().map(|i| i.frame)) {
@@ -259,12 +260,14 @@ pub fn create(
 
 /// The virtual GIC, with the timers and passed-through INTx lines forwarded with LR.HW so that
 /// the guest's deactivation deactivates the physical interrupt; the INTx lines go to vCPU 0,
-/// so their SPIs are routed to its physical CPU (`boot_cpu`, an MPIDR).
+/// so their SPIs are routed to its physical CPU (`boot_cpu`, an MPIDR). Its distributor
+/// shows only the SPIs in `owned`.
 fn build_vgic(
     host: &Host,
     (vcpu_mpidrs, boot_cpu): (&[u64], u64),
     intx_intids: &[u32],
     lpi_count: u32,
+    owned: SpiSet,
 ) -> Vgic {
     let mut vgic = Vgic::new(VgicConfig {
         vcpu_mpidrs: vcpu_mpidrs.to_vec(),
@@ -273,6 +276,7 @@ fn build_vgic(
         priority_bits: crate::arch::gic::virtual_priority_bits(),
         lpi_count,
     });
+    vgic.restrict_spis(owned);
     let timer = &host.platform.timer;
     for vcpu in 0..vcpu_mpidrs.len() {
         vgic.link_hw(vcpu, timer.virt.intid, timer.virt.intid);
@@ -363,6 +367,7 @@ impl Vm {
             (&self.vcpu_mpidrs, self.cpu_mpidrs[0]),
             &self.intx_intids,
             lpi_count,
+            SpiSet::of_guest(self.from_node, self.uart_intid, &self.intx_intids),
         );
         if let (Some(vits), Some(bus)) = (&self.vits, &self.pci) {
             *vits.lock() =
