@@ -40,7 +40,9 @@ check_disk_clean() { # LOG
 # NVMe with 2 vCPUs: one admin and one I/O queue per vCPU, each on its own MSI-X vector, and
 # every vector delivers (the guest reads the raw disk from each CPU).
 test_disk_nvme() {
-    local log=$1 ok=0
+    local log=$1 ok=0 out
+    out=$($RUN --disk scsi 2>&1 >/dev/null) && { echo "  --disk scsi was accepted"; ok=1; }
+    [[ "$out" == *"--disk must be nvme or virtio"* ]] || { echo "  --disk scsi: unexpected message '$out'"; ok=1; }
     $RUN --timeout 300 --smp 2 --nic none --disk nvme >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
     check_disk "$log" nvme nvme0n1 target/disk/disk0-nvme.img 0 || ok=1
     check_disk_vectors "$log" 'nvme0q[0-9]+' 3 || ok=1
