@@ -80,3 +80,17 @@ test_disk_reboot() {
     return $ok
 }
 scenario disk_reboot full
+
+# Both kinds at once with 4 vCPUs: 5 NVMe vectors (admin + 4 I/O queues) and 4 virtio-blk
+# request queues, each delivered to its own vCPU and each counting.
+test_disk_both_smp4() {
+    local log=$1 ok=0
+    $RUN --timeout 400 --smp 4 --nic none --disk nvme --disk virtio >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    check_disk "$log" nvme nvme0n1 target/disk/disk0-nvme.img 0 || ok=1
+    check_disk "$log" virtio_blk vda target/disk/disk1-virtio.img 0 || ok=1
+    check_disk_vectors "$log" 'nvme0q[0-9]+' 5 || ok=1
+    check_disk_vectors "$log" 'virtio[0-9]+-req\.[0-9]+' 4 || ok=1
+    check_disk_clean "$log" || ok=1
+    return $ok
+}
+scenario disk_both_smp4 full
