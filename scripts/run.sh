@@ -184,7 +184,8 @@ for disk in "${disks[@]}"; do
         "$SLUICE_ROOT/scripts/mkdisk.sh" --output "$image" --known "$SLUICE_ROOT/target/disk/known.bin" >/dev/null ||
             die "mkdisk.sh failed" 2
     fi
-    qemu_args+=(-drive "file=$image,format=raw,if=none,id=disk$disk_index")
+    # QEMU's option syntax doubles a literal comma.
+    qemu_args+=(-drive "file=${image//,/,,},format=raw,if=none,id=disk$disk_index")
     case "$kind" in
         nvme) qemu_args+=(-device "nvme,serial=sluice$disk_index,drive=disk$disk_index") ;;
         virtio) qemu_args+=(-device "virtio-blk-pci,$virtio_opts,drive=disk$disk_index") ;;
