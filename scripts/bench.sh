@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks a sluice guest against the same guest run natively, on the same QEMU.
 #
-#   scripts/bench.sh [--runs N] [--size MIB] [--nic e1000e|virtio]... [--iommu smmuv3|none]
-#                    [--out FILE]
+#   scripts/bench.sh [--runs N] [--size MIB] [--nic e1000e|virtio|none]...
+#                    [--disk nvme|virtio|none]... [--iommu smmuv3|none] [--out FILE]
 #
 #   --runs N      pairs of runs, alternating native and sluice (default 5)
-#   --size MIB    size of the file each NIC fetches, in MiB (default 64)
-#   --nic MODEL   a NIC to measure, repeatable (default: e1000e and virtio)
+#   --size MIB    size of the file each NIC fetches and of each disk read, in MiB (default 64)
+#   --nic MODEL   a NIC to measure, repeatable (default: e1000e and virtio; none: no NIC)
+#   --disk KIND   a disk to measure, repeatable (default: nvme and virtio; none: no disk)
 #   --iommu MODEL the sluice runs' IOMMU, as run.sh --iommu (default smmuv3, the isolated demo
 #                 configuration; native runs never have one)
 #   --out FILE    where to write the results (default: bench-results/YYYY-MM-DD-HHMM.md)
@@ -14,7 +15,9 @@
 # Each run boots the cached Debian kernel and the demo initramfs through scripts/run.sh with
 # every NIC, natively (--native: kernel at EL1, no hypervisor, no IOMMU) or under sluice, with
 # `sluice.bench=URL` (scripts/guest/lib/bench.sh): the guest times 10,000 config-space reads
-# and fetches the file through each NIC from a local HTTP server (10.0.2.2 to the guest). The
+# fetches the file through each NIC from a local HTTP server (10.0.2.2 to the guest), and reads
+# each disk (a raw image of SIZE MiB of random bytes, target/bench/disk-KIND.img) from end to
+# end, sequentially, through an emptied page cache (md5 checked after the timed read). The
 # harness (scripts/bench/) stamps the console lines, takes sluice's exit table (Ctrl-\) before
 # and after each step, and prints min / median / max per figure and the sluice/native ratio
 # per pair. Logs go to target/bench/logs/DATE. Exit status: 0 done, 1 bad option, 2 setup or build
@@ -24,13 +27,14 @@ source "$(dirname "$0")/env.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-runs=5 size_mib=64 out="" nics=() iommu=smmuv3
+runs=5 size_mib=64 out="" nics=() disks=() iommu=smmuv3
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) need_value "$@"; runs=$2; shift 2 ;;
         --size) need_value "$@"; size_mib=$2; shift 2 ;;
         --nic) need_value "$@"; nics+=("$2"); shift 2 ;;
+        --disk) need_value "$@"; disks+=("$2"); shift 2 ;;
         --out) need_value "$@"; out=$2; shift 2 ;;
         --iommu) need_value "$@"; iommu=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
@@ -40,9 +44,16 @@ done
 [[ "$runs" =~ ^[1-9][0-9]?$ ]] || die "--runs must be 1..99, got '$runs'"
 [[ "$size_mib" =~ ^[1-9][0-9]*$ ]] && [ "$size_mib" -le 256 ] || die "--size must be 1..256 MiB, got '$size_mib'"
 for nic in "${nics[@]}"; do
-    case "$nic" in e1000e | virtio) ;; *) die "--nic must be e1000e or virtio, got '$nic'" ;; esac
+    case "$nic" in e1000e | virtio | none) ;; *) die "--nic must be e1000e, virtio or none, got '$nic'" ;; esac
+done
+for disk in "${disks[@]}"; do
+    case "$disk" in nvme | virtio | none) ;; *) die "--disk must be nvme, virtio or none, got '$disk'" ;; esac
 done
 [ ${#nics[@]} -gt 0 ] || nics=(e1000e virtio)
+[ ${#disks[@]} -gt 0 ] || disks=(nvme virtio)
+# The lists bench.py takes: comma-separated, without "none".
+nic_list=$(IFS=,; echo "${nics[*]}" | sed -E 's/(^|,)none//g; s/^,//')
+disk_list=$(IFS=,; echo "${disks[*]}" | sed -E 's/(^|,)none//g; s/^,//')
 case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
 command -v python3 >/dev/null || die "python3 is missing; run scripts/setup.sh" 2
 
@@ -50,4 +61,4 @@ command -v python3 >/dev/null || die "python3 is missing; run scripts/setup.sh" 
 "$SLUICE_ROOT/scripts/setup.sh" || die "setup failed" 2
 "$SLUICE_ROOT/scripts/build.sh" || die "build failed" 2
 
-python3 "$SLUICE_ROOT/scripts/bench/bench.py" "$SLUICE_ROOT" "$runs" "$size_mib" "$out" "$iommu" "${nics[@]}" || exit 3
+python3 "$SLUICE_ROOT/scripts/bench/bench.py" "$SLUICE_ROOT" "$runs" "$size_mib" "$out" "$iommu" "$nic_list" "$disk_list" || exit 3

@@ -30,7 +30,10 @@ TARGET_RUSTC=/usr/bin/rustc
 
 # Modules the demo (and fuzz) initramfs loads, in this order (dependencies are added from
 # modules.dep).
-GUEST_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net e1000e)
+# nvme, virtio_blk, crc32c_generic and ext4 serve run.sh --disk (ext4 asks the crypto API for
+# crc32c at mount time, and the initramfs has no modprobe to load it then).
+GUEST_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net e1000e
+    nvme virtio_blk crc32c_generic ext4)
 
 # QEMU virt puts RAM at 1 GiB; run.sh places the guest-loader modules relative to it.
 VIRT_RAM_BASE=$((0x40000000))

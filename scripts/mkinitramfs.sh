@@ -29,7 +29,7 @@ for add in "${adds[@]}"; do
     [[ "$add" == *:/* ]] || die "mkinitramfs.sh: --add wants FILE:/PATH, got '$add'"
     [ -f "${add%%:*}" ] || die "file to add not found: ${add%%:*}"
 done
-stamp="$init $0 $(dirname "$0")/guest $kernel_root/lib/modules"
+stamp="$init $0 $(dirname "$0")/env.sh $(dirname "$0")/guest $kernel_root/lib/modules"
 for add in "${adds[@]}"; do stamp="$stamp ${add%%:*}"; done
 if [ -f "$output" ] && [ -z "$(find $stamp -newer "$output" 2>/dev/null)" ]; then
     exit 0

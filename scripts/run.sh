@@ -6,7 +6,7 @@
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
 #                  [--guests two] [--guest-append NAME=ARGS]... [--guest-image NAME=FILE]...
-#                  [--boot kernel|uboot]
+#                  [--boot kernel|uboot] [--disk nvme|virtio[:IMAGE]]...
 #                  [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
@@ -50,6 +50,14 @@
 #   --guest-image NAME=FILE  with --guests: guest NAME boots FILE (an arm64 Image, e.g. the
 #                      bare-metal guest of scripts/mkvcputest.sh) without initrd instead of the
 #                      shared kernel; repeatable
+#   --disk KIND        a disk on the host PCIe bus, passed through to the guest: an NVMe
+#                      controller (nvme) or a virtio-blk-pci (virtio); repeatable. Each one
+#                      gets a fresh ext4 image target/disk/diskN-KIND.img holding the same
+#                      random /known.bin (md5 in target/disk/known.md5), and the guest is told
+#                      sluice.disk=MD5 (scripts/guest/lib/disk.sh: it checks known.bin and writes
+#                      written.bin and written.txt; read them back with scripts/mkdisk.sh --cat).
+#                      KIND:IMAGE attaches IMAGE as it is instead (raw, nothing added to the
+#                      command line)
 #   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
 #                      adds properties to run.sh's own (e.g. -- -machine mte=on)
 #
@@ -68,7 +76,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 kernel="" initrd="" guest_kernel=6.1 guests="" boot=kernel
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
-nics=() pcis=() extra=() guest_appends=() guest_images=()
+nics=() pcis=() extra=() guest_appends=() guest_images=() disks=()
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -90,6 +98,7 @@ while [ $# -gt 0 ]; do
         --guest-append) need_value "$@"; guest_appends+=("$2"); shift 2 ;;
         --boot) need_value "$@"; boot=$2; shift 2 ;;
         --guest-image) need_value "$@"; guest_images+=("$2"); shift 2 ;;
+        --disk) need_value "$@"; disks+=("$2"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
@@ -141,6 +150,10 @@ done
 for bdf in "${pcis[@]}"; do
     [[ "$bdf" =~ ^([0-9a-f]{2}:[01][0-9a-f]\.[0-7]|none)$ ]] || die "--pci must be bus:device.function (hex) or none, got '$bdf'"
 done
+for disk in "${disks[@]}"; do
+    [[ "$disk" =~ ^(nvme|virtio)(:.+)?$ ]] || die "--disk must be nvme or virtio, optionally :IMAGE, got '$disk'"
+    [[ "$disk" != *:* ]] || [ -f "${disk#*:}" ] || die "disk image not found: ${disk#*:}"
+done
 [ "$kernel_given" = 0 ] || [ -f "$kernel" ] || die "kernel file not found: $kernel"
 [ "$initrd_given" = 0 ] || [ -f "$initrd" ] || die "initrd file not found: $initrd"
 
@@ -180,6 +193,31 @@ for nic in "${nics[@]}"; do
 done
 # Only "none": no NIC at all (without this QEMU would add its default one).
 [[ " ${nics[*]} " =~ \ (e1000e|virtio)\  ]] || qemu_args+=(-nic none)
+
+# --disk: fresh ext4 images sharing one known file, or the images given.
+disk_index=0 disk_built=0
+for disk in "${disks[@]}"; do
+    kind=${disk%%:*} image=${disk#*:}
+    if [ "$image" = "$disk" ]; then
+        image=$SLUICE_ROOT/target/disk/disk$disk_index-$kind.img
+        if [ "$disk_built" = 0 ]; then
+            mkdir -p "$SLUICE_ROOT/target/disk"
+            head -c $((1 << 20)) /dev/urandom >"$SLUICE_ROOT/target/disk/known.bin"
+            md5sum "$SLUICE_ROOT/target/disk/known.bin" | cut -d' ' -f1 >"$SLUICE_ROOT/target/disk/known.md5"
+            disk_built=1
+        fi
+        "$SLUICE_ROOT/scripts/mkdisk.sh" --output "$image" --known "$SLUICE_ROOT/target/disk/known.bin" >/dev/null ||
+            die "mkdisk.sh failed" 2
+    fi
+    # QEMU's option syntax doubles a literal comma.
+    qemu_args+=(-drive "file=${image//,/,,},format=raw,if=none,id=disk$disk_index")
+    case "$kind" in
+        nvme) qemu_args+=(-device "nvme,serial=sluice$disk_index,drive=disk$disk_index") ;;
+        virtio) qemu_args+=(-device "virtio-blk-pci,$virtio_opts,drive=disk$disk_index") ;;
+    esac
+    disk_index=$((disk_index + 1))
+done
+[ "$disk_built" = 0 ] || append="${append:+$append }sluice.disk=$(cat "$SLUICE_ROOT/target/disk/known.md5")"
 
 bootargs="console=ttyAMA0${append:+ $append}"
 

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Installs what sluice needs on a Debian bookworm machine (as root) and caches the guest:
 # Debian's arm64 kernels (bookworm's 6.1, the default, and bookworm-backports' 6.12, each as a
-# raw Image) and a demo initramfs per kernel with busybox and that kernel's NIC modules.
+# raw Image) and a demo initramfs per kernel with busybox and that kernel's NIC and disk modules.
 # Idempotent: a second run with everything in place does nothing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
+# e2fsprogs (mke2fs, debugfs: run.sh --disk images; in every bookworm install, listed anyway).
 HOST_PACKAGES=(rustc-web rust-web-src cargo-web lld llvm cpio device-tree-compiler gdb-multiarch xz-utils python3 kmod
-    mtools u-boot-tools fdisk)
+    mtools u-boot-tools fdisk e2fsprogs)
 
 have_host_packages() {
     command -v "$QEMU" >/dev/null && "$QEMU" --version | grep -qE 'version (1[0-9]|[2-9][0-9])\.' &&
         [ -x "$TARGET_RUSTC" ] && [ -d /usr/lib/rustlib/src/rust ] && command -v ld.lld >/dev/null &&
         command -v llvm-objcopy >/dev/null && command -v cpio >/dev/null && command -v dtc >/dev/null && command -v depmod >/dev/null &&
-        command -v mformat >/dev/null && command -v mkimage >/dev/null && command -v sfdisk >/dev/null
+        command -v mformat >/dev/null && command -v mkimage >/dev/null && command -v sfdisk >/dev/null &&
+        PATH=$PATH:/sbin:/usr/sbin command -v debugfs >/dev/null
 }
 
 install_host_packages() {

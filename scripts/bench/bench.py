@@ -1,7 +1,7 @@
 """The host half of scripts/bench.sh: serves a file over HTTP, boots native and sluice runs in
 turn through scripts/run.sh, parses them, prints the table and writes the results file.
-Options arrive already checked by bench.sh:
-    bench.py ROOT RUNS SIZE_MIB OUT NIC..."""
+Options arrive already checked by bench.sh (NICS and DISKS: comma-separated, maybe empty):
+    bench.py ROOT RUNS SIZE_MIB OUT IOMMU NICS DISKS"""
 import datetime
 import hashlib
 import json
@@ -17,6 +17,7 @@ import parse
 import report
 
 DRIVERS = {"e1000e": "e1000e", "virtio": "virtio_net"}
+DISK_DRIVERS = {"nvme": "nvme", "virtio": "virtio_blk"}
 RUN_TIMEOUT_S = 600
 
 
@@ -51,10 +52,33 @@ def serve(directory):
     raise SystemExit("error: the HTTP server did not start")
 
 
-def one_run(root, logs, index, mode, nics, port, md5, iommu):
+def make_disks(root, work, disks, size_mib):
+    """A raw image of random bytes per disk kind (scripts/mkdisk.sh); {kind: (path, md5)}."""
+    images = {}
+    for kind in disks:
+        path = os.path.join(work, f"disk-{kind}.img")
+        md5 = subprocess.run([os.path.join(root, "scripts/mkdisk.sh"), "--output", path, "--raw-mib",
+                              str(size_mib)], check=True, capture_output=True, text=True).stdout.strip()
+        images[kind] = (path, md5)
+    return images
+
+
+def check_transfers(figures, kind, wanted, md5s, where):
+    """Every wanted driver moved its data with the right md5 ({driver: md5})."""
+    for driver, transfer in figures[kind].items():
+        if driver in md5s and transfer["md5"] != md5s[driver]:
+            raise SystemExit(f"error: {where}: {driver} {kind} gave corrupt data")
+    missing = [d for d in wanted if d not in figures[kind]]
+    if missing:
+        raise SystemExit(f"error: {where}: no {kind} through {missing}")
+
+
+def one_run(root, logs, index, mode, nics, port, md5, iommu, images):
     args = ["--timeout", str(RUN_TIMEOUT_S - 30), "--append", f"sluice.bench=http://10.0.2.2:{port}/blob"]
-    for nic in nics:
+    for nic in nics or ["none"]:
         args += ["--nic", nic]
+    for kind, (path, _) in images.items():
+        args += ["--disk", f"{kind}:{path}"]
     if mode == "native":
         args.append("--native")
     else:
@@ -68,12 +92,10 @@ def one_run(root, logs, index, mode, nics, port, md5, iommu):
         figures = parse.run_figures(lines, mode == "sluice")
     except parse.ParseError as e:
         raise SystemExit(f"error: run {index} {mode}: {e} (see {log})")
-    for driver, fetch in figures["fetch"].items():
-        if fetch["md5"] != md5:
-            raise SystemExit(f"error: run {index} {mode}: {driver} fetched a corrupt file (see {log})")
-    missing = [DRIVERS[n] for n in nics if DRIVERS[n] not in figures["fetch"]]
-    if missing:
-        raise SystemExit(f"error: run {index} {mode}: no fetch through {missing} (see {log})")
+    where = f"run {index} {mode} (see {log})"
+    check_transfers(figures, "fetch", [DRIVERS[n] for n in nics], {DRIVERS[n]: md5 for n in nics}, where)
+    disk_md5s = {DISK_DRIVERS[k]: m for k, (_, m) in images.items()}
+    check_transfers(figures, "disk", list(disk_md5s), disk_md5s, where)
     return figures
 
 
@@ -85,43 +107,52 @@ def qemu_version():
 
 def results_text(args, natives, sluices, drivers, started):
     runs, size_mib, nics = args["runs"], args["size_mib"], args["nics"]
-    nic_opts = " ".join(f"--nic {n}" for n in nics)
+    nic_opts = " ".join(f"--nic {n}" for n in nics or ["none"])
+    nic_opts += " " + " ".join(f"--disk {d}" for d in args["disks"] or ["none"])
+    disks = [DISK_DRIVERS[d] for d in args["disks"]]
     parts = [
         f"# sluice benchmark, {started:%Y-%m-%d %H:%M} UTC",
         "",
         f"`scripts/bench.sh --runs {runs} --size {size_mib} {nic_opts} --iommu {args['iommu']}`: "
-        f"{runs} native and {runs} sluice runs, alternating; {size_mib} MiB per fetch; sluice "
+        f"{runs} native and {runs} sluice runs, alternating; {size_mib} MiB per fetch and per disk "
+        f"read (the whole raw disk, sequentially, 1 MiB at a time); sluice "
         f"runs with IOMMU `{args['iommu']}`, native runs without one. {qemu_version()}, TCG, 2 vCPUs, "
         f"{os.cpu_count()} host CPUs ({platform.machine()}), load average at the start "
         f"{os.getloadavg()[0]:.2f}: a shared machine where other QEMUs may run at the same time. "
         f"Console logs: `{os.path.relpath(args['logs'], args['root'])}`.",
         "",
-        report.comparison_table(natives, sluices, drivers),
+        report.comparison_table(natives, sluices, drivers, disks),
         "",
         *report.interrupt_targets(sluices, drivers),
     ]
     for driver in drivers:
         parts += ["", f"Exits per MiB fetched through {report.NIC_LABELS.get(driver, driver)} (sluice runs):",
                   "", report.exits_per_mib_table(sluices, driver)]
+    for driver in disks:
+        parts += ["", f"Exits per MiB read from {report.DISK_LABELS.get(driver, driver)} (sluice runs):",
+                  "", report.exits_per_mib_table(sluices, driver, "disk")]
     parts += ["", "Raw figures per run:", "", "```json",
               json.dumps({"native": natives, "sluice": sluices}, indent=1, sort_keys=True), "```", ""]
     return "\n".join(parts)
 
 
 def main(argv):
-    root, runs, size_mib, out, iommu, *nics = argv
-    args = {"runs": int(runs), "size_mib": int(size_mib), "nics": nics, "root": root, "iommu": iommu}
+    root, runs, size_mib, out, iommu, nics, disks = argv
+    nics, disks = [n for n in nics.split(",") if n], [d for d in disks.split(",") if d]
+    args = {"runs": int(runs), "size_mib": int(size_mib), "nics": nics, "disks": disks, "root": root,
+            "iommu": iommu}
     work = os.path.join(root, "target/bench")
     started = datetime.datetime.now(datetime.timezone.utc)
     logs = os.path.join(work, "logs", f"{started:%Y-%m-%d-%H%M%S}")
     os.makedirs(logs, exist_ok=True)
     md5 = make_blob(os.path.join(work, "blob"), args["size_mib"])
+    images = make_disks(root, work, disks, args["size_mib"])
     server, port = serve(work)
     natives, sluices = [], []
     try:
         for index in range(1, args["runs"] + 1):
-            natives.append(one_run(root, logs, index, "native", nics, port, md5, iommu))
-            sluices.append(one_run(root, logs, index, "sluice", nics, port, md5, iommu))
+            natives.append(one_run(root, logs, index, "native", nics, port, md5, iommu, images))
+            sluices.append(one_run(root, logs, index, "sluice", nics, port, md5, iommu, images))
     finally:
         server.kill()
     # Kept before any formatting, so a report bug never costs the runs.

@@ -11,6 +11,7 @@ TABLE_ROW = re.compile(r"^\[sluice\] (\S.*?)((?:\s+\d+)+)\s*$")
 KEY_VALUES = re.compile(r"(\w+)=(\S+)")
 CFGREAD = re.compile(r"^sluice-bench: cfgread (.*)$")
 FETCH = re.compile(r"^sluice-bench: fetch (\S+) (.*)$")
+DISK = re.compile(r"^sluice-bench: disk (\S+) (.*)$")
 
 # The exits a device interrupt itself causes: the physical interrupt, list-register
 # maintenance, and the guest's writes to the trapped MSI-X table (masking) it may do.
@@ -57,16 +58,17 @@ def cfgread(lines):
     return None
 
 
-def fetches(lines):
-    """Successful fetches by driver: {driver: {iface, bytes, md5, time_us, irqs}}."""
+def fetches(lines, pattern=FETCH):
+    """Successful fetches (or, with pattern=DISK, disk reads) by driver:
+    {driver: {iface, bytes, md5, time_us, irqs}} ("iface" is the block device for a disk)."""
     result = {}
     for _, line in lines:
-        match = FETCH.match(line)
+        match = pattern.match(line)
         if not match:
             continue
         found = key_values(match.group(2))
         if "failed" in match.group(2) or "bytes" not in found:
-            raise ParseError(f"fetch failed: {line}")
+            raise ParseError(f"transfer failed: {line}")
         result[found["driver"]] = {
             "iface": match.group(1),
             "bytes": int(found["bytes"]),
@@ -138,10 +140,15 @@ def run_figures(lines, sluice):
     figures["fetch"] = {}
     for driver, fetch in fetches(lines).items():
         figures["fetch"][driver] = fetch_figures(fetch, tables, sluice)
+    figures["disk"] = {}
+    for driver, read in fetches(lines, DISK).items():
+        figures["disk"][driver] = fetch_figures(read, tables, sluice, "disk-{} ")
     return figures
 
 
-def fetch_figures(fetch, tables, sluice):
+def fetch_figures(fetch, tables, sluice, label="fetch-{} "):
+    """Throughput, interrupts and (on sluice) exits of one transfer; label names its
+    snapshot pair ("fetch-start eth0", "disk-start nvme0n1")."""
     mib = fetch["bytes"] / MIB
     result = {
         "bytes": fetch["bytes"],
@@ -152,7 +159,7 @@ def fetch_figures(fetch, tables, sluice):
         "irqs_per_mib": fetch["irqs"] / mib,
     }
     if sluice:
-        delta = window(tables, "fetch-{} " + fetch["iface"]) or {}
+        delta = window(tables, label + fetch["iface"]) or {}
         delta.pop("all", None)
         result["exits_per_mib"] = {name: n / mib for name, n in delta.items()}
         result["exits_per_mib_total"] = sum(delta.values()) / mib

@@ -7,6 +7,7 @@ import statistics
 BOOT = ("boot_s", "boot to first userspace line", "s", "{:.2f}", ("max", 1.10))
 CFG = ("cfg_us_per_read", "config-space read (per access)", "us", "{:.1f}", None)
 NIC_LABELS = {"e1000e": "e1000e", "virtio_net": "virtio-net"}
+DISK_LABELS = {"nvme": "NVMe", "virtio_blk": "virtio-blk"}
 
 
 def spread(values):
@@ -51,8 +52,9 @@ def row(label, unit, pattern, natives, sluices, target=None):
     ]
 
 
-def fetch_values(runs, driver, key):
-    return [r["fetch"].get(driver, {}).get(key) for r in runs]
+def fetch_values(runs, driver, key, kind="fetch"):
+    """One figure of one driver's transfer per run (kind: "fetch" or "disk")."""
+    return [r.get(kind, {}).get(driver, {}).get(key) for r in runs]
 
 
 def msix_bound_us(natives, sluices, driver):
@@ -76,7 +78,24 @@ def exit_cost_us(natives, sluices):
     ]
 
 
-def comparison_rows(natives, sluices, drivers):
+def disk_rows(natives, sluices, disks):
+    """Per disk driver: sequential read throughput (target at least 0.95x native), interrupts
+    per MiB and exits per interrupt."""
+    rows = []
+    for driver in disks:
+        name = DISK_LABELS.get(driver, driver)
+        rows.append(row(f"{name} sequential read", "MiB/s", "{:.2f}",
+                        fetch_values(natives, driver, "mib_s", "disk"),
+                        fetch_values(sluices, driver, "mib_s", "disk"), ("min", 0.95)))
+        rows.append(row(f"{name} interrupts per MiB", "1/MiB", "{:.1f}",
+                        fetch_values(natives, driver, "irqs_per_mib", "disk"),
+                        fetch_values(sluices, driver, "irqs_per_mib", "disk")))
+        rows.append(row(f"{name} exits per device interrupt", "exits", "{:.2f}", [],
+                        fetch_values(sluices, driver, "interrupt_exits_per_irq", "disk")))
+    return rows
+
+
+def comparison_rows(natives, sluices, drivers, disks=()):
     rows = [row(*BOOT[1:4], [r["boot_s"] for r in natives], [r["boot_s"] for r in sluices], BOOT[4])]
     entry = [r["entry_us"] / 1000 if r.get("entry_us") is not None else None for r in sluices]
     rows.append(row("sluice entry to guest", "ms", "{:.2f}", [], entry))
@@ -94,6 +113,7 @@ def comparison_rows(natives, sluices, drivers):
                         fetch_values(sluices, driver, "all_exits_per_irq")))
         rows.append(row(f"{name} extra time per interrupt (upper bound)", "us", "{:.1f}", [],
                         msix_bound_us(natives, sluices, driver)))
+    rows += disk_rows(natives, sluices, disks)
     rows.append(row(*CFG[1:4], [r.get("cfg_us_per_read") for r in natives],
                     [r.get("cfg_us_per_read") for r in sluices]))
     rows.append(row("config-space read, ECAM exits per access", "exits", "{:.2f}", [],
@@ -121,23 +141,23 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def comparison_table(natives, sluices, drivers):
+def comparison_table(natives, sluices, drivers, disks=()):
     header = ["figure", "unit", "native min / **median** / max", "sluice min / **median** / max",
               "sluice/native per pair", "target (median ratio)"]
-    return markdown_table(header, comparison_rows(natives, sluices, drivers))
+    return markdown_table(header, comparison_rows(natives, sluices, drivers, disks))
 
 
-def exits_per_mib_table(sluices, driver):
+def exits_per_mib_table(sluices, driver, kind="fetch"):
     """Median exits per MiB by reason over the sluice runs, most frequent first."""
     reasons = set()
     for run in sluices:
-        reasons |= set(run["fetch"].get(driver, {}).get("exits_per_mib", {}))
+        reasons |= set(run.get(kind, {}).get(driver, {}).get("exits_per_mib", {}))
     rows = []
     for reason in reasons:
-        values = [r["fetch"].get(driver, {}).get("exits_per_mib", {}).get(reason, 0) for r in sluices]
+        values = [r.get(kind, {}).get(driver, {}).get("exits_per_mib", {}).get(reason, 0) for r in sluices]
         rows.append((statistics.median(values), reason, spread(values)))
     rows.sort(reverse=True)
     table = [[reason, fmt_spread(triple, "{:.1f}")] for _, reason, triple in rows]
-    total = spread(fetch_values(sluices, driver, "exits_per_mib_total"))
+    total = spread(fetch_values(sluices, driver, "exits_per_mib_total", kind))
     table.append(["all", fmt_spread(total, "{:.1f}")])
     return markdown_table(["exit reason", "exits per MiB, min / **median** / max"], table)

@@ -86,6 +86,42 @@ class ParseTests(unittest.TestCase):
         self.assertAlmostEqual(parse.run_figures(lines, sluice=False)["cfg_us_per_read"], 2.0)
 
 
+def disk_run():
+    text = "\n".join([
+        "sluice: starting QEMU",
+        "sluice-bench: userspace",
+        "sluice-bench: snap disk-start nvme0n1",
+        TABLE_BEFORE,
+        "sluice-bench: snap disk-end nvme0n1",
+        TABLE_AFTER,
+        "sluice-bench: disk nvme0n1 driver=nvme bytes=4194304 md5=cd time_us=2000000 irqs=8",
+        "sluice-bench: done",
+    ])
+    return console(text)
+
+
+class DiskTests(unittest.TestCase):
+    def test_a_disk_read_gives_throughput_and_exits_from_its_own_snapshots(self):
+        figures = parse.run_figures(disk_run(), sluice=True)
+        self.assertEqual(figures["fetch"], {})
+        read = figures["disk"]["nvme"]
+        self.assertAlmostEqual(read["mib_s"], 2.0)
+        self.assertEqual(read["irqs_per_mib"], 2.0)
+        self.assertEqual(read["exits_per_mib"]["irq device"], 50.0)
+
+    def test_a_failed_disk_read_is_an_error(self):
+        with self.assertRaises(parse.ParseError):
+            parse.fetches(console("sluice-bench: disk vda driver=virtio_blk failed status=1"), parse.DISK)
+
+    def test_the_comparison_table_has_a_sequential_read_row_per_disk(self):
+        native = parse.run_figures(disk_run(), sluice=False)
+        sluice = parse.run_figures(disk_run(), sluice=True)
+        table = report.comparison_table([native], [sluice], [], ["nvme"])
+        self.assertIn("| NVMe sequential read | MiB/s |", table)
+        self.assertIn("1.00x / **1.00x** / 1.00x | met (at least 0.95x)", table)
+        self.assertIn("| irq device | 50.0", report.exits_per_mib_table([sluice], "nvme", "disk"))
+
+
 class ReportTests(unittest.TestCase):
     def test_spread_ignores_missing_values(self):
         self.assertEqual(report.spread([3, None, 1, 2]), (1, 2, 3))

@@ -177,6 +177,22 @@ mod tests {
     }
 
     #[test]
+    fn nvme_doorbells_stay_mapped_beside_its_trapped_table_and_pba() {
+        // QEMU's nvme: 65 vectors (admin + 64 I/O queues), registers at BAR0 0, doorbells
+        // from 0x1000, table at 0x2000 and PBA at 0x3000 of the same 16 KiB BAR.
+        let t = MsixTable::from_capability(64, 0x2000, 0x3000);
+        assert_eq!(t.entries.len(), 65);
+        assert_eq!(
+            t.trapped_pages(0),
+            [(0x2000, 0x2000)],
+            "table and PBA pages only"
+        );
+        assert!(t.trapped_pages(0).iter().all(|&(start, _)| start > 0x1fff));
+        assert_eq!(t.read(64 * 16 + 12, 4), Some(1), "the last vector is there");
+        assert_eq!(t.read(65 * 16, 4), None);
+    }
+
+    #[test]
     fn entries_are_written_dword_by_dword_or_as_qwords() {
         let mut t = e1000e();
         assert_eq!(t.read(12, 4), Some(1), "masked at reset");

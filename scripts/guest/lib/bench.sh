@@ -108,11 +108,51 @@ bench_fetch() { # SYSFS-NET-DIR URL
     ifconfig "$iface" down
 }
 
+# The /proc/interrupts name pattern of a disk's queues: NVMe names them after its controller
+# (nvme0q0, nvme0q1, ... for namespace nvme0n1; its sysfs device is the multipath subsystem, so
+# the name comes from the namespace's), virtio-blk after its virtio device (virtio1-req.0, ...).
+bench_disk_irq_pattern() { # SYSFS-BLOCK-DIR
+    dev=${1##*/}
+    case "$dev" in
+        nvme*) echo "^${dev%n*}q[0-9]+\$" ;;
+        *) echo "^$(basename "$(readlink "$1/device")")-" ;;
+    esac
+}
+
+# Sequential read of a whole passed-through disk (a raw image of random bytes, run.sh
+# --disk KIND:IMAGE), 1 MiB at a time through an emptied page cache; the md5 is taken
+# afterwards, from the page cache, outside the timed window.
+bench_disk() { # SYSFS-BLOCK-DIR
+    dev=${1##*/}
+    case "$dev" in nvme*) driver=nvme ;; *) driver=virtio_blk ;; esac
+    pattern=$(bench_disk_irq_pattern "$1")
+    mib=$(($(cat "$1/size") / 2048))
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    bench_snap "disk-start $dev"
+    irq0=$(bench_irqs "$pattern")
+    t0=$(bench_now_us)
+    dd if="/dev/$dev" of=/dev/null bs=1M count="$mib" 2>/dev/null
+    rc=$?
+    t1=$(bench_now_us)
+    irq1=$(bench_irqs "$pattern")
+    bench_snap "disk-end $dev"
+    if [ $rc = 0 ]; then
+        echo "sluice-bench: disk $dev driver=$driver bytes=$((mib << 20)) md5=$(head -c $((mib << 20)) "/dev/$dev" | md5sum | cut -d' ' -f1) time_us=$((t1 - t0)) irqs=$((irq1 - irq0))"
+    else
+        echo "sluice-bench: disk $dev driver=$driver failed status=$rc"
+    fi
+}
+
 bench_main() { # URL
     bench_cfgread
     for dev in /sys/class/net/eth*; do
         [ -e "$dev" ] || { echo "sluice-bench: no network interface"; break; }
         bench_fetch "$dev" "$1"
+    done
+    for dev in /sys/block/nvme*n* /sys/block/vd*; do
+        case "${dev##*/}" in nvme*c*n*) continue ;; esac # a multipath controller's hidden path
+        [ -e "$dev" ] && bench_disk "$dev"
     done
     echo "sluice-bench: done"
 }
