@@ -110,13 +110,15 @@ pub fn streams(host: &Host, bus: Option<&VirtualBus>) -> Option<Vec<Stream>> {
     Some(streams)
 }
 
-/// Builds the guest's DMA view and points every stream at it.
+/// Builds the guest's DMA view and points every stream at it; `who` names the guest in the
+/// log ("the guest", "guest NAME").
 pub fn attach(
     smmu: &Smmu,
     ram: &GuestRam,
     doorbell: Option<u64>,
     vmid: u16,
     streams: Vec<Stream>,
+    who: &str,
 ) -> Result<DmaView, DmaError> {
     let layout = Stage2Layout::from_pa_range(shared_pa_range(smmu));
     let mut mem = HeapTables::device_walked(smmu.coherent);
@@ -134,7 +136,7 @@ pub fn attach(
         .map_err(DmaError::Smmu)?;
     for &(slot, sid) in &streams {
         smmu.attach(sid, &s2).map_err(DmaError::Setup)?;
-        log::info!("smmu: stream {sid:#x} (guest slot {slot}) translated by the guest's stage 2");
+        log::info!("smmu: stream {sid:#x} (guest slot {slot}) translated by {who}'s stage 2");
     }
     Ok(DmaView {
         table,

@@ -45,10 +45,8 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
     let reset_slots = take_devices(vm);
     let boot = vm.reboot.boot.load(Ordering::Acquire) + 1;
     if let Err(e) = vm.restart(boot) {
-        if table::guests().len() == 1 {
-            stop::fatal(format_args!("guest reboot failed: {e}"));
-        }
-        log::error!("{} reboot failed: {e}", vm.label());
+        // The guest alone is lost (the only one: the machine powers off with it).
+        log::info!("{} stopped: reboot failed: {e}", vm.label());
         finish_stop(vm); // its devices are taken already
     }
     give_devices(vm, reset_slots);
@@ -138,7 +136,8 @@ pub fn log_usage(vm: &Vm, boot: u32) {
         .as_ref()
         .map_or(0, |its| its.lpis.lock().in_use());
     log::info!(
-        "guest boot {boot}: heap in use {} KiB, physical LPIs in use {lpis}",
+        "{} boot {boot}: heap in use {} KiB, physical LPIs in use {lpis}",
+        vm.label(),
         heap::allocated_bytes() / 1024
     );
 }
