@@ -8,7 +8,7 @@
 //! every boot: they must not grow from one boot to the next.
 
 use super::vm::Vm;
-use super::{bus, msi, table, vpci};
+use super::{bus, dma, msi, table, vpci};
 use crate::arch::{cpu, gic};
 use crate::hyp::driver::reset::reset_function;
 use crate::hyp::leaf::{canary, console, heap, kick, stats, stop};
@@ -111,13 +111,15 @@ fn finish_stop(vm: &Vm) -> ! {
         log::info!("every guest is off: powering the machine off");
         stop::power_off_or_halt()
     }
-    // Typing must reach a guest that still runs: the console's interrupt goes to its CPU.
+    // Typing must reach a guest that still runs, and the SMMU's faults must be served
+    // (whoever's device makes them): their interrupts go to its CPU, this one halts.
     if let Some(running) = guests
         .iter()
         .find(|g| !g.reboot.stopped.load(Ordering::Acquire))
     {
         let uart = vm.host.platform.uart.intid;
         vm.host.dist.enable_spi(uart, running.cpu_mpidrs[0], false);
+        dma::route_interrupts(vm.host, running.cpu_mpidrs[0]);
     }
     stop::halt()
 }

@@ -302,7 +302,7 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
                 // Whichever guest's the stream is: only its owner's view knows it.
                 for guest in table::guests() {
                     if let (Some(view), Some(bus)) = (&guest.dma, &guest.pci) {
-                        dma::stop_faulting_stream(view, bus, sid);
+                        dma::stop_faulting_stream(view, bus, sid, &guest.object_label());
                     }
                 }
             }
