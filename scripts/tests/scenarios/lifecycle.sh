@@ -100,3 +100,38 @@ test_guest_option() {
 scenario guest_fault_other_runs full
 scenario single_guest_fault full
 scenario guest_option full
+
+# A guest whose CPU never comes up: the host tree gains a /cpus/cpu@2 that QEMU (--smp 2)
+# does not have, so host PSCI CPU_ON fails for it; guest "ghost" pinned there is stopped at
+# boot with its reason, net0 and net1 boot and power off, then the machine (status 6).
+test_guest_cpu_missing() {
+    local log=$1 ok=0 rc dtb=$LOGS/guest_cpu_missing.dtb name
+    make_guest_dtb "$dtb" --nic e1000e --nic virtio -- "${TWO_GUESTS[@]}" || return 1
+    cp "$dtb.base" "$dtb.ghost"
+    fdtput -c "$dtb.ghost" /cpus/cpu@2
+    for prop in compatible device_type enable-method; do
+        fdtput -t s "$dtb.ghost" /cpus/cpu@2 "$prop" "$(fdtget "$dtb.ghost" /cpus/cpu@1 "$prop")"
+    done
+    fdtput -t x "$dtb.ghost" /cpus/cpu@2 reg 2
+    fdtput -t x "$dtb.ghost" /cpus/cpu@2 phandle 0x7777
+    local kernel initrd args=()
+    kernel=$(module_of kernel) initrd=$(module_of ramdisk)
+    for a in "${TWO_GUESTS[@]}" --guest ghost --cpus 2 --mem 128M --kernel @KERNEL --initrd @INITRD \
+        --bootargs "console=ttyAMA0"; do
+        a=${a//@KERNEL/$kernel}; args+=("${a//@INITRD/$initrd}")
+    done
+    scripts/mkguestdtb.sh "$dtb.ghost" "$dtb" "${args[@]}" || return 1
+    $RUN --timeout 180 --nic e1000e --nic virtio -- -dtb "$dtb" >"$log" 2>&1; rc=$?
+    [ "$rc" = 6 ] || { echo "  run.sh exit status $rc, expected 6 (a guest stopped)"; ok=1; }
+    expect_line "$log" '^\[sluice\] WARN: host PSCI CPU_ON for CPU 2 .* failed' "CPU 2 not started" || ok=1
+    expect_line "$log" '^\[sluice\] guest ghost stopped: its vCPU 0 has no CPU \(CPU 2 did not start\)' "ghost stopped" || ok=1
+    reject_line "$log" '^\(ghost\) ' "a line of ghost" || ok=1
+    for name in net0 net1; do
+        expect_line "$log" "^\\[sluice\\] guest $name powered off \\(PSCI SYSTEM_OFF\\)" "$name powered off" || ok=1
+    done
+    expect_line "$log" '^\[sluice\] every guest is off: powering the machine off' "machine off with the last guest" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
+scenario guest_cpu_missing full

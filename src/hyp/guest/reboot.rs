@@ -89,10 +89,26 @@ pub fn stop(vm: &'static Vm, vcpu: usize, why: core::fmt::Arguments) {
     finish_stop(vm);
 }
 
+/// Stops `vm` before any of its vCPUs ran (at boot, on the boot CPU), saying
+/// "stopped: `why`": its devices taken and reset, its vCPUs halted as soon as their CPUs
+/// look at it (`run::run_vcpu`). Powers the machine off if it was the last guest.
+pub fn stop_unstarted(vm: &Vm, why: core::fmt::Arguments) {
+    vm.reboot.requested.store(true, Ordering::Release);
+    log::info!("{} stopped: {why}", vm.label());
+    let _ = take_devices(vm);
+    record_stop(vm);
+}
+
 /// The guest's vCPUs are parked (the request stays, so they park for ever) and its devices
-/// taken: records the stop, moves console input to a running guest, and powers the machine
-/// off if no guest runs any more. Never returns.
+/// taken: records the stop (`record_stop`), and halts this CPU.
 fn finish_stop(vm: &Vm) -> ! {
+    record_stop(vm);
+    stop::halt()
+}
+
+/// Records the stop of `vm`, moves console input and the machine's interrupts to a running
+/// guest, and powers the machine off if no guest runs any more.
+fn record_stop(vm: &Vm) {
     vm.reboot.stopped.store(true, Ordering::Release);
     let mut announcement = None;
     console::with_mux(|mux| {
@@ -121,7 +137,11 @@ fn finish_stop(vm: &Vm) -> ! {
         vm.host.dist.enable_spi(uart, running.cpu_mpidrs[0], false);
         dma::route_interrupts(vm.host, running.cpu_mpidrs[0]);
     }
-    stop::halt()
+}
+
+/// Whether `vm` is stopped for good.
+pub fn stopped(vm: &Vm) -> bool {
+    vm.reboot.stopped.load(Ordering::Acquire)
 }
 
 /// Whether a reboot of `vm` is in progress (each of its vCPUs must `park`).
