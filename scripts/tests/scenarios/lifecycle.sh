@@ -136,3 +136,31 @@ test_guest_cpu_missing() {
 }
 
 scenario guest_cpu_missing full
+
+# The SMMU's interrupts follow the running guests: net0 (CPU 0, the boot CPU, where they went
+# at boot) powers off at once; net1 (CPU 1) then points its e1000e's receive ring outside its
+# memory (IPA 0x10000000) and receives. The faults are still served: logged with the stream,
+# attributed to net1, its NIC stopped; net1 alive and off, then the machine. (Before, they
+# stayed pending on the halted CPU 0.)
+test_guest_dma_fault_other_cpu() {
+    local log=$1 ok=0 rc off0 ring fault stopped
+    $RUN --timeout 300 --guest name=net0,cpus=0,pci=00:02.0 \
+        --guest "name=net1,cpus=1,pci=00:01.0,append=iomem=relaxed sluice.dmaescape=0x10000000 sluice.dmawait=15" \
+        >"$log" 2>&1; rc=$?
+    [ "$rc" = 0 ] || { echo "  run.sh exit status $rc, expected 0"; ok=1; }
+    line_of() { grep -nE -- "$1" "$log" | head -1 | cut -d: -f1; }
+    off0=$(line_of '^\[sluice\] guest net0 powered off \(PSCI SYSTEM_OFF\)')
+    ring=$(line_of '^\(net1\) sluice-demo: dmaescape eth0 rx ring at 0x10000000')
+    fault=$(line_of '^\[sluice\] WARN: smmu: F_[A-Z_]+ stream 0x0008 ')
+    stopped=$(line_of '^\[sluice\] WARN: pci 00:01\.0 .* of guest net1 made [0-9]+ DMA faults .*bus mastering turned off')
+    [ -n "$off0" ] && [ -n "$ring" ] && [ -n "$fault" ] && [ -n "$stopped" ] &&
+        [ "$off0" -lt "$ring" ] && [ "$ring" -lt "$fault" ] && [ "$fault" -lt "$stopped" ] ||
+        { echo "  net0 off at line ${off0:-?}, net1's ring moved at ${ring:-?}, SMMU fault logged at ${fault:-?}, NIC stopped at ${stopped:-?}"; ok=1; }
+    expect_line "$log" '^\(net1\) sluice-demo: dmaescape done, guest alive' "net1 alive" || ok=1
+    expect_line "$log" '^\[sluice\] guest net1 powered off \(PSCI SYSTEM_OFF\)' "net1 powered off" || ok=1
+    expect_line "$log" '^\[sluice\] DMA canary at 0x[0-9a-f]+ intact' "canary intact" || ok=1
+    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    return $ok
+}
+
+scenario guest_dma_fault_other_cpu full
