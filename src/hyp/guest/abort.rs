@@ -23,22 +23,9 @@ pub fn reflect(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, exit: Exit) -> Opti
             on_table_walk,
             cache_maintenance,
         } => {
-            let valid_ipa = guest_phys_valid.then_some(guest_phys);
-            if let Some(reason) = ram_fault(vm, valid_ipa, fault, frame.pc) {
-                return Some(reason);
-            }
-            let what = access_kind(on_table_walk, is_write);
-            if vm
-                .unemulated
-                .stops_guest(guest_phys_valid, on_table_walk, cache_maintenance)
-            {
-                return Some(alloc::format!(
-                    "vCPU {vcpu}: {what} at IPA {guest_phys:#x} cannot be emulated (no \
-                     syndrome; sluice.unemulated=stop) (pc {:#x})",
-                    frame.pc
-                ));
-            }
-            no_syndrome(vm, vcpu, frame, (guest_phys, what), is_write);
+            let ipa = guest_phys_valid.then_some(guest_phys);
+            let kind = (fault, on_table_walk, cache_maintenance);
+            return data_no_syndrome(vm, vcpu, frame, (guest_phys, ipa), is_write, kind);
         }
         Exit::ExternalAbort {
             far,
@@ -67,6 +54,36 @@ pub fn reflect(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, exit: Exit) -> Opti
         }
         _ => {}
     }
+    None
+}
+
+/// A data access without syndrome: `(guest_phys, valid_ipa)` is HPFAR_EL2's address and, when
+/// valid, the same again; `kind` the fault, whether on a stage-1 walk, whether a cache
+/// maintenance instruction. Injected, unless it hit guest RAM or the policy stops the guest
+/// (`Some(reason)`).
+fn data_no_syndrome(
+    vm: &Vm,
+    vcpu: usize,
+    frame: &mut GuestFrame,
+    (guest_phys, valid_ipa): (u64, Option<u64>),
+    is_write: bool,
+    (fault, on_table_walk, cache_maintenance): (FaultKind, bool, bool),
+) -> Option<String> {
+    if let Some(reason) = ram_fault(vm, valid_ipa, fault, frame.pc) {
+        return Some(reason);
+    }
+    let what = access_kind(on_table_walk, is_write);
+    if vm
+        .unemulated
+        .stops_guest(valid_ipa.is_some(), on_table_walk, cache_maintenance)
+    {
+        return Some(alloc::format!(
+            "vCPU {vcpu}: {what} at IPA {guest_phys:#x} cannot be emulated (no syndrome; \
+             sluice.unemulated=stop) (pc {:#x})",
+            frame.pc
+        ));
+    }
+    no_syndrome(vm, vcpu, frame, (guest_phys, what), is_write);
     None
 }
 
