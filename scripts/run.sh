@@ -5,9 +5,9 @@
 #                  [--smp N] [--mem SIZE]
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
-#                  [--guests two] [--guest-append NAME=ARGS]... [--guest-image NAME=FILE]...
-#                  [--boot kernel|uboot] [--disk nvme|virtio[:IMAGE]]...
-#                  [-- EXTRA QEMU ARGS...]
+#                  [--guest SPEC]... [--guests two] [--guest-append NAME=ARGS]...
+#                  [--guest-image NAME=FILE]... [--hyp-append "ARGS"] [--boot kernel|uboot]
+#                  [--disk nvme|virtio[:IMAGE]]... [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
 #                      modules: 6.1 (bookworm, the default) or 6.12 (bookworm-backports)
@@ -30,15 +30,25 @@
 #                      powered off on purpose (default: Linux's 'reboot: Power down'; a guest
 #                      that is not Linux, such as guest/vcputest, names its own last line)
 #   --no-guest         boot sluice without guest modules (it must refuse with a clear error)
-#   --guests two       the two-guest demo (dts/guests.md): guest 0 "net0" owns the e1000e
-#                      (00:01.0) on CPU 0, guest 1 "net1" the virtio NIC (00:02.0) on CPU 1 with
-#                      256 MiB; same kernel, initrd and command line for both (implies --nic
-#                      e1000e --nic virtio, each on its own user network). QEMU dumps the
-#                      machine's tree first, scripts/mkguestdtb.sh writes the guest nodes into
-#                      it and QEMU boots with -dtb. Guest lines on the console start with
-#                      "(net0) " or "(net1) "; Ctrl-A three times moves the input focus.
-#   --guest-append NAME=ARGS  with --guests: added to guest NAME's command line only (after
-#                      --append's); repeatable, e.g. --guest-append net0=sluice.reboots=10
+#   --guest SPEC       one guest of several (dts/guests.md), repeatable, in guest order:
+#                      name=NAME,cpus=N[+M...][,mem=SIZE][,pci=BDF[+BDF...]][,append=ARGS]
+#                      NAME: 1 to 16 of [A-Za-z0-9_.-]; cpus: its physical CPUs (0-based,
+#                      pinned in order); mem: 256M or 1G (default: an equal share of what is
+#                      left); pci: the host functions it owns (bus:dev.fn); append: added to its
+#                      command line after --append's, and the rest of SPEC (commas included).
+#                      Every guest boots the same kernel and initrd. Guest lines on the console
+#                      start with "(NAME) "; Ctrl-A three times moves the input focus. QEMU
+#                      dumps the machine's tree first, scripts/mkguestdtb.sh writes the guest
+#                      nodes into it and QEMU boots with -dtb. Without --nic, one e1000e and one
+#                      virtio NIC (00:01.0 and 00:02.0), each on its own user network.
+#   --guests two       the two-guest demo, the same as
+#                      --guest name=net0,cpus=0,pci=00:01.0
+#                      --guest name=net1,cpus=1,mem=256M,pci=00:02.0
+#                      (net0 owns the e1000e on CPU 0, net1 the virtio NIC on CPU 1)
+#   --guest-append NAME=ARGS  with --guest/--guests: added to guest NAME's command line only
+#                      (after --append's); repeatable, e.g. --guest-append net0=sluice.reboots=10
+#   --hyp-append ARGS  added to sluice's own command line, e.g. sluice.unemulated=stop (a
+#                      guest access sluice cannot emulate stops that guest; README)
 #   --boot HOW         kernel (default): QEMU loads sluice (-kernel) and the guest's images
 #                      (guest-loader); uboot: as on a board, Debian's U-Boot (u-boot-qemu) is
 #                      the firmware (-bios, at EL2) and boots from an NVMe disk that
@@ -47,7 +57,7 @@
 #                      /chosen module (or guest) nodes with fdt commands and booti's sluice. The
 #                      NIC and the disk reach sluice as U-Boot left them; the disk is one more
 #                      endpoint (after the NICs) that the guest gets unless --pci says otherwise
-#   --guest-image NAME=FILE  with --guests: guest NAME boots FILE (an arm64 Image, e.g. the
+#   --guest-image NAME=FILE  with --guest/--guests: guest NAME boots FILE (an arm64 Image, e.g. the
 #                      bare-metal guest of scripts/mkvcputest.sh) without initrd instead of the
 #                      shared kernel; repeatable
 #   --disk KIND        a disk on the host PCIe bus, passed through to the guest: an NVMe
@@ -63,20 +73,22 @@
 #
 # stdout is the serial console: sluice's lines start with "[sluice] ", the rest is the guest.
 # The console is also saved in target/run.log. Exit status:
-#   0 the guest (with --guests: the last guest) powered off through PSCI SYSTEM_OFF (with
+#   0 the guest (with several: every guest) powered off through PSCI SYSTEM_OFF (with
 #     --native: QEMU exited cleanly)
 #   1 bad option or missing file          3 hypervisor panic or fatal boot error
 #   2 setup or build failed               4 timeout
 #   5 QEMU failed or the guest stopped without powering off
+#   6 a guest was stopped after a fatal fault ("[sluice] guest [NAME ]stopped: REASON"); the
+#     machine powered off when no guest ran any more (the others may have ended well)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-kernel="" initrd="" guest_kernel=6.1 guests="" boot=kernel
+kernel="" initrd="" guest_kernel=6.1 guests="" boot=kernel hyp_append=""
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
-nics=() pcis=() extra=() guest_appends=() guest_images=() disks=()
+nics=() pcis=() extra=() guest_appends=() guest_images=() disks=() guest_specs=()
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -95,10 +107,12 @@ while [ $# -gt 0 ]; do
         --poweroff-line) need_value "$@"; poweroff_line=$2; shift 2 ;;
         --no-guest) no_guest=1; shift ;;
         --guests) need_value "$@"; guests=$2; shift 2 ;;
+        --guest) need_value "$@"; guest_specs+=("$2"); shift 2 ;;
         --guest-append) need_value "$@"; guest_appends+=("$2"); shift 2 ;;
         --boot) need_value "$@"; boot=$2; shift 2 ;;
         --guest-image) need_value "$@"; guest_images+=("$2"); shift 2 ;;
         --disk) need_value "$@"; disks+=("$2"); shift 2 ;;
+        --hyp-append) need_value "$@"; hyp_append=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
@@ -124,15 +138,56 @@ case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '
 [ "$native" = 0 ] || iommu=none
 case "$guests" in
     "") ;;
-    two) [ "$native" = 0 ] && [ "$no_guest" = 0 ] && [ ${#pcis[@]} = 0 ] ||
-             die "--guests cannot go with --native, --no-guest or --pci"
-         [ ${#nics[@]} -gt 0 ] || nics=(e1000e virtio)
-         [ "$smp" -ge 2 ] || die "--guests two needs --smp 2 or more" ;;
+    two) [ ${#guest_specs[@]} = 0 ] || die "--guests two cannot go with --guest"
+         guest_specs=(name=net0,cpus=0,pci=00:01.0 name=net1,cpus=1,mem=256M,pci=00:02.0) ;;
     *) die "--guests must be two, got '$guests'" ;;
 esac
+# --guest SPEC: checked here, before anything runs; g_* hold one entry per guest.
+g_names=() g_cpus=() g_mems=() g_pcis=() g_appends=()
+bdf_re='[0-9a-f]{2}:[01][0-9a-f]\.[0-7]'
+for spec in "${guest_specs[@]}"; do
+    name="" cpus="" gmem="" gpci="" gappend="" rest=$spec
+    while [ -n "$rest" ]; do
+        if [[ "$rest" == append=* ]]; then gappend=${rest#append=}; break; fi
+        item=${rest%%,*}
+        [ "$item" = "$rest" ] && rest="" || rest=${rest#*,}
+        key=${item%%=*} value=${item#*=}
+        [[ "$item" == *=* ]] && [ -n "$value" ] || die "--guest '$spec': '$item' is not KEY=VALUE"
+        case "$key" in
+            name) [[ "$value" =~ ^[A-Za-z0-9_.-]{1,16}$ ]] ||
+                      die "--guest '$spec': name must be 1 to 16 of A-Z a-z 0-9 _ . -, got '$value'"
+                  name=$value ;;
+            cpus) [[ "$value" =~ ^[0-9]+(\+[0-9]+)*$ ]] ||
+                      die "--guest '$spec': cpus must be N or N+M..., got '$value'"
+                  cpus=$value ;;
+            mem) [[ "$value" =~ ^[1-9][0-9]*[MG]$ ]] ||
+                     die "--guest '$spec': mem must look like 256M or 1G, got '$value'"
+                 gmem=$value ;;
+            pci) [[ "$value" =~ ^$bdf_re(\+$bdf_re)*$ ]] ||
+                     die "--guest '$spec': pci must be bus:dev.fn (hex), '+' between several, got '$value'"
+                 gpci=$value ;;
+            *) die "--guest '$spec': unknown key '$key' (name, cpus, mem, pci, append)" ;;
+        esac
+    done
+    [ -n "$name" ] || die "--guest '$spec': no name=NAME"
+    [ -n "$cpus" ] || die "--guest '$spec': no cpus=N"
+    for other in "${g_names[@]}"; do
+        [ "$other" != "$name" ] || die "--guest: two guests are named '$name'"
+    done
+    for c in ${cpus//+/ }; do
+        [ "$c" -lt "$smp" ] || die "--guest '$spec': CPU $c does not exist (--smp $smp)"
+    done
+    g_names+=("$name") g_cpus+=("$cpus") g_mems+=("$gmem") g_pcis+=("$gpci") g_appends+=("$gappend")
+done
+if [ ${#guest_specs[@]} -gt 0 ]; then
+    [ "$native" = 0 ] && [ "$no_guest" = 0 ] && [ ${#pcis[@]} = 0 ] ||
+        die "--guest/--guests cannot go with --native, --no-guest or --pci"
+    [ ${#nics[@]} -gt 0 ] || nics=(e1000e virtio)
+fi
 for ga in "${guest_appends[@]}"; do
-    [ -n "$guests" ] || die "--guest-append needs --guests"
-    [[ "$ga" =~ ^(net0|net1)=. ]] || die "--guest-append must be net0=ARGS or net1=ARGS, got '$ga'"
+    [ ${#guest_specs[@]} -gt 0 ] || die "--guest-append needs --guest or --guests"
+    [[ " ${g_names[*]} " == *" ${ga%%=*} "* ]] && [[ "$ga" == *=?* ]] ||
+        die "--guest-append must be NAME=ARGS for a guest NAME of --guest/--guests, got '$ga'"
 done
 case "$boot" in
     kernel) ;;
@@ -140,8 +195,9 @@ case "$boot" in
     *) die "--boot must be kernel or uboot, got '$boot'" ;;
 esac
 for gi in "${guest_images[@]}"; do
-    [ -n "$guests" ] || die "--guest-image needs --guests"
-    [[ "$gi" =~ ^(net0|net1)=. ]] || die "--guest-image must be net0=FILE or net1=FILE, got '$gi'"
+    [ ${#guest_specs[@]} -gt 0 ] || die "--guest-image needs --guest or --guests"
+    [[ " ${g_names[*]} " == *" ${gi%%=*} "* ]] && [[ "$gi" == *=?* ]] ||
+        die "--guest-image must be NAME=FILE for a guest NAME of --guest/--guests, got '$gi'"
     [ -f "${gi#*=}" ] || die "guest image not found: ${gi#*=}"
     [ "$boot" = kernel ] || die "--guest-image needs --boot kernel"
 done
@@ -221,15 +277,20 @@ done
 
 bootargs="console=ttyAMA0${append:+ $append}"
 
-# --boot uboot: the boot disk, with --guests two the same guests as below (by CPU count).
+# --boot uboot: the boot disk, with --guest/--guests the same guests as below.
 uboot_disk() { # DISK
     local args=(--output "$1" --hypervisor "$SLUICE_IMAGE" --kernel "$kernel" --initrd "$initrd"
-        --bootargs "$bootargs" --dhcp 52:54:00:12:34:56) ga
-    [ ${#pcis[@]} = 0 ] || args+=(--hyp-bootargs "sluice.pci=$(IFS=,; echo "${pcis[*]}")")
-    if [ -n "$guests" ]; then
-        args+=(--guest net0:1:00:01.0 --guest net1:1:00:02.0:256)
-        for ga in "${guest_appends[@]}"; do args+=(--guest-bootargs "$ga"); done
-    fi
+        --bootargs "$bootargs" --dhcp 52:54:00:12:34:56) hyp_args=$hyp_append ga i ncpus mib
+    [ ${#pcis[@]} = 0 ] || hyp_args="sluice.pci=$(IFS=,; echo "${pcis[*]}")${hyp_args:+ $hyp_args}"
+    [ -z "$hyp_args" ] || args+=(--hyp-bootargs "$hyp_args")
+    for i in "${!g_names[@]}"; do
+        [[ "${g_pcis[i]}" =~ ^[^+]+$ ]] || die "--boot uboot: guest ${g_names[i]} needs exactly one pci= function"
+        ncpus=$(($(tr -cd + <<<"${g_cpus[i]}" | wc -c) + 1))
+        case "${g_mems[i]}" in *G) mib=$((${g_mems[i]%G} * 1024)) ;; *M) mib=${g_mems[i]%M} ;; *) mib="" ;; esac
+        args+=(--guest "${g_names[i]}:$ncpus:${g_pcis[i]}${mib:+:$mib}")
+        [ -z "${g_appends[i]}" ] || args+=(--guest-bootargs "${g_names[i]}=${g_appends[i]}")
+    done
+    for ga in "${guest_appends[@]}"; do args+=(--guest-bootargs "$ga"); done
     "$SLUICE_ROOT/scripts/mkbootdisk.sh" "${args[@]}" || die "mkbootdisk.sh failed"
 }
 if [ "$native" = 1 ]; then
@@ -243,9 +304,11 @@ elif [ "$boot" = uboot ]; then
         -device "nvme,serial=sluiceboot,drive=bootdisk")
 else
     qemu_args+=(-kernel "$SLUICE_IMAGE")
+    hyp_args=$hyp_append
     if [ ${#pcis[@]} -gt 0 ]; then
-        qemu_args+=(-append "sluice.pci=$(IFS=,; echo "${pcis[*]}")")
+        hyp_args="sluice.pci=$(IFS=,; echo "${pcis[*]}")${hyp_args:+ $hyp_args}"
     fi
+    [ -z "$hyp_args" ] || qemu_args+=(-append "$hyp_args")
     if [ "$no_guest" = 0 ]; then
         # Modules at the top of RAM, 2 MiB aligned, leaving the top 2 MiB to QEMU.
         align=$((2 << 20))
@@ -268,8 +331,8 @@ else
     fi
 fi
 
-# --guests: the machine's own tree (guest-loader modules included), then guest nodes in it.
-if [ -n "$guests" ] && [ "$boot" = kernel ]; then
+# --guest/--guests: the machine's own tree (guest-loader modules included), then guest nodes.
+if [ ${#guest_specs[@]} -gt 0 ] && [ "$boot" = kernel ]; then
     "$QEMU" "${qemu_args[@]}" "${extra[@]}" -machine dumpdtb="$tmp/base.dtb" >/dev/null 2>&1 ||
         [ -s "$tmp/base.dtb" ] || die "QEMU dumped no device tree"
     kernel_mod=$(printf 0x%x:%d "$kernel_addr" "$(stat -L -c %s "$kernel")")
@@ -281,18 +344,19 @@ if [ -n "$guests" ] && [ "$boot" = kernel ]; then
         echo "--kernel $kernel_mod --initrd $initrd_mod"
     }
     initrd_mod=$(printf 0x%x:%d "$initrd_addr" "$(stat -L -c %s "$initrd")")
-    guest_bootargs() { # NAME: the shared command line, then NAME's --guest-append words
-        local line=$bootargs ga
+    mk_args=()
+    for i in "${!g_names[@]}"; do
+        line=$bootargs${g_appends[i]:+ ${g_appends[i]}}
         for ga in "${guest_appends[@]}"; do
-            [ "${ga%%=*}" = "$1" ] && line+=" ${ga#*=}"
+            [ "${ga%%=*}" = "${g_names[i]}" ] && line+=" ${ga#*=}"
         done
-        echo "$line"
-    }
-    "$SLUICE_ROOT/scripts/mkguestdtb.sh" "$tmp/base.dtb" "$tmp/guests.dtb" \
-        --guest net0 --cpus 0 --pci 00:01.0 $(guest_modules net0) \
-        --bootargs "$(guest_bootargs net0)" \
-        --guest net1 --cpus 1 --mem 256M --pci 00:02.0 $(guest_modules net1) \
-        --bootargs "$(guest_bootargs net1)" || die "mkguestdtb.sh failed"
+        mk_args+=(--guest "${g_names[i]}" --cpus "${g_cpus[i]//+/,}" $(guest_modules "${g_names[i]}")
+            --bootargs "$line")
+        [ -z "${g_mems[i]}" ] || mk_args+=(--mem "${g_mems[i]}")
+        for bdf in ${g_pcis[i]//+/ }; do mk_args+=(--pci "$bdf"); done
+    done
+    "$SLUICE_ROOT/scripts/mkguestdtb.sh" "$tmp/base.dtb" "$tmp/guests.dtb" "${mk_args[@]}" ||
+        die "mkguestdtb.sh failed"
     qemu_args+=(-dtb "$tmp/guests.dtb")
 fi
 
@@ -314,7 +378,10 @@ fi
 if [ "$native" = 1 ]; then
     grep -qE -- "$poweroff_line" "$log" || die "the guest stopped without powering off (see $log)" 5
 else
-    # One guest powers the machine off; several: the last one off does.
+    # One guest powers the machine off; several: the last one off (or stopped) does.
     grep -qE '^\[sluice\] (guest powered off \(PSCI SYSTEM_OFF\)|every guest is off: powering the machine off)' "$log" ||
         die "the guest stopped without powering off (see $log)" 5
+    if stopped=$(grep -m1 -E '^\[sluice\] guest ([^ ]+ )?stopped: ' "$log"); then
+        die "a guest was stopped after a fatal fault: ${stopped#\[sluice\] } (see $log)" 6
+    fi
 fi

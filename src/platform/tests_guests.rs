@@ -37,6 +37,13 @@ fn qemu_tree_with_two_guest_nodes_gives_both_specs_and_guest_0_as_the_single_gue
     assert_eq!(p.guest, g0.images);
 }
 
+#[test]
+fn sluice_own_command_line_is_read_next_to_guest_nodes_and_qemu_nops() {
+    // QEMU wrote -append into /chosen of the -dtb tree, whose memory node it left as NOPs.
+    let p = parse(QEMU_TWO_GUESTS).unwrap();
+    assert_eq!(p.host_bootargs, "sluice.unemulated=stop");
+}
+
 /// A host tree with what `parse` needs before it reaches `/chosen` (two CPUs with phandles
 /// 0x8002 and 0x8001, like QEMU's), and whatever `chosen` writes inside `/chosen`.
 fn host_tree(chosen: impl FnOnce(&mut FdtWriter)) -> Vec<u8> {

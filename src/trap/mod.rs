@@ -19,10 +19,12 @@ use tock_registers::registers::InMemoryRegister;
 mod access;
 mod fault;
 mod inject;
+mod policy;
 
 pub use access::{MmioAccess, SysRegAccess, SysRegId};
 pub use fault::{FaultKind, Level};
 pub use inject::{inject_abort, GuestExceptionState, InjectKind, Injection};
+pub use policy::Unemulated;
 
 register_bitfields! {u64,
     /// ESR_ELx common fields.

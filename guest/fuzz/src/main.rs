@@ -14,7 +14,8 @@
 //! Usage in the guest (needs /dev/mem and `iomem=relaxed`):
 //! - `guestfuzz SECONDS [SEED|random [trace]]`: the fuzzer above;
 //! - `guestfuzz cfgfuzz COUNT [SEED|random [trace]]`: COUNT random config writes and nothing
-//!   else, the burst of the demo init's `sluice.cfgfuzz=N` (see `cfgplan`).
+//!   else, the burst of the demo init's `sluice.cfgfuzz=N` (see `cfgplan`);
+//! - `guestfuzz pair ADDR`: one LDP at ADDR, an access without syndrome (see `pair`).
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
 // On the host only the tests use the pure modules.
@@ -35,6 +36,8 @@ mod cfgfuzz;
 mod discover;
 #[cfg(target_os = "none")]
 mod fuzz;
+#[cfg(target_os = "none")]
+mod pair;
 #[cfg(target_os = "none")]
 mod rt;
 #[cfg(target_os = "none")]

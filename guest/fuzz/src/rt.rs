@@ -53,10 +53,10 @@ extern "C" fn fz_main(stack: *const usize) -> ! {
             argv: stack.add(1).cast(),
         }
     };
-    let status = if args.get(1) == Some(b"cfgfuzz") {
-        crate::cfgfuzz::main(&args)
-    } else {
-        crate::fuzz::main(&args)
+    let status = match args.get(1) {
+        Some(b"cfgfuzz") => crate::cfgfuzz::main(&args),
+        Some(b"pair") => crate::pair::main(&args),
+        _ => crate::fuzz::main(&args),
     };
     sys::exit(status)
 }

@@ -225,8 +225,8 @@ test_cross_guest_probes() {
         --guest-append "net0=retain_initrd iomem=relaxed sluice.devmem=0x100c0000,0x8000000000,$ram1 sluice.itscmds=$offset:$count sluice.gicdpoke=$NET1_SPI sluice.dmaescape=$ram1" \
         --guest-append "net1=sluice.fetch=http://10.0.2.2:$http_port/blob sluice.fetches=2" \
         >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
-    # The second guest's RAM line: "guest RAM: IPA A..B -> host C..D (translated)".
-    range=$(grep -E '^\[sluice\] guest RAM: IPA ' "$log" | sed -n 2p | sed -E 's/.*-> host (0x[0-9a-f]+)\.\.(0x[0-9a-f]+).*/\1 \2/')
+    # net1's RAM line: "guest net1 RAM: IPA A..B -> host C..D (translated)".
+    range=$(grep -E '^\[sluice\] guest net1 RAM: IPA ' "$log" | head -1 | sed -E 's/.*-> host (0x[0-9a-f]+)\.\.(0x[0-9a-f]+).*/\1 \2/')
     read -r lo hi <<<"$range"
     [ -n "$hi" ] && [ $((lo)) -le $((ram1)) ] && [ $((ram1)) -lt $((hi)) ] ||
         { echo "  $ram1 is not in net1's host RAM (${range:-no layout line})"; ok=1; }

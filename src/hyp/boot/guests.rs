@@ -43,6 +43,11 @@ pub fn create(host: &'static Host) {
         ConsoleMux::new(&names).unwrap_or_else(|e| stop::fatal(format_args!("guest console: {e}")));
     console::install_mux(mux);
     table::install(vms, host.platform.cpus.len());
+    // The boot CPU may run no guest (guest nodes need not use it): the SMMU's faults go to
+    // a CPU that does.
+    if let Some(first) = table::guests().first() {
+        dma::route_interrupts(host, first.cpu_mpidrs[0]);
+    }
 }
 
 fn plan(host: &Host, buses: &[HostBus]) -> Plan {

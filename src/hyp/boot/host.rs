@@ -9,7 +9,7 @@ use crate::hyp::driver::smmu::Smmu;
 use crate::hyp::leaf::{cpus, heap, kick::KICK_SGI, stop, tables::HeapTables};
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use sluice::mm::carve::FreeMemory;
 use sluice::mm::pagetable::{self, Attributes, PageTable};
 use sluice::mm::PhysRange;
@@ -116,6 +116,7 @@ pub fn init(
         smmu,
     });
     cpu::set_cpu_index(boot_index);
+    mark_up(boot_index);
     let redist = init_this_cpu(host, boot_index);
     if let Some(its) = &host.its {
         its.map_cpu_collection(boot_index, redist.processor_number(), redist.base(), true);
@@ -268,12 +269,41 @@ pub fn init_this_cpu(host: &Host, cpu_index: usize) -> gic::Redistributor {
 
 /// Secondary CPUs that have finished `init_this_cpu`.
 static SECONDARIES_UP: AtomicUsize = AtomicUsize::new(0);
+/// Which CPUs (by index, at most 64) are up: the boot CPU, and each secondary once it is.
+static CPUS_UP: AtomicU64 = AtomicU64::new(0);
+/// The boot CPU has checked which guests can run: secondary CPUs wait for it before they
+/// enter their guests.
+static GUESTS_RELEASED: AtomicBool = AtomicBool::new(false);
 /// How long the boot CPU waits for the others to come up.
 const SECONDARY_TIMEOUT_MS: u64 = 1000;
 
-/// A secondary CPU reports its GIC and traps set up.
-pub fn secondary_up() {
+/// A secondary CPU reports its GIC and traps set up, then waits until the boot CPU lets the
+/// guests run (`release_guests`).
+pub fn secondary_up(cpu_index: usize) {
+    mark_up(cpu_index);
     SECONDARIES_UP.fetch_add(1, Ordering::Release);
+    while !GUESTS_RELEASED.load(Ordering::Acquire) {
+        cpu::wait_for_event();
+    }
+}
+
+fn cpu_bit(cpu_index: usize) -> u64 {
+    1u64.checked_shl(cpu_index as u32).unwrap_or(0)
+}
+
+fn mark_up(cpu_index: usize) {
+    CPUS_UP.fetch_or(cpu_bit(cpu_index), Ordering::AcqRel);
+}
+
+/// Whether CPU `cpu_index` came up (the boot CPU always has).
+pub fn cpu_is_up(cpu_index: usize) -> bool {
+    CPUS_UP.load(Ordering::Acquire) & cpu_bit(cpu_index) != 0
+}
+
+/// Lets the secondary CPUs enter their guests.
+pub fn release_guests() {
+    GUESTS_RELEASED.store(true, Ordering::Release);
+    cpu::send_event();
 }
 
 /// Starts every other CPU of the DT at `secondary_entry` through host PSCI CPU_ON, and waits

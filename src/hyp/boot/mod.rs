@@ -51,6 +51,18 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     canary::plant();
     guests::create(host);
     host::start_secondaries(host);
+    // A guest whose first vCPU has no CPU can never run: stopped before anything starts
+    // (a missing later vCPU is the guest's to cope with, as on hardware: its CPU_ON never
+    // completes).
+    for vm in table::guests() {
+        if !host::cpu_is_up(vm.cpus[0]) {
+            reboot::stop_unstarted(
+                vm,
+                format_args!("its vCPU 0 has no CPU (CPU {} did not start)", vm.cpus[0]),
+            );
+        }
+    }
+    host::release_guests();
     let elapsed_us = (cpu::counter() - boot_counter) * 1_000_000 / cpu::counter_hz().max(1);
     let Some((vm, vcpu)) = table::current() else {
         stop::halt()
@@ -74,7 +86,7 @@ extern "C" fn secondary_main(cpu_index: usize) -> ! {
     if let Some(its) = &host.its {
         its.map_cpu_collection(cpu_index, redist.processor_number(), redist.base(), false);
     }
-    host::secondary_up();
+    host::secondary_up(cpu_index);
     match table::job_of(cpu_index) {
         Some((vm, vcpu)) => run::run_vcpu(vm, vcpu),
         None => stop::halt(),

@@ -83,14 +83,22 @@ pub fn enable(host: &Host, hosts: &[HostBus]) -> bool {
         log::error!("smmu {}: {e}", smmu.frame);
         return false;
     }
-    for irq in &smmu.irqs {
-        host.dist.enable_spi(
-            irq.intid,
-            cpu::mpidr_affinity(),
-            irq.trigger == Trigger::Edge,
-        );
-    }
+    route_interrupts(host, cpu::mpidr_affinity());
     true
+}
+
+/// Routes the SMMU's interrupts (event queue, global errors) to the CPU with affinity
+/// `mpidr`. One CPU serves every guest's faults (the events name the stream; the stream names
+/// its owner): it must be a CPU that runs a guest, since a parked or halted CPU never takes
+/// an interrupt. The boot flow picks the first guest's first CPU, a stopping guest hands them
+/// on to a guest that still runs (`reboot`).
+pub fn route_interrupts(host: &Host, mpidr: u64) {
+    if let Some(smmu) = host.smmu.as_ref() {
+        for irq in &smmu.irqs {
+            host.dist
+                .enable_spi(irq.intid, mpidr, irq.trigger == Trigger::Edge);
+        }
+    }
 }
 
 /// Each assigned function's StreamID, the SMMU being on (`enable`). `None` when the guest's
@@ -110,13 +118,15 @@ pub fn streams(host: &Host, bus: Option<&VirtualBus>) -> Option<Vec<Stream>> {
     Some(streams)
 }
 
-/// Builds the guest's DMA view and points every stream at it.
+/// Builds the guest's DMA view and points every stream at it; `who` names the guest in the
+/// log ("the guest", "guest NAME").
 pub fn attach(
     smmu: &Smmu,
     ram: &GuestRam,
     doorbell: Option<u64>,
     vmid: u16,
     streams: Vec<Stream>,
+    who: &str,
 ) -> Result<DmaView, DmaError> {
     let layout = Stage2Layout::from_pa_range(shared_pa_range(smmu));
     let mut mem = HeapTables::device_walked(smmu.coherent);
@@ -134,7 +144,7 @@ pub fn attach(
         .map_err(DmaError::Smmu)?;
     for &(slot, sid) in &streams {
         smmu.attach(sid, &s2).map_err(DmaError::Setup)?;
-        log::info!("smmu: stream {sid:#x} (guest slot {slot}) translated by the guest's stage 2");
+        log::info!("smmu: stream {sid:#x} (guest slot {slot}) translated by {who}'s stage 2");
     }
     Ok(DmaView {
         table,
@@ -181,14 +191,16 @@ impl DmaView {
     }
 }
 
-/// Stops the device behind `sid` (it keeps faulting): bus mastering off until the guest
-/// restarts. A stream sluice did not attach has nothing to stop: it aborts anyway.
-pub fn stop_faulting_stream(view: &DmaView, bus: &VirtualBus, sid: u32) {
+/// Stops the device behind `sid` if it is one of this view's (it keeps faulting): bus
+/// mastering off until the guest restarts; `who` names the guest in the log ("the guest",
+/// "guest NAME"). A stream sluice did not attach has nothing to stop: it aborts anyway.
+/// Whichever CPU runs it: the view and the bus are the owner's, under their own locks.
+pub fn stop_faulting_stream(view: &DmaView, bus: &VirtualBus, sid: u32, who: &str) {
     if let Some(&(slot, _)) = view.streams.iter().find(|&&(_, s)| s == sid) {
         super::bus::revoke_bus_master(
             bus,
             slot,
-            format_args!("made {FAULTS_BEFORE_STOP} DMA faults (SMMU stream {sid:#x})"),
+            format_args!("of {who} made {FAULTS_BEFORE_STOP} DMA faults (SMMU stream {sid:#x})"),
         );
     }
 }

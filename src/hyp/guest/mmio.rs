@@ -38,7 +38,8 @@ pub fn handle(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, access: &MmioAccess,
         }
         Err(Refused) => {
             guest_fault(format_args!(
-                "vCPU {vcpu}: guest {} of {} bytes at IPA {:#x} ({}) not allowed: data abort injected (pc {:#x})",
+                "{}: guest {} of {} bytes at IPA {:#x} ({}) not allowed: data abort injected (pc {:#x})",
+                vm.vcpu_label(vcpu),
                 if access.is_write { "write" } else { "read" },
                 access.width_bytes,
                 access.guest_phys,

@@ -26,7 +26,7 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
         } => vm.power.lock().affinity_info(target_affinity, lowest_level),
         PsciCall::CpuOff => {
             vm.power.lock().cpu_off(vcpu_index);
-            log::info!("vCPU {vcpu_index} off (PSCI CPU_OFF)");
+            log::info!("{} off (PSCI CPU_OFF)", vm.vcpu_label(vcpu_index));
             run::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemOff => {

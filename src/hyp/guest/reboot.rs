@@ -8,7 +8,7 @@
 //! every boot: they must not grow from one boot to the next.
 
 use super::vm::Vm;
-use super::{bus, msi, table, vpci};
+use super::{bus, dma, msi, table, vpci};
 use crate::arch::{cpu, gic};
 use crate::hyp::driver::reset::reset_function;
 use crate::hyp::leaf::{canary, console, heap, kick, stats, stop};
@@ -45,10 +45,8 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
     let reset_slots = take_devices(vm);
     let boot = vm.reboot.boot.load(Ordering::Acquire) + 1;
     if let Err(e) = vm.restart(boot) {
-        if table::guests().len() == 1 {
-            stop::fatal(format_args!("guest reboot failed: {e}"));
-        }
-        log::error!("{} reboot failed: {e}", vm.label());
+        // The guest alone is lost (the only one: the machine powers off with it).
+        log::info!("{} stopped: reboot failed: {e}", vm.label());
         finish_stop(vm); // its devices are taken already
     }
     give_devices(vm, reset_slots);
@@ -91,10 +89,26 @@ pub fn stop(vm: &'static Vm, vcpu: usize, why: core::fmt::Arguments) {
     finish_stop(vm);
 }
 
+/// Stops `vm` before any of its vCPUs ran (at boot, on the boot CPU), saying
+/// "stopped: `why`": its devices taken and reset, its vCPUs halted as soon as their CPUs
+/// look at it (`run::run_vcpu`). Powers the machine off if it was the last guest.
+pub fn stop_unstarted(vm: &Vm, why: core::fmt::Arguments) {
+    vm.reboot.requested.store(true, Ordering::Release);
+    log::info!("{} stopped: {why}", vm.label());
+    let _ = take_devices(vm);
+    record_stop(vm);
+}
+
 /// The guest's vCPUs are parked (the request stays, so they park for ever) and its devices
-/// taken: records the stop, moves console input to a running guest, and powers the machine
-/// off if no guest runs any more. Never returns.
+/// taken: records the stop (`record_stop`), and halts this CPU.
 fn finish_stop(vm: &Vm) -> ! {
+    record_stop(vm);
+    stop::halt()
+}
+
+/// Records the stop of `vm`, moves console input and the machine's interrupts to a running
+/// guest, and powers the machine off if no guest runs any more.
+fn record_stop(vm: &Vm) {
     vm.reboot.stopped.store(true, Ordering::Release);
     let mut announcement = None;
     console::with_mux(|mux| {
@@ -113,15 +127,21 @@ fn finish_stop(vm: &Vm) -> ! {
         log::info!("every guest is off: powering the machine off");
         stop::power_off_or_halt()
     }
-    // Typing must reach a guest that still runs: the console's interrupt goes to its CPU.
+    // Typing must reach a guest that still runs, and the SMMU's faults must be served
+    // (whoever's device makes them): their interrupts go to its CPU, this one halts.
     if let Some(running) = guests
         .iter()
         .find(|g| !g.reboot.stopped.load(Ordering::Acquire))
     {
         let uart = vm.host.platform.uart.intid;
         vm.host.dist.enable_spi(uart, running.cpu_mpidrs[0], false);
+        dma::route_interrupts(vm.host, running.cpu_mpidrs[0]);
     }
-    stop::halt()
+}
+
+/// Whether `vm` is stopped for good.
+pub fn stopped(vm: &Vm) -> bool {
+    vm.reboot.stopped.load(Ordering::Acquire)
 }
 
 /// Whether a reboot of `vm` is in progress (each of its vCPUs must `park`).
@@ -138,7 +158,8 @@ pub fn log_usage(vm: &Vm, boot: u32) {
         .as_ref()
         .map_or(0, |its| its.lpis.lock().in_use());
     log::info!(
-        "guest boot {boot}: heap in use {} KiB, physical LPIs in use {lpis}",
+        "{} boot {boot}: heap in use {} KiB, physical LPIs in use {lpis}",
+        vm.label(),
         heap::allocated_bytes() / 1024
     );
 }

@@ -8,12 +8,16 @@ use super::{msi, reboot};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu;
 use crate::hyp::leaf::cpus::stack_top;
+use crate::hyp::leaf::stop::halt;
 
 /// PSTATE for a vCPU's first instruction: EL1h, DAIF masked (arm64 boot protocol).
 const PSTATE_EL1H_MASKED: u64 = 0x3c5;
 
 /// Runs vCPU `vcpu` of `vm` on this CPU: vCPU 0 boots the kernel, the others wait for CPU_ON.
 pub fn run_vcpu(vm: &'static Vm, vcpu: usize) -> ! {
+    if reboot::stopped(vm) {
+        halt() // stopped at boot (`reboot::stop_unstarted`)
+    }
     vm.install_stage2();
     cpu::set_virtual_mpidr(vm.vcpu_mpidrs[vcpu]);
     if vcpu != 0 {

@@ -21,6 +21,7 @@ use sluice::trap::{self, Exit, InjectKind, SysRegAccess};
 /// Exit kinds pushed by `vectors.S`.
 const EXIT_SYNC: u64 = 0;
 const EXIT_IRQ: u64 = 1;
+const EXIT_SERROR: u64 = 3;
 
 /// Called by `vectors.S` for every exit from the guest.
 #[no_mangle]
@@ -36,12 +37,19 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
         EXIT_SYNC => handle_sync(vm, vcpu, frame),
         EXIT_IRQ => handle_interrupts(vm, vcpu),
         _ => {
+            // An SError (routed to EL2 by HCR_EL2.AMO) is an error sluice cannot attribute
+            // to one instruction, an FIQ one it never routes: the guest's state is unknown.
             stats::count(cpu::cpu_index(), ExitReason::Other);
-            log::error!(
-                "vCPU {vcpu}: unexpected exit kind {kind} (SError/FIQ) at pc {:#x}",
-                frame.pc
+            let what = if kind == EXIT_SERROR { "SError" } else { "FIQ" };
+            stop_guest(
+                vm,
+                vcpu,
+                format_args!(
+                    "vCPU {vcpu}: {what} taken from the guest (ESR {:#x}, pc {:#x})",
+                    read_sysreg!("esr_el2"),
+                    frame.pc
+                ),
             );
-            inject(frame, InjectKind::Undefined);
         }
     }
     load_list_registers(vm, vcpu, &mut lrs);
@@ -162,7 +170,7 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
             frame.pc = trap::next_pc(frame.pc, esr);
         }
         Exit::SysReg(reg) if cpuid::is_id_register(reg.id()) => {
-            handle_id_register(vcpu, frame, &reg, esr)
+            handle_id_register(vm, vcpu, frame, &reg, esr)
         }
         // The guest is shown RAS (ESB, error synchronization) but none of the machine's error
         // records: ERRIDR_EL1 reads 0 records, and every record register is RAZ/WI.
@@ -174,15 +182,41 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
         }
         exit @ (Exit::DataAbortNoSyndrome { .. }
         | Exit::ExternalAbort { .. }
-        | Exit::InstructionAbort { .. }) => abort::reflect(vm, vcpu, frame, exit),
+        | Exit::InstructionAbort { .. }) => {
+            if let Some(reason) = abort::reflect(vm, vcpu, frame, exit) {
+                stop_guest(vm, vcpu, format_args!("{reason}"));
+            }
+        }
+        // An exception class sluice never traps: it cannot say what the guest did.
+        Exit::Unknown { ec, iss } => stop_guest(
+            vm,
+            vcpu,
+            format_args!(
+                "vCPU {vcpu}: unexpected exception class {ec:#x} (ISS {iss:#x}) at pc {:#x}",
+                frame.pc
+            ),
+        ),
+        // A trap sluice set up but does not emulate (FP/SIMD or SVE, a system register):
+        // UNDEFINED, as for a feature the guest's ID registers do not show.
         exit => {
             guest_fault(format_args!(
-                "vCPU {vcpu}: unhandled exit {exit:?} at pc {:#x}: undefined instruction injected",
+                "{}: unhandled exit {exit:?} at pc {:#x}: undefined instruction injected",
+                vm.vcpu_label(vcpu),
                 frame.pc
             ));
             inject(frame, InjectKind::Undefined);
         }
     }
+}
+
+/// A fault of the guest sluice cannot serve or reflect: the guest is stopped for good with
+/// "stopped: `reason`" (`reboot::stop`), the other guests run on (the machine powers off
+/// with the last). This vCPU never returns to the guest.
+fn stop_guest(vm: &'static Vm, vcpu: usize, reason: core::fmt::Arguments) -> ! {
+    reboot::stop(vm, vcpu, format_args!("stopped: {reason}"));
+    // A reboot of the guest was in progress: it went first, so this vCPU waits in the
+    // new boot as a rebooting one does.
+    run::wait_for_cpu_on(vm, vcpu)
 }
 
 /// The accounting class of a synchronous exit; `x0` holds the function ID of an HVC or SMC.
@@ -205,7 +239,7 @@ fn sync_reason(exit: &Exit, x0: u64) -> Option<ExitReason> {
 /// A trapped access to the ID register space (HCR_EL2.TID3): a read gets the guest's view of
 /// the host register (`sluice::cpuid`); a write is UNDEFINED, as the architecture makes an MSR
 /// to a read-only register.
-fn handle_id_register(vcpu: usize, frame: &mut GuestFrame, reg: &SysRegAccess, esr: u64) {
+fn handle_id_register(vm: &Vm, vcpu: usize, frame: &mut GuestFrame, reg: &SysRegAccess, esr: u64) {
     if reg.is_read {
         let host = idregs::read_host(reg.id());
         let value = cpuid::guest_value(reg.id(), host, &idregs::enables());
@@ -213,8 +247,9 @@ fn handle_id_register(vcpu: usize, frame: &mut GuestFrame, reg: &SysRegAccess, e
         frame.pc = trap::next_pc(frame.pc, esr);
     } else {
         guest_fault(format_args!(
-            "vCPU {vcpu}: guest write to ID register {} ({}): undefined instruction injected \
+            "{}: guest write to ID register {} ({}): undefined instruction injected \
              (pc {:#x})",
+            vm.vcpu_label(vcpu),
             reg.id(),
             cpuid::name(reg.id()).unwrap_or("unallocated"),
             frame.pc
@@ -267,12 +302,15 @@ fn handle_interrupts(vm: &Vm, vcpu: usize) {
                 // Whichever guest's the stream is: only its owner's view knows it.
                 for guest in table::guests() {
                     if let (Some(view), Some(bus)) = (&guest.dma, &guest.pci) {
-                        dma::stop_faulting_stream(view, bus, sid);
+                        dma::stop_faulting_stream(view, bus, sid, &guest.object_label());
                     }
                 }
             }
         } else if intid != KICK_SGI && intid != vm.host.platform.gic.maintenance_intid {
-            log::warn!("vCPU {vcpu}: unexpected physical interrupt {intid}");
+            log::warn!(
+                "{}: unexpected physical interrupt {intid}",
+                vm.vcpu_label(vcpu)
+            );
         }
         gic::deactivate(intid);
     }

@@ -36,6 +36,7 @@ use sluice::mm::PhysRange;
 use sluice::partition::GuestPlan;
 use sluice::platform;
 use sluice::psci::{self, VcpuPowerTable};
+use sluice::trap::Unemulated;
 use sluice::vgic::{Kick, SpiSet, Vgic, VgicConfig};
 use sluice::vpci::layout::GuestPciLayout;
 use sluice::vpci::topology::Assignment;
@@ -96,6 +97,8 @@ pub struct Vm {
     pub vits: Option<Mutex<VirtualIts>>,
     /// What the SMMU lets the guest's devices reach, when DMA is isolated.
     pub dma: Option<DmaView>,
+    /// What an access without syndrome does to the guest (`sluice.unemulated=`).
+    pub unemulated: Unemulated,
 }
 
 /// Why the guest could not be created.
@@ -113,6 +116,8 @@ pub enum VmError {
     Assignment(String),
     /// The SMMU could not be set up for guest RAM placed for it.
     Dma(dma::DmaError),
+    /// A malformed `sluice.unemulated=` option.
+    Unemulated(String),
 }
 
 impl fmt::Display for VmError {
@@ -124,6 +129,7 @@ impl fmt::Display for VmError {
             Self::Map(e) => write!(f, "{e}"),
             Self::Assignment(e) => write!(f, "{e}"),
             Self::Dma(e) => write!(f, "DMA isolation: {e}"),
+            Self::Unemulated(e) => write!(f, "{e}"),
         }
     }
 }
@@ -139,6 +145,12 @@ pub fn create(
     dma_isolated: bool,
 ) -> Result<Vm, VmError> {
     let vmid = index as u16 + 1;
+    let label = match &plan.node {
+        Some(_) => alloc::format!("guest {}", plan.name),
+        None => String::from("guest"),
+    };
+    let unemulated =
+        Unemulated::from_bootargs(&host.platform.host_bootargs).map_err(VmError::Unemulated)?;
     let cpus = &plan.cpus;
     let host_ram = plan.ram[0];
     let mut pci = build_pci(host, buses, plan)?;
@@ -147,7 +159,7 @@ pub fn create(
     } else {
         None
     };
-    let map = plan_map(host, host_ram, streams.is_some(), pci.as_ref())?;
+    let map = plan_map(host, &label, host_ram, streams.is_some(), pci.as_ref())?;
     if let (Some(bus), Some(layout)) = (&mut pci, map.pci) {
         bus.layout = layout;
     }
@@ -155,7 +167,9 @@ pub fn create(
     let dma = match (&host.smmu, streams) {
         (Some(smmu), Some(streams)) => {
             let doorbell = host.its.as_ref().map(|its| its.doorbell());
-            Some(dma::attach(smmu, &ram, doorbell, vmid, streams).map_err(VmError::Dma)?)
+            let who = object_label(plan.node.is_some(), &plan.name);
+            let view = dma::attach(smmu, &ram, doorbell, vmid, streams, &who);
+            Some(view.map_err(VmError::Dma)?)
         }
         _ => None,
     };
@@ -182,7 +196,7 @@ pub fn create(
         0,
     )?;
     if plan.node.is_some() {
-        scrub_logged(&ram);
+        scrub_logged(&label, &ram);
     }
     load_images(&plan.images, &ram, &layout, &dtb);
     let intx_intids: Vec<u32> = pci
@@ -209,16 +223,12 @@ pub fn create(
             emulator: Emulator::PciEcam,
         });
         log::info!(
-            "guest PCI: ECAM {}, windows {} and {}",
+            "{label} PCI: ECAM {}, windows {} and {}",
             bus.layout.ecam,
             bus.layout.mem32,
             bus.layout.mem64
         );
     }
-    let label = match &plan.node {
-        Some(_) => alloc::format!("guest {}", plan.name),
-        None => String::from("guest"),
-    };
     log::info!(
         "{label}: {} vCPUs, RAM {} MiB in {}, kernel at {:#x}, initrd {}, DT at {:#x}",
         vcpu_mpidrs.len(),
@@ -255,7 +265,17 @@ pub fn create(
         intx_intids,
         vits,
         dma,
+        unemulated,
     })
+}
+
+/// `Vm::object_label` before the `Vm` exists.
+fn object_label(from_node: bool, name: &str) -> String {
+    if from_node {
+        alloc::format!("guest {name}")
+    } else {
+        String::from("the guest")
+    }
 }
 
 /// The virtual GIC, with the timers and passed-through INTx lines forwarded with LR.HW so that
@@ -350,6 +370,21 @@ impl Vm {
         }
     }
 
+    /// How log lines name one of its vCPUs: "vCPU N", prefixed with "guest NAME " when the
+    /// guest has a node (the single guest of a tree without one keeps its old lines).
+    pub fn vcpu_label(&self, vcpu: usize) -> String {
+        if self.from_node {
+            alloc::format!("guest {} vCPU {vcpu}", self.name)
+        } else {
+            alloc::format!("vCPU {vcpu}")
+        }
+    }
+
+    /// The guest as the object of a log line: "the guest" alone, "guest NAME" with a node.
+    pub fn object_label(&self) -> String {
+        object_label(self.from_node, &self.name)
+    }
+
     /// The guest's index in the guest table (VMID - 1).
     pub fn index(&self) -> usize {
         usize::from(self.vmid) - 1
@@ -374,7 +409,7 @@ impl Vm {
                 VirtualIts::new(self.vcpu_mpidrs.len(), GUEST_LPIS, bus.guest_device_ids());
         }
         mmu::invalidate_guest_tlbs();
-        scrub_logged(&self.ram);
+        scrub_logged(&self.label(), &self.ram);
         let dtb = build_guest_dt(
             self.host,
             (&self.ram, &self.layout, &self.images),

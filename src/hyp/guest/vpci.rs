@@ -29,8 +29,9 @@ pub fn deassign(vm: &Vm, bus: &VirtualBus, slot: u8) {
         apply(vm, bus, assigned, &mut function, action, true);
     }
     log::info!(
-        "pci {} taken from the guest (slot {slot})",
-        function.host_bdf
+        "pci {} taken from {} (slot {slot})",
+        function.host_bdf,
+        vm.object_label()
     );
 }
 

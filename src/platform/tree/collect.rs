@@ -21,6 +21,10 @@ pub(super) struct Found {
     pci_hosts: Vec<PciHost>,
     smmus: Vec<SmmuNode>,
     clocks: Vec<(u32, u32)>,
+    /// `/chosen` `bootargs`, read during the walk: `Fdt::find_node("/chosen")` misses it in
+    /// the trees QEMU hands over with `-dtb` (guest nodes under `/chosen`, NOPs where the
+    /// memory node was).
+    host_bootargs: Option<String>,
 }
 
 impl Found {
@@ -47,6 +51,12 @@ impl Found {
         }
         if path.starts_with("/chosen/") {
             self.chosen.node(path, &v)?;
+        }
+        if path == "/chosen" {
+            self.host_bootargs = node
+                .property("bootargs")
+                .and_then(|p| strings(p.value).next())
+                .map(String::from);
         }
         if let Some(phandle) = node.property("phandle").and_then(|p| be32(p.value, 0)) {
             if let Some(hz) = node
@@ -157,12 +167,7 @@ impl Found {
             guest,
             guests,
             pci_hosts,
-            host_bootargs: String::from(
-                fdt.find_node("/chosen")
-                    .and_then(|c| c.property("bootargs"))
-                    .and_then(|p| strings(p.value).next())
-                    .unwrap_or(""),
-            ),
+            host_bootargs: self.host_bootargs.unwrap_or_default(),
             smmus: self.smmus,
         })
     }

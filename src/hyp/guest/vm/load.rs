@@ -18,11 +18,12 @@ pub(super) fn load_images(images: &GuestImages, ram: &GuestRam, layout: &GuestLa
 }
 
 /// Zeroes guest RAM (`scrub`) and logs how long it took.
-pub(super) fn scrub_logged(ram: &GuestRam) {
+/// `label` names the guest in the line (`Vm::label`).
+pub(super) fn scrub_logged(label: &str, ram: &GuestRam) {
     let started = cpu::counter();
     scrub(ram);
     log::info!(
-        "guest RAM scrubbed: {} MiB in {} ms",
+        "{label} RAM scrubbed: {} MiB in {} ms",
         ram.size_bytes() >> 20,
         (cpu::counter() - started) * 1000 / cpu::counter_hz().max(1)
     );

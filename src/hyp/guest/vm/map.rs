@@ -12,8 +12,10 @@ use sluice::mm::PhysRange;
 
 /// Lays out the guest's physical address space: its RAM banks (translated when an SMMU
 /// isolates DMA, identity-mapped, and said so once, when nothing does) and its PCI windows.
+/// `label` names the guest in the log lines (`Vm::label`).
 pub(super) fn plan_map(
     host: &Host,
+    label: &str,
     host_ram: PhysRange,
     dma_isolated: bool,
     pci: Option<&VirtualBus>,
@@ -55,7 +57,7 @@ pub(super) fn plan_map(
     .map_err(VmError::Map)?;
     for bank in map.ram.banks() {
         log::info!(
-            "guest RAM: IPA {} -> host {} ({})",
+            "{label} RAM: IPA {} -> host {} ({})",
             bank.ipa,
             bank.host(),
             if bank.is_identity() {
@@ -66,7 +68,7 @@ pub(super) fn plan_map(
         );
     }
     if map.pci_on_host_windows {
-        log::info!("guest PCI: RAM leaves no other room, so a window reuses host PCI addresses");
+        log::info!("{label} PCI: RAM leaves no other room, so a window reuses host PCI addresses");
     }
     Ok(map)
 }
