@@ -113,6 +113,8 @@ pub struct Vgic {
     lpi: lpi::LpiState,
     /// Per vCPU: physical interrupts to deactivate on its CPU (see `hw`).
     hw_released: Vec<Vec<u32>>,
+    /// Per vCPU: the groups its virtual CPU interface takes (group 0, group 1), see `lr`.
+    cpu_groups: Vec<[bool; 2]>,
 }
 
 impl Vgic {
@@ -130,6 +132,7 @@ impl Vgic {
             asleep: alloc::vec![true; vcpus],
             lpi: lpi::LpiState::new(vcpus),
             hw_released: alloc::vec![Vec::new(); vcpus],
+            cpu_groups: alloc::vec![[true; 2]; vcpus],
         }
     }
 
