@@ -100,6 +100,20 @@ impl Irq {
         true
     }
 
+    /// Takes back the active state of the list register it was in (pending in it or not, with
+    /// the priority and group `at` it carried) and works out whether the guest took it.
+    pub fn fold_active(&mut self, active: bool, lr_pending: bool, at: Taken) {
+        let acknowledged = self.loaded_pending && !lr_pending;
+        self.loaded_pending = false;
+        self.active = active;
+        self.taken = match (active, self.taken) {
+            (false, _) => None,
+            (true, Some(taken)) => Some(taken),
+            // Its pending state went and it is active: the guest acknowledged it.
+            (true, None) => acknowledged.then_some(at),
+        };
+    }
+
     /// Leaves the active state (ICACTIVER, or the guest's deactivation).
     pub fn deactivate(&mut self) {
         self.active = false;

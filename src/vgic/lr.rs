@@ -135,18 +135,11 @@ impl Vgic {
         };
         irq.in_lr = false;
         let lr_pending = state & LR_STATE_PENDING != 0;
-        let taken_now = irq.loaded_pending && !lr_pending;
-        irq.loaded_pending = false;
-        irq.active = state & LR_STATE_ACTIVE != 0;
-        irq.taken = match (irq.active, irq.taken) {
-            (false, _) => None,
-            (true, Some(taken)) => Some(taken),
-            // Its pending state went and it is active: the guest acknowledged it.
-            (true, None) => taken_now.then_some(Taken {
-                priority: lr_priority(lr),
-                group1: lr_group1(lr),
-            }),
+        let at = Taken {
+            priority: lr_priority(lr),
+            group1: lr_group1(lr),
         };
+        irq.fold_active(state & LR_STATE_ACTIVE != 0, lr_pending, at);
         if irq.edge || irq.hw_intid.is_some() {
             // The LR carried the pending state `load` took from the latch: give it back (an
             // edge that arrived meanwhile merges with it, as on hardware).

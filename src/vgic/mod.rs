@@ -4,8 +4,10 @@
 //!
 //! The model is plain data: the caller holds it under one lock, copies the list registers in
 //! and out around each guest exit (`sync` then `flush`, see `lr`), reports the timers' outputs
-//! in between (`set_hw_line`), deactivates the physical interrupts `take_hw_deactivations`
-//! names, and sends a physical SGI to every vCPU named in a returned [`Kick`]. Architecture reference: GICv3/v4 specification IHI 0069.
+//! (`set_hw_line`) and the groups the vCPU's CPU interface takes (`set_cpu_groups`) in
+//! between, deactivates the physical interrupts `take_hw_deactivations` names, and sends a
+//! physical SGI to every vCPU named in a returned [`Kick`]. Architecture reference: GICv3/v4
+//! specification IHI 0069.
 //! The guest sees a GIC with a single security state (GICD_CTLR.DS = 1) and affinity routing.
 #![forbid(unsafe_code)]
 
