@@ -71,7 +71,7 @@ fn write_bit(reg: BitReg, irq: &mut Irq, set: bool) -> bool {
         // Clearing pending also clears a level source's latch; the line itself stays.
         BitReg::ClearPending => irq.pending_latch = false,
         BitReg::SetActive => irq.active = true,
-        BitReg::ClearActive => irq.active = false,
+        BitReg::ClearActive => irq.deactivate(),
     }
     false
 }
@@ -90,7 +90,7 @@ fn write_hw_bit(reg: BitReg, irq: &mut Irq) -> bool {
             true
         }
         BitReg::ClearActive if irq.active => {
-            irq.active = false;
+            irq.deactivate();
             !irq.pending_latch
         }
         _ => false,
@@ -201,9 +201,12 @@ impl Vgic {
                 for i in (0..width as u32).filter(|i| shown & (1 << i) != 0) {
                     if let Some(irq) = self.irq_mut(vcpu, first + i) {
                         irq.priority = (value >> (8 * i)) as u8 & mask;
+                        // Its LR, if any, carries the priority: reload it (a masked one left
+                        // in the LR of an idle vCPU would never be taken).
+                        kick = kick.union(self.kick_for(vcpu, first + i));
                     }
                 }
-                Some(Ok(Kick::NONE))
+                Some(Ok(kick))
             }
             gicd::GICD_ICFGR..gicd::GICD_IGRPMODR if word_ok => {
                 let first = ((offset as usize - gicd::GICD_ICFGR) / 4) as u32 * 16;
@@ -212,9 +215,10 @@ impl Vgic {
                 for i in (0..16u32).filter(|i| shown & (1 << i) != 0 && first + i >= 16) {
                     if let Some(irq) = self.irq_mut(vcpu, first + i) {
                         irq.edge = value & (2 << (2 * i)) != 0;
+                        kick = kick.union(self.kick_for(vcpu, first + i));
                     }
                 }
-                Some(Ok(Kick::NONE))
+                Some(Ok(kick))
             }
             gicd::GICD_IGRPMODR..gicd::GICD_SGIR if word_ok => Some(Ok(Kick::NONE)),
             gicd::GICD_IPRIORITYR..gicd::GICD_ITARGETSR | gicd::GICD_ICFGR..gicd::GICD_SGIR => {

@@ -50,4 +50,6 @@ impl Vgic {
 }
 
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod tests;

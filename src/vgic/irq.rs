@@ -11,6 +11,18 @@ pub fn irouter_affinity(route: u64) -> u64 {
     route & IROUTER_AFFINITY_MASK
 }
 
+/// How the guest took an interrupt: the list register's priority and group when it was
+/// acknowledged. Its EOI only deactivates an LR with that same priority (masked to the group
+/// priority) and group (IHI 0069's VirtualWriteEOIR pseudocode): an LR rebuilt with another one
+/// would stay active for ever, and a HW-linked one with its physical interrupt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    /// The priority it was acknowledged at.
+    pub priority: u8,
+    /// Group 1 (otherwise group 0).
+    pub group1: bool,
+}
+
 /// One interrupt.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Irq {
@@ -26,6 +38,12 @@ pub struct Irq {
     pub line: bool,
     /// Active in the guest.
     pub active: bool,
+    /// Set while the guest has acknowledged the interrupt and not yet deactivated it: the
+    /// priority and group it took it at, which its virtual CPU interface holds in its active
+    /// priority registers (see [`Taken`]). `None` for an active state made up by ISACTIVER.
+    pub taken: Option<Taken>,
+    /// The last `flush` loaded it into a list register as pending.
+    pub loaded_pending: bool,
     /// Priority (upper bits significant).
     pub priority: u8,
     /// Group 1 (otherwise group 0).
@@ -80,6 +98,26 @@ impl Irq {
         }
         self.pending_latch = false;
         true
+    }
+
+    /// Takes back the active state of the list register it was in (pending in it or not, with
+    /// the priority and group `at` it carried) and works out whether the guest took it.
+    pub fn fold_active(&mut self, active: bool, lr_pending: bool, at: Taken) {
+        let acknowledged = self.loaded_pending && !lr_pending;
+        self.loaded_pending = false;
+        self.active = active;
+        self.taken = match (active, self.taken) {
+            (false, _) => None,
+            (true, Some(taken)) => Some(taken),
+            // Its pending state went and it is active: the guest acknowledged it.
+            (true, None) => acknowledged.then_some(at),
+        };
+    }
+
+    /// Leaves the active state (ICACTIVER, or the guest's deactivation).
+    pub fn deactivate(&mut self) {
+        self.active = false;
+        self.taken = None;
     }
 
     /// Whether the interrupt has to be in a list register of the vCPU it targets: active (the

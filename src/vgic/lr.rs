@@ -4,8 +4,11 @@
 //!
 //! The list registers are a cache rebuilt at every guest exit, as KVM does: `sync` folds every
 //! LR back into the model and empties it, the exit is handled against the model alone, and
-//! `flush` loads the interrupts that most need an LR -- active ones first (the guest must find
-//! them to deactivate them), then pending ones by priority. Two things follow that matter:
+//! `flush` loads the interrupts that most need an LR -- the ones the guest took and has not
+//! deactivated first (its EOI must find them in an LR, with the priority and group it took
+//! them at), then pending ones by priority, then those a guest made active through ISACTIVER
+//! without taking them (only ICACTIVER ends those, so they must not crowd out the timer).
+//! Two things follow that matter:
 //! - an interrupt that arrives again while the guest still handles the previous one (an SGI
 //!   pinged back before the handler's EOI) goes in as pending *and* active in the same LR, so
 //!   the guest takes it the moment it deactivates the first, with no exit in between;
@@ -17,6 +20,7 @@
 //! from a physical interrupt, which cannot fire again before the guest deactivated it.
 #![forbid(unsafe_code)]
 
+use super::irq::{Irq, Taken};
 use super::{Kick, Vgic, FIRST_LPI, PRIVATE_IRQS};
 use crate::gicv3::cpuif::ICH_LR_EL2;
 use alloc::vec::Vec;
@@ -58,15 +62,55 @@ pub struct FlushOutcome {
     pub kick: Kick,
 }
 
-/// The order in which interrupts get list registers: active before pending-only, then by
-/// priority (lower value first), then by INTID.
-type Rank = (bool, u8, u32);
+/// Which interrupts get list registers first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    /// Acknowledged and not yet deactivated: the guest will EOI it, and an EOI that finds no
+    /// LR is lost (the interrupt, and a HW-linked one's physical interrupt, active for ever).
+    Taken,
+    /// Pending and deliverable.
+    Pending,
+    /// Pending in a group the vCPU's CPU interface does not take now (ICV_IGRPEN<n>_EL1 off):
+    /// it goes in only if there is room, so that it cannot keep the group Linux uses out.
+    PendingMuted,
+    /// Active without the guest having taken it (ISACTIVER), maybe pending as well: the guest
+    /// can only clear it through ICACTIVER, so it must not keep a pending interrupt (the
+    /// timer's) out of the LRs.
+    MadeActive,
+}
 
-fn rank(active: bool, priority: u8, intid: u32) -> Rank {
-    (!active, priority, intid)
+/// The order in which interrupts get list registers: by class, then by priority (lower value
+/// first), then by INTID.
+type Rank = (Class, u8, u32);
+
+fn lr_priority(lr: u64) -> u8 {
+    ICH_LR_EL2::Priority.read(lr) as u8
+}
+
+fn lr_group1(lr: u64) -> bool {
+    ICH_LR_EL2::Group.read(lr) != 0
+}
+
+/// Where `irq` (INTID `intid`) stands in the queue for list registers, given the groups the
+/// CPU interface takes.
+fn rank(irq: &Irq, intid: u32, cpu_groups: [bool; 2]) -> Rank {
+    match irq.taken {
+        Some(taken) if irq.active => (Class::Taken, taken.priority, intid),
+        _ if irq.active => (Class::MadeActive, irq.priority, intid),
+        _ if cpu_groups[irq.group1 as usize] => (Class::Pending, irq.priority, intid),
+        _ => (Class::PendingMuted, irq.priority, intid),
+    }
 }
 
 impl Vgic {
+    /// The groups the virtual CPU interface of `vcpu` takes now (ICH_VMCR_EL2.VENG0/VENG1,
+    /// read at each exit): interrupts of the others get list registers last.
+    pub fn set_cpu_groups(&mut self, vcpu: usize, group0: bool, group1: bool) {
+        if let Some(groups) = self.cpu_groups.get_mut(vcpu) {
+            *groups = [group0, group1];
+        }
+    }
+
     /// Folds the list registers of `vcpu` back into the model after the guest ran and empties
     /// them: until the next `flush`, the model alone holds the vCPU's interrupt state.
     /// Returns other vCPUs that must be kicked.
@@ -74,23 +118,28 @@ impl Vgic {
         let mut kick = Kick::NONE;
         for lr in lrs.iter_mut().filter(|lr| **lr != 0) {
             let (intid, state) = (lr_intid(*lr), lr_state(*lr));
-            *lr = 0;
             if intid >= FIRST_LPI {
                 self.fold_lpi(intid, state);
             } else {
-                kick = kick.union(self.fold(vcpu, intid, state));
+                kick = kick.union(self.fold(vcpu, *lr));
             }
+            *lr = 0;
         }
         kick
     }
 
-    fn fold(&mut self, vcpu: usize, intid: u32, state: u64) -> Kick {
+    fn fold(&mut self, vcpu: usize, lr: u64) -> Kick {
+        let (intid, state) = (lr_intid(lr), lr_state(lr));
         let Some(irq) = self.irq_mut(vcpu, intid) else {
             return Kick::NONE;
         };
         irq.in_lr = false;
-        irq.active = state & LR_STATE_ACTIVE != 0;
         let lr_pending = state & LR_STATE_PENDING != 0;
+        let at = Taken {
+            priority: lr_priority(lr),
+            group1: lr_group1(lr),
+        };
+        irq.fold_active(state & LR_STATE_ACTIVE != 0, lr_pending, at);
         if irq.edge || irq.hw_intid.is_some() {
             // The LR carried the pending state `load` took from the latch: give it back (an
             // edge that arrived meanwhile merges with it, as on hardware).
@@ -138,19 +187,21 @@ impl Vgic {
 
     /// The rank of every interrupt that should be in a list register of `vcpu` now.
     fn wanting_lr(&self, vcpu: usize) -> Vec<Rank> {
+        let cpu_groups = self.cpu_groups.get(vcpu).copied().unwrap_or([true; 2]);
         let spis = (PRIVATE_IRQS..PRIVATE_IRQS + self.cfg.spi_count)
             .filter(|&i| self.target_of(vcpu, i) == Some(vcpu));
         (0..PRIVATE_IRQS)
             .chain(spis)
             .filter_map(|intid| {
                 let irq = self.irq(vcpu, intid)?;
-                (!irq.in_lr && irq.wants_lr(self.group_enabled(irq.group1))).then_some(rank(
-                    irq.active,
-                    irq.priority,
-                    intid,
-                ))
+                let wanted = !irq.in_lr && irq.wants_lr(self.group_enabled(irq.group1));
+                wanted.then(|| rank(irq, intid, cpu_groups))
             })
-            .chain(self.lpis_wanting_lr(vcpu).map(|(a, p, i)| rank(a, p, i)))
+            .chain(self.lpis_wanting_lr(vcpu).map(|(active, priority, intid)| {
+                // An LPI is only ever active because the guest took it.
+                let class = if active { Class::Taken } else { Class::Pending };
+                (class, priority, intid)
+            }))
             .collect()
     }
 
@@ -174,9 +225,15 @@ impl Vgic {
         if pending && (irq.edge || hw) {
             irq.pending_latch = false;
         }
+        irq.loaded_pending = pending;
         let state = if pending { LR_STATE_PENDING } else { 0 }
             | if irq.active { LR_STATE_ACTIVE } else { 0 };
-        let mut lr = lr_fields(intid, irq.priority, state, irq.group1);
+        // A taken interrupt keeps the priority and group it was taken at, whatever IPRIORITYR
+        // and IGROUPR say now, or the guest's EOI would not find it.
+        let (priority, group1) = irq
+            .taken
+            .map_or((irq.priority, irq.group1), |t| (t.priority, t.group1));
+        let mut lr = lr_fields(intid, priority, state, group1);
         match irq.hw_intid {
             Some(physical) => lr += ICH_LR_EL2::HW::SET + ICH_LR_EL2::pINTID.val(physical as u64),
             // Re-sample the line when the guest completes it.

@@ -4,8 +4,10 @@
 //!
 //! The model is plain data: the caller holds it under one lock, copies the list registers in
 //! and out around each guest exit (`sync` then `flush`, see `lr`), reports the timers' outputs
-//! in between (`set_hw_line`), deactivates the physical interrupts `take_hw_deactivations`
-//! names, and sends a physical SGI to every vCPU named in a returned [`Kick`]. Architecture reference: GICv3/v4 specification IHI 0069.
+//! (`set_hw_line`) and the groups the vCPU's CPU interface takes (`set_cpu_groups`) in
+//! between, deactivates the physical interrupts `take_hw_deactivations` names, and sends a
+//! physical SGI to every vCPU named in a returned [`Kick`]. Architecture reference: GICv3/v4
+//! specification IHI 0069.
 //! The guest sees a GIC with a single security state (GICD_CTLR.DS = 1) and affinity routing.
 #![forbid(unsafe_code)]
 
@@ -119,6 +121,8 @@ pub struct Vgic {
     owned: SpiSet,
     /// A write that tried to touch an SPI the guest does not own, not yet reported.
     foreign_write: Option<ForeignSpiWrite>,
+    /// Per vCPU: the groups its virtual CPU interface takes (group 0, group 1), see `lr`.
+    cpu_groups: Vec<[bool; 2]>,
 }
 
 impl Vgic {
@@ -138,6 +142,7 @@ impl Vgic {
             hw_released: alloc::vec![Vec::new(); vcpus],
             owned: SpiSet::all(),
             foreign_write: None,
+            cpu_groups: alloc::vec![[true; 2]; vcpus],
         }
     }
 

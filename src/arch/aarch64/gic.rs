@@ -277,6 +277,16 @@ pub fn init_cpu_interface() {
     reset_virtual_interface();
 }
 
+/// Which interrupt groups the guest's virtual CPU interface takes now (ICV_IGRPEN0_EL1 and
+/// ICV_IGRPEN1_EL1, as ICH_VMCR_EL2 holds them while the guest is out): (group 0, group 1).
+pub fn virtual_group_enables() -> (bool, bool) {
+    let vmcr = ICH_VMCR_EL2.get();
+    (
+        cpuif::ICH_VMCR_EL2::VENG0.is_set(vmcr),
+        cpuif::ICH_VMCR_EL2::VENG1.is_set(vmcr),
+    )
+}
+
 /// Empties this CPU's virtual CPU interface as a reset CPU would have it: no list register in
 /// use, no active priority, the guest's virtual interface disabled (ICH_VMCR_EL2 = 0).
 pub fn reset_virtual_interface() {

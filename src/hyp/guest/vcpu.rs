@@ -61,7 +61,8 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
 }
 
 /// First thing at an exit: the list registers go back into the vGIC model and are emptied,
-/// and the model learns the timers' outputs, so that the exit is handled against the model
+/// and the model learns the timers' outputs and the groups the guest's CPU interface takes, so
+/// that the exit is handled against the model
 /// alone.
 fn fold_list_registers(vm: &Vm, vcpu: usize) -> ListRegisters {
     // The underflow interrupt asked for at the last entry has done its job; left on, the
@@ -73,6 +74,8 @@ fn fold_list_registers(vm: &Vm, vcpu: usize) -> ListRegisters {
         let mut vgic = vm.vgic.lock();
         let kick = vgic.sync(vcpu, lrs.as_mut());
         sample_timers(vm, &mut vgic, vcpu);
+        let (group0, group1) = gic::virtual_group_enables();
+        vgic.set_cpu_groups(vcpu, group0, group1);
         kick
     };
     // Written back (empty) before handling: a handler may not return (CPU_OFF, SYSTEM_OFF).

@@ -12,7 +12,7 @@ const PENDING: u64 = 0b01;
 const ACTIVE: u64 = 0b10;
 
 /// Two vCPUs whose virtual and physical timers (27, 30) are HW-linked, enabled, group 1.
-fn vgic() -> Vgic {
+pub(super) fn vgic() -> Vgic {
     let mut g = Vgic::new(VgicConfig {
         vcpu_mpidrs: [0, 1].to_vec(),
         spi_count: 64,
@@ -200,10 +200,10 @@ fn line_samples_leave_interrupts_that_are_not_hw_linked_alone() {
 }
 
 /// xorshift64: a reproducible stream of choices.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
