@@ -34,11 +34,26 @@ test_reboot_loop() {
 # The guest reboots 8 times in the middle of two downloads (one per NIC, each NIC on its own
 # user network), through sysrq-b, reboot -f or both in turn (VIA), with SMP vCPUs: every boot
 # must bring every vCPU online, and the last boot fetches the file through both NICs intact.
+#
+# virtio_net runs with napi_tx=0 (transmit completions reclaimed in start_xmit, not by NAPI):
+# with NAPI TX the guest kernel (Debian 6.1.192; Linux until "virtio_ring: fix infinite loop
+# in virtnet_poll_cleantx when device is broken") hangs now and then at `reboot -f` with
+# traffic on the virtio NIC. device_shutdown's virtio_dev_shutdown() marks the queues broken
+# (virtio_break_device) and resets the device while another CPU is in virtio-net's TX
+# completion loop (virtnet_poll_cleantx or start_xmit): virtqueue_get_buf() returns nothing for
+# a broken queue, virtqueue_enable_cb_delayed() still sees a used entry not taken, so
+# `do { free_old_xmit_skbs } while (!enable_cb_delayed)` spins for ever in softirq. RCU never
+# completes and the e1000e's shutdown, next in device_shutdown, waits for ever (with the
+# virtio NIC alone nothing waits for RCU after it and the reboot goes through). Seen at a hang:
+# output.0 broken=1, used->idx 301, last_used_idx 300, QEMU's device reset by the guest. A race
+# in the guest's own code: about one reboot -f in ten to twenty under sluice; natively its
+# window shows ("Unexpected TXQ (0) queue failure: -5" in 7 of 20 runs) but no hang was seen.
+# This test is about sluice's device teardown, not that guest bug.
 reboot_midfetch() { # LOG SMP VIA
     local log=$1 smp=$2 via=$3 ok=0 boots=${SLUICE_MIDFETCH_REBOOTS:-8} boot driver
     start_http_server
     $RUN --timeout 1500 --smp "$smp" --nic none \
-        --append "sluice.reboots=$boots sluice.rebootvia=$via sluice.midfetch=$http_port/blob sluice.nets=e1000e:10.0.2,virtio_net:10.0.3" \
+        --append "sluice.reboots=$boots sluice.rebootvia=$via sluice.midfetch=$http_port/blob sluice.nets=e1000e:10.0.2,virtio_net:10.0.3 sluice.modparam=virtio_net:napi_tx=0" \
         -- -netdev user,id=mf0 -device e1000e,netdev=mf0 \
         -netdev user,id=mf1,net=10.0.3.0/24 -device virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=mf1 \
         >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
@@ -57,14 +72,13 @@ reboot_midfetch() { # LOG SMP VIA
     expect_line "$log" '^\[sluice\] guest powered off' "power off" || ok=1
     return $ok
 }
-# CI: sysrq-b only. reboot -f in the middle of traffic on both NICs still hangs the guest now
-# and then (its virtio-net TX loop spins while the e1000e shuts down; see issue 11's note), so
-# the variants that use it run in the full suite.
-test_reboot_midfetch() { reboot_midfetch "$1" 2 sysrq; }
-test_reboot_midfetch_both() { reboot_midfetch "$1" 2 both; }
+# CI: sysrq-b and reboot -f in turn (sysrq-b: no device shutdown in the guest; reboot -f: every
+# driver's shutdown, MSI-X teardown and vITS unmapping with the DMA still going).
+test_reboot_midfetch() { reboot_midfetch "$1" 2 both; }
+test_reboot_midfetch_reboot() { reboot_midfetch "$1" 2 reboot; }
 test_reboot_midfetch_smp4() { reboot_midfetch "$1" 4 both; }
 
 scenario reboot_loop full
 scenario reboot_midfetch ci
-scenario reboot_midfetch_both full
+scenario reboot_midfetch_reboot full
 scenario reboot_midfetch_smp4 full
