@@ -3,6 +3,7 @@
 
 extern crate alloc;
 
+pub mod bootprof;
 pub mod conmux;
 pub mod cpuid;
 pub mod gicv3;
