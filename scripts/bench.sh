@@ -2,13 +2,17 @@
 # Benchmarks a sluice guest against the same guest run natively, on the same QEMU.
 #
 #   scripts/bench.sh [--runs N] [--size MIB] [--nic e1000e|virtio]... [--iommu smmuv3|none]
-#                    [--out FILE]
+#                    [--baseline DIR] [--out FILE]
 #
 #   --runs N      pairs of runs, alternating native and sluice (default 5)
 #   --size MIB    size of the file each NIC fetches, in MiB (default 64)
 #   --nic MODEL   a NIC to measure, repeatable (default: e1000e and virtio)
 #   --iommu MODEL the sluice runs' IOMMU, as run.sh --iommu (default smmuv3, the isolated demo
 #                 configuration; native runs never have one)
+#   --baseline DIR  also run the sluice of another checkout (a git worktree of an older
+#                 commit, built by its own scripts/build.sh first) in every pair, after this
+#                 one's run, and report this sluice against it too: a speed-up measured in the
+#                 same run, so that it holds on a noisy machine
 #   --out FILE    where to write the results (default: bench-results/YYYY-MM-DD-HHMM.md)
 #
 # Each run boots the cached Debian kernel and the demo initramfs through scripts/run.sh with
@@ -24,7 +28,7 @@ source "$(dirname "$0")/env.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-runs=5 size_mib=64 out="" nics=() iommu=smmuv3
+runs=5 size_mib=64 out="" nics=() iommu=smmuv3 baseline=""
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -33,6 +37,7 @@ while [ $# -gt 0 ]; do
         --nic) need_value "$@"; nics+=("$2"); shift 2 ;;
         --out) need_value "$@"; out=$2; shift 2 ;;
         --iommu) need_value "$@"; iommu=$2; shift 2 ;;
+        --baseline) need_value "$@"; baseline=$(cd "$2" 2>/dev/null && pwd) || die "--baseline: no directory '$2'"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown option: $1 (see scripts/bench.sh --help)" ;;
     esac
@@ -45,9 +50,16 @@ done
 [ ${#nics[@]} -gt 0 ] || nics=(e1000e virtio)
 case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
 command -v python3 >/dev/null || die "python3 is missing; run scripts/setup.sh" 2
+if [ -n "$baseline" ]; then
+    [ -x "$baseline/scripts/run.sh" ] || die "--baseline: $baseline has no scripts/run.sh"
+    [ "$baseline" != "$SLUICE_ROOT" ] || die "--baseline must be another checkout"
+fi
 
 # Once up front, so that a broken setup fails here and not inside the first timed run.
 "$SLUICE_ROOT/scripts/setup.sh" || die "setup failed" 2
 "$SLUICE_ROOT/scripts/build.sh" || die "build failed" 2
+if [ -n "$baseline" ]; then
+    "$baseline/scripts/build.sh" || die "baseline build failed" 2
+fi
 
-python3 "$SLUICE_ROOT/scripts/bench/bench.py" "$SLUICE_ROOT" "$runs" "$size_mib" "$out" "$iommu" "${nics[@]}" || exit 3
+BENCH_BASELINE="$baseline" python3 "$SLUICE_ROOT/scripts/bench/bench.py" "$SLUICE_ROOT" "$runs" "$size_mib" "$out" "$iommu" "${nics[@]}" || exit 3

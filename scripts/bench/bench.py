@@ -52,6 +52,8 @@ def serve(directory):
 
 
 def one_run(root, logs, index, mode, nics, port, md5, iommu):
+    """One boot; mode is native, sluice or baseline (the sluice of the checkout at root)."""
+    under_sluice = mode != "native"
     args = ["--timeout", str(RUN_TIMEOUT_S - 30), "--append", f"sluice.bench=http://10.0.2.2:{port}/blob"]
     for nic in nics:
         args += ["--nic", nic]
@@ -61,11 +63,11 @@ def one_run(root, logs, index, mode, nics, port, md5, iommu):
         args += ["--iommu", iommu]
     log = os.path.join(logs, f"run{index}-{mode}.log")
     print(f"bench: run {index} {mode} ...", file=sys.stderr, flush=True)
-    status, lines = drive.boot(os.path.join(root, "scripts/run.sh"), args, log, RUN_TIMEOUT_S, mode == "sluice")
+    status, lines = drive.boot(os.path.join(root, "scripts/run.sh"), args, log, RUN_TIMEOUT_S, under_sluice)
     if status != 0:
         raise SystemExit(f"error: run {index} {mode}: run.sh exited with {status} (see {log})")
     try:
-        figures = parse.run_figures(lines, mode == "sluice")
+        figures = parse.run_figures(lines, under_sluice)
     except parse.ParseError as e:
         raise SystemExit(f"error: run {index} {mode}: {e} (see {log})")
     for driver, fetch in figures["fetch"].items():
@@ -75,6 +77,12 @@ def one_run(root, logs, index, mode, nics, port, md5, iommu):
     if missing:
         raise SystemExit(f"error: run {index} {mode}: no fetch through {missing} (see {log})")
     return figures
+
+
+def git_commit(checkout):
+    out = subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    return out or "unknown"
 
 
 def qemu_version():
@@ -100,11 +108,18 @@ def results_text(args, natives, sluices, drivers, started):
         "",
         *report.interrupt_targets(sluices, drivers),
     ]
+    if args.get("baselines"):
+        parts += ["", f"The same runs against the baseline sluice of `{args['baseline']}` "
+                  f"(commit {args['baseline_commit']}), run after each sluice run: its figures "
+                  "in the sluice column, ratios baseline/native.", "",
+                  report.comparison_table(natives, args["baselines"], drivers), "",
+                  report.speedup_line(args["baselines"], sluices)]
     for driver in drivers:
         parts += ["", f"Exits per MiB fetched through {report.NIC_LABELS.get(driver, driver)} (sluice runs):",
                   "", report.exits_per_mib_table(sluices, driver)]
     parts += ["", "Raw figures per run:", "", "```json",
-              json.dumps({"native": natives, "sluice": sluices}, indent=1, sort_keys=True), "```", ""]
+              json.dumps({"native": natives, "sluice": sluices, "baseline": args.get("baselines", [])},
+                         indent=1, sort_keys=True), "```", ""]
     return "\n".join(parts)
 
 
@@ -117,16 +132,21 @@ def main(argv):
     os.makedirs(logs, exist_ok=True)
     md5 = make_blob(os.path.join(work, "blob"), args["size_mib"])
     server, port = serve(work)
-    natives, sluices = [], []
+    natives, sluices, baselines = [], [], []
+    baseline = os.environ.get("BENCH_BASELINE", "")
     try:
         for index in range(1, args["runs"] + 1):
             natives.append(one_run(root, logs, index, "native", nics, port, md5, iommu))
             sluices.append(one_run(root, logs, index, "sluice", nics, port, md5, iommu))
+            if baseline:
+                baselines.append(one_run(baseline, logs, index, "baseline", nics, port, md5, iommu))
     finally:
         server.kill()
     # Kept before any formatting, so a report bug never costs the runs.
     with open(os.path.join(logs, "figures.json"), "w") as f:
-        json.dump({"native": natives, "sluice": sluices}, f, indent=1, sort_keys=True)
+        json.dump({"native": natives, "sluice": sluices, "baseline": baselines}, f, indent=1, sort_keys=True)
+    if baseline:
+        args.update(baselines=baselines, baseline=baseline, baseline_commit=git_commit(baseline))
     args["logs"] = logs
     drivers = [DRIVERS[n] for n in nics]
     text = results_text(args, natives, sluices, drivers, started)

@@ -141,3 +141,13 @@ def exits_per_mib_table(sluices, driver):
     total = spread(fetch_values(sluices, driver, "exits_per_mib_total"))
     table.append(["all", fmt_spread(total, "{:.1f}")])
     return markdown_table(["exit reason", "exits per MiB, min / **median** / max"], table)
+
+
+def speedup_line(baselines, sluices):
+    """This sluice against the baseline's, per run (run i of each): boot and one exit."""
+    boot = spread(ratios([r["boot_s"] for r in baselines], [r["boot_s"] for r in sluices]))
+    parts = [f"boot this/baseline {fmt_spread(boot, '{:.2f}x')}"]
+    for key, label in (("entry_us", "entry to guest"), ("cfg_us_per_read", "config read")):
+        pair = spread(ratios([r.get(key) for r in baselines], [r.get(key) for r in sluices]))
+        parts.append(f"{label} this/baseline {fmt_spread(pair, '{:.2f}x')}")
+    return "Speed-up (min / **median** / max of the per-run ratios): " + "; ".join(parts) + "."
