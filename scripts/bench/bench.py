@@ -63,11 +63,12 @@ def one_run(root, logs, index, mode, nics, port, md5, iommu):
         args += ["--iommu", iommu]
     log = os.path.join(logs, f"run{index}-{mode}.log")
     print(f"bench: run {index} {mode} ...", file=sys.stderr, flush=True)
-    status, lines = drive.boot(os.path.join(root, "scripts/run.sh"), args, log, RUN_TIMEOUT_S, under_sluice)
+    status, lines, boot_cpu_s = drive.boot(os.path.join(root, "scripts/run.sh"), args, log, RUN_TIMEOUT_S, under_sluice)
     if status != 0:
         raise SystemExit(f"error: run {index} {mode}: run.sh exited with {status} (see {log})")
     try:
         figures = parse.run_figures(lines, under_sluice)
+        figures["boot_cpu_s"] = boot_cpu_s
     except parse.ParseError as e:
         raise SystemExit(f"error: run {index} {mode}: {e} (see {log})")
     for driver, fetch in figures["fetch"].items():
