@@ -1,6 +1,6 @@
-//! Zeroing large ranges of RAM quickly: with DC ZVA (Arm ARM D7.5.x "Data cache zero"), which
-//! zeroes one naturally aligned block per instruction, where DCZID_EL0 allows it; with plain
-//! stores for the unaligned head and tail. Pure planning here; the instructions are in `arch`.
+//! Zeroing large ranges of RAM quickly: a loop over whole aligned blocks (pair stores; or DC
+//! ZVA, whose block DCZID_EL0 gives, where it is the faster), plain stores for the unaligned
+//! head and tail. Pure planning here; the instructions are in `arch`.
 #![forbid(unsafe_code)]
 
 use tock_registers::interfaces::Readable;
@@ -26,8 +26,8 @@ pub fn zva_block_bytes(dczid_el0: u64) -> Option<u64> {
     Some(4u64 << dczid.read(DCZID::BS))
 }
 
-/// How to zero `[start, start + len)`: plain stores over `head` and `tail`, one DC ZVA per
-/// block over `blocks` (each `(start, len)`; any may be empty).
+/// How to zero `[start, start + len)`: plain stores over `head` and `tail`, the block loop
+/// over `blocks` (each `(start, len)`; any may be empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZeroPlan {
     /// Unaligned bytes before the first whole block.
@@ -39,8 +39,8 @@ pub struct ZeroPlan {
 }
 
 impl ZeroPlan {
-    /// The plan for `[start, start + len)` with DC ZVA blocks of `block_bytes` (a power of two;
-    /// None or anything else: stores alone). A range that wraps the address space is cut at
+    /// The plan for `[start, start + len)` with blocks of `block_bytes` (a power of two; None
+    /// or anything else: stores alone). A range that wraps the address space is cut at
     /// its end.
     pub fn new(start: u64, len: u64, block_bytes: Option<u64>) -> Self {
         let end = start.saturating_add(len);

@@ -3,6 +3,7 @@
 
 use crate::arch::cpu;
 use crate::hyp::leaf::profile;
+use sluice::bootprof::ticks_to_us;
 use sluice::loader::GuestLayout;
 use sluice::mm::guest_ram::GuestRam;
 use sluice::mm::PhysRange;
@@ -27,28 +28,30 @@ pub(super) fn load_images(images: &GuestImages, ram: &GuestRam, layout: &GuestLa
     profile::mark("cache clean");
 }
 
-/// Zeroes guest RAM (`scrub`) and logs how long it took.
+/// Zeroes all of guest RAM (nothing of the old guest survives a reboot), then cleans it to
+/// the point of coherency for a guest that starts with its caches off; logs how long each
+/// half took.
 pub(super) fn scrub_logged(ram: &GuestRam) {
     let started = cpu::counter();
-    scrub(ram);
-    log::info!(
-        "guest RAM scrubbed: {} MiB in {} ms",
-        ram.size_bytes() >> 20,
-        (cpu::counter() - started) * 1000 / cpu::counter_hz().max(1)
-    );
-}
-
-/// Zeroes all of guest RAM (nothing of the old guest survives a reboot), then cleans it to
-/// the point of coherency for a guest that starts with its caches off.
-fn scrub(ram: &GuestRam) {
     for bank in ram.banks() {
         let host = bank.host();
         // SAFETY: the host RAM behind this guest RAM bank, carved for it alone and
         // identity-mapped at EL2 as Normal memory; every vCPU is parked and every device
         // quiesced, so nothing else writes it.
         unsafe { cpu::zero_range(host.start, host.size_bytes) };
-        cpu::clean_dcache_range(host.start, host.size_bytes);
     }
+    let zeroed = cpu::counter();
+    for bank in ram.banks() {
+        cpu::clean_dcache_range(bank.host().start, bank.host().size_bytes);
+    }
+    let hz = cpu::counter_hz();
+    log::info!(
+        "guest RAM scrubbed: {} MiB in {} ms (zeroing {} ms, cache clean {} ms)",
+        ram.size_bytes() >> 20,
+        ticks_to_us(cpu::counter() - started, hz) / 1000,
+        ticks_to_us(zeroed - started, hz) / 1000,
+        ticks_to_us(cpu::counter() - zeroed, hz) / 1000
+    );
 }
 
 /// Copies `bytes` to guest RAM at `guest_phys`; returns the host address written.
