@@ -196,42 +196,57 @@ pub fn el1_timer_outputs() -> TimerOutputs {
     }
 }
 
-/// Zeroes `[start, start + len)` of identity-mapped Normal memory: pair stores of the zero
-/// register over the whole 64-byte blocks, plain stores over the unaligned ends. Not DC ZVA:
-/// under QEMU's TCG every DC ZVA is a helper call, and scrubbing 858 MiB took 8-18 s with it
-/// against 2-4 s with stores. Nothing is cleaned: callers for a guest with caches off clean.
+/// Zeroes `[start, start + len)` of identity-mapped Normal memory. Each whole 4 KiB page is
+/// read first and written only if some word of it is not zero: under QEMU, RAM no one has
+/// touched yet reads as the host's shared zero page, and writing it would make the host
+/// allocate and clear every page (most of a guest's first scrub); RAM a guest used is written
+/// after a few reads. The writes are pair stores of the zero register (not DC ZVA: under TCG
+/// every DC ZVA is a helper call, 8-18 s for 858 MiB against 2-4 s with stores); the unaligned
+/// ends are plain stores. Nothing is cleaned: callers for a guest with caches off clean.
 ///
 /// # Safety
 /// The range must be RAM mapped as Normal memory at EL2 that nothing else uses meanwhile.
 pub unsafe fn zero_range(start: u64, len: u64) {
-    let plan = ZeroPlan::new(start, len, Some(ZERO_BLOCK_BYTES));
+    let plan = ZeroPlan::new(start, len, Some(PAGE_BYTES));
     for (at, bytes) in [plan.head, plan.tail] {
         // SAFETY: part of the caller's range (Normal RAM, not in use).
         unsafe { core::ptr::write_bytes(at as *mut u8, 0, bytes as usize) };
     }
     let (first, bytes) = plan.blocks;
-    let blocks = bytes / ZERO_BLOCK_BYTES;
-    if blocks > 0 {
-        // SAFETY: `blocks` whole, 64-byte aligned blocks inside the caller's range.
-        unsafe {
-            asm!(
-                "2:",
-                "stp xzr, xzr, [{d}], #16",
-                "stp xzr, xzr, [{d}], #16",
-                "stp xzr, xzr, [{d}], #16",
-                "stp xzr, xzr, [{d}], #16",
-                "subs {n}, {n}, #1",
-                "b.ne 2b",
-                d = inout(reg) first => _,
-                n = inout(reg) blocks => _,
-                options(nostack)
-            )
-        };
+    for page in (first..first + bytes).step_by(PAGE_BYTES as usize) {
+        // SAFETY: one aligned page of the caller's range, which nothing else writes.
+        let words = unsafe { core::slice::from_raw_parts(page as *const u64, 512) };
+        if words.iter().any(|&w| w != 0) {
+            // SAFETY: as above.
+            unsafe { zero_page(page) };
+        }
     }
 }
 
-/// The block `zero_range` stores per loop.
-const ZERO_BLOCK_BYTES: u64 = 64;
+/// The unit `zero_range` checks before it writes.
+const PAGE_BYTES: u64 = 4096;
+
+/// Zeroes the 4 KiB page at `page`, 64 bytes per loop.
+///
+/// # Safety
+/// `page` must be a 4 KiB aligned page of Normal RAM that nothing else uses meanwhile.
+unsafe fn zero_page(page: u64) {
+    // SAFETY: the caller's page: 64 loops of 64 bytes stay inside it.
+    unsafe {
+        asm!(
+            "2:",
+            "stp xzr, xzr, [{d}], #16",
+            "stp xzr, xzr, [{d}], #16",
+            "stp xzr, xzr, [{d}], #16",
+            "stp xzr, xzr, [{d}], #16",
+            "subs {n}, {n}, #1",
+            "b.ne 2b",
+            d = inout(reg) page => _,
+            n = inout(reg) PAGE_BYTES / 64 => _,
+            options(nostack)
+        )
+    };
+}
 
 /// Copies `len` bytes from `src` to `dst` (RAM, not overlapping), 64 bytes per loop with
 /// pair loads and stores where both are 16-byte aligned alike (a guest kernel's tens of MiB
