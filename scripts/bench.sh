@@ -2,7 +2,8 @@
 # Benchmarks a sluice guest against the same guest run natively, on the same QEMU.
 #
 #   scripts/bench.sh [--runs N] [--size MIB] [--nic e1000e|virtio|none]...
-#                    [--disk nvme|virtio|none]... [--iommu smmuv3|none] [--out FILE]
+#                    [--disk nvme|virtio|none]... [--iommu smmuv3|none] [--baseline DIR]
+#                    [--out FILE]
 #
 #   --runs N      pairs of runs, alternating native and sluice (default 5)
 #   --size MIB    size of the file each NIC fetches and of each disk read, in MiB (default 64)
@@ -10,6 +11,11 @@
 #   --disk KIND   a disk to measure, repeatable (default: nvme and virtio; none: no disk)
 #   --iommu MODEL the sluice runs' IOMMU, as run.sh --iommu (default smmuv3, the isolated demo
 #                 configuration; native runs never have one)
+#   --baseline DIR  also run the sluice of another checkout (a git worktree of an older
+#                 commit, built by its own scripts/build.sh first) in every pair, after this
+#                 one's run, and report this sluice against it too: a speed-up measured in the
+#                 same run, so that it holds on a noisy machine (the baseline's run.sh must know
+#                 every option the runs use: with an older checkout, --disk none)
 #   --out FILE    where to write the results (default: bench-results/YYYY-MM-DD-HHMM.md)
 #
 # Each run boots the cached Debian kernel and the demo initramfs through scripts/run.sh with
@@ -27,7 +33,7 @@ source "$(dirname "$0")/env.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-runs=5 size_mib=64 out="" nics=() disks=() iommu=smmuv3
+runs=5 size_mib=64 out="" nics=() disks=() iommu=smmuv3 baseline=""
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -37,6 +43,7 @@ while [ $# -gt 0 ]; do
         --disk) need_value "$@"; disks+=("$2"); shift 2 ;;
         --out) need_value "$@"; out=$2; shift 2 ;;
         --iommu) need_value "$@"; iommu=$2; shift 2 ;;
+        --baseline) need_value "$@"; baseline=$(cd "$2" 2>/dev/null && pwd) || die "--baseline: no directory '$2'"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown option: $1 (see scripts/bench.sh --help)" ;;
     esac
@@ -56,9 +63,16 @@ nic_list=$(IFS=,; echo "${nics[*]}" | sed -E 's/(^|,)none//g; s/^,//')
 disk_list=$(IFS=,; echo "${disks[*]}" | sed -E 's/(^|,)none//g; s/^,//')
 case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
 command -v python3 >/dev/null || die "python3 is missing; run scripts/setup.sh" 2
+if [ -n "$baseline" ]; then
+    [ -x "$baseline/scripts/run.sh" ] || die "--baseline: $baseline has no scripts/run.sh"
+    [ "$baseline" != "$SLUICE_ROOT" ] || die "--baseline must be another checkout"
+fi
 
 # Once up front, so that a broken setup fails here and not inside the first timed run.
 "$SLUICE_ROOT/scripts/setup.sh" || die "setup failed" 2
 "$SLUICE_ROOT/scripts/build.sh" || die "build failed" 2
+if [ -n "$baseline" ]; then
+    "$baseline/scripts/build.sh" || die "baseline build failed" 2
+fi
 
-python3 "$SLUICE_ROOT/scripts/bench/bench.py" "$SLUICE_ROOT" "$runs" "$size_mib" "$out" "$iommu" "$nic_list" "$disk_list" || exit 3
+BENCH_BASELINE="$baseline" python3 "$SLUICE_ROOT/scripts/bench/bench.py" "$SLUICE_ROOT" "$runs" "$size_mib" "$out" "$iommu" "$nic_list" "$disk_list" || exit 3

@@ -4,6 +4,7 @@
 extern crate alloc;
 
 pub mod board;
+pub mod bootprof;
 pub mod conmux;
 pub mod cpuid;
 pub mod gicv3;

@@ -96,6 +96,15 @@ const RX_BACKLOG_BYTES: usize = 4096;
 /// UARTPeriphID0..3 (part 0x011, designer 0x41 'A', revision 1) and UARTPCellID0..3.
 const IDS: [u32; 8] = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
+/// The outcome of `Pl011::quick_access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuickAccess {
+    /// A read; the register's value.
+    Read(u32),
+    /// A write of DR; the byte for the real console, if the transmitter is enabled.
+    Transmit(Option<u8>),
+}
+
 /// A PL011 register file plus its receive FIFO.
 #[derive(Debug, Clone)]
 pub struct Pl011 {
@@ -262,6 +271,21 @@ impl Pl011 {
     /// in RIS.OE and RSR.OE) when even the backlog behind the FIFO is full.
     pub fn push_rx(&mut self, byte: u8) -> bool {
         self.receive(byte)
+    }
+
+    /// The console's hot accesses, which cannot change the interrupt line: a read of FR, or a
+    /// write of DR that is transmitted (not looped back). Performs the access and returns
+    /// what `read` / `write` would have (the value read, or the byte to send to the console);
+    /// None, with nothing done, for any other access, which goes through `read` / `write`
+    /// and an update of the interrupt line.
+    pub fn quick_access(&mut self, offset: u64, write: Option<u32>) -> Option<QuickAccess> {
+        match (offset, write) {
+            (reg::FR, None) => Some(QuickAccess::Read(self.flags())),
+            (reg::DR, Some(value)) if self.cr & cr::LBE == 0 => {
+                Some(QuickAccess::Transmit(self.transmit(value as u8)))
+            }
+            _ => None,
+        }
     }
 
     /// The level of the UART's interrupt line (UARTINTR): RIS & IMSC != 0.

@@ -74,6 +74,8 @@ def check_transfers(figures, kind, wanted, md5s, where):
 
 
 def one_run(root, logs, index, mode, nics, port, md5, iommu, images):
+    """One boot; mode is native, sluice or baseline (the sluice of the checkout at root)."""
+    under_sluice = mode != "native"
     args = ["--timeout", str(RUN_TIMEOUT_S - 30), "--append", f"sluice.bench=http://10.0.2.2:{port}/blob"]
     for nic in nics or ["none"]:
         args += ["--nic", nic]
@@ -85,11 +87,12 @@ def one_run(root, logs, index, mode, nics, port, md5, iommu, images):
         args += ["--iommu", iommu]
     log = os.path.join(logs, f"run{index}-{mode}.log")
     print(f"bench: run {index} {mode} ...", file=sys.stderr, flush=True)
-    status, lines = drive.boot(os.path.join(root, "scripts/run.sh"), args, log, RUN_TIMEOUT_S, mode == "sluice")
+    status, lines, boot_cpu_s = drive.boot(os.path.join(root, "scripts/run.sh"), args, log, RUN_TIMEOUT_S, under_sluice)
     if status != 0:
         raise SystemExit(f"error: run {index} {mode}: run.sh exited with {status} (see {log})")
     try:
-        figures = parse.run_figures(lines, mode == "sluice")
+        figures = parse.run_figures(lines, under_sluice)
+        figures["boot_cpu_s"] = boot_cpu_s
     except parse.ParseError as e:
         raise SystemExit(f"error: run {index} {mode}: {e} (see {log})")
     where = f"run {index} {mode} (see {log})"
@@ -97,6 +100,12 @@ def one_run(root, logs, index, mode, nics, port, md5, iommu, images):
     disk_md5s = {DISK_DRIVERS[k]: m for k, (_, m) in images.items()}
     check_transfers(figures, "disk", list(disk_md5s), disk_md5s, where)
     return figures
+
+
+def git_commit(checkout):
+    out = subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    return out or "unknown"
 
 
 def qemu_version():
@@ -125,6 +134,12 @@ def results_text(args, natives, sluices, drivers, started):
         "",
         *report.interrupt_targets(sluices, drivers),
     ]
+    if args.get("baselines"):
+        parts += ["", f"The same runs against the baseline sluice of `{args['baseline']}` "
+                  f"(commit {args['baseline_commit']}), run after each sluice run: its figures "
+                  "in the sluice column, ratios baseline/native.", "",
+                  report.comparison_table(natives, args["baselines"], drivers), "",
+                  report.speedup_line(args["baselines"], sluices)]
     for driver in drivers:
         parts += ["", f"Exits per MiB fetched through {report.NIC_LABELS.get(driver, driver)} (sluice runs):",
                   "", report.exits_per_mib_table(sluices, driver)]
@@ -132,7 +147,8 @@ def results_text(args, natives, sluices, drivers, started):
         parts += ["", f"Exits per MiB read from {report.DISK_LABELS.get(driver, driver)} (sluice runs):",
                   "", report.exits_per_mib_table(sluices, driver, "disk")]
     parts += ["", "Raw figures per run:", "", "```json",
-              json.dumps({"native": natives, "sluice": sluices}, indent=1, sort_keys=True), "```", ""]
+              json.dumps({"native": natives, "sluice": sluices, "baseline": args.get("baselines", [])},
+                         indent=1, sort_keys=True), "```", ""]
     return "\n".join(parts)
 
 
@@ -148,16 +164,21 @@ def main(argv):
     md5 = make_blob(os.path.join(work, "blob"), args["size_mib"])
     images = make_disks(root, work, disks, args["size_mib"])
     server, port = serve(work)
-    natives, sluices = [], []
+    natives, sluices, baselines = [], [], []
+    baseline = os.environ.get("BENCH_BASELINE", "")
     try:
         for index in range(1, args["runs"] + 1):
             natives.append(one_run(root, logs, index, "native", nics, port, md5, iommu, images))
             sluices.append(one_run(root, logs, index, "sluice", nics, port, md5, iommu, images))
+            if baseline:
+                baselines.append(one_run(baseline, logs, index, "baseline", nics, port, md5, iommu, images))
     finally:
         server.kill()
     # Kept before any formatting, so a report bug never costs the runs.
     with open(os.path.join(logs, "figures.json"), "w") as f:
-        json.dump({"native": natives, "sluice": sluices}, f, indent=1, sort_keys=True)
+        json.dump({"native": natives, "sluice": sluices, "baseline": baselines}, f, indent=1, sort_keys=True)
+    if baseline:
+        args.update(baselines=baselines, baseline=baseline, baseline_commit=git_commit(baseline))
     args["logs"] = logs
     drivers = [DRIVERS[n] for n in nics]
     text = results_text(args, natives, sluices, drivers, started)

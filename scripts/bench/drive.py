@@ -8,6 +8,7 @@ import signal
 import time
 
 SNAP_PREFIX = "sluice-bench: snap "
+FIRST_USERSPACE_PREFIX = "sluice-bench: userspace"
 TABLE_END_PREFIX = "[sluice] all "
 EXIT_TABLE_REQUEST = b"\x1c"  # Ctrl-\ on sluice's console: print the exit table
 ACK = b"go\r"  # one line for the guest's `read`
@@ -63,13 +64,40 @@ class SnapshotResponder:
             os.write(self.fd, ACK)
 
 
+def tree_cpu_seconds(root_pid):
+    """User + system CPU seconds used so far by root_pid's live descendants (QEMU): a boot
+    figure that a loaded machine stretches far less than the wall clock."""
+    parents, cpu = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid in cpu:
+        ancestor = parents.get(pid)
+        while ancestor and ancestor != root_pid:
+            ancestor = parents.get(ancestor)
+        if ancestor == root_pid:
+            total += cpu[pid]
+    return total
+
+
 def boot(run_sh, args, log_path, deadline_s, sluice):
-    """Runs `run_sh args` to its end; returns (exit status, [(seconds, line)])."""
+    """Runs `run_sh args` to its end; returns (exit status, [(seconds, line)], QEMU's CPU
+    seconds when the first userspace line arrived, or None)."""
     pid, fd = pty.fork()
     if pid == 0:
         os.execv(run_sh, [run_sh, *args])
     responder = SnapshotResponder(fd, sluice)
     end = time.monotonic() + deadline_s
+    boot_cpu_s = None
     with open(log_path, "wb") as log:
         console = Console(fd, log)
         while time.monotonic() < end:
@@ -77,9 +105,11 @@ def boot(run_sh, args, log_path, deadline_s, sluice):
             if fresh is None:
                 break
             for _, line in fresh:
+                if boot_cpu_s is None and line.startswith(FIRST_USERSPACE_PREFIX):
+                    boot_cpu_s = tree_cpu_seconds(pid)
                 responder.on_line(line)
         else:
             os.kill(pid, signal.SIGTERM)
     _, status = os.waitpid(pid, 0)
     os.close(fd)
-    return os.waitstatus_to_exitcode(status), console.lines
+    return os.waitstatus_to_exitcode(status), console.lines, boot_cpu_s

@@ -97,6 +97,8 @@ def disk_rows(natives, sluices, disks):
 
 def comparison_rows(natives, sluices, drivers, disks=()):
     rows = [row(*BOOT[1:4], [r["boot_s"] for r in natives], [r["boot_s"] for r in sluices], BOOT[4])]
+    rows.append(row("boot, QEMU CPU time to first userspace line", "s", "{:.2f}",
+                    [r.get("boot_cpu_s") for r in natives], [r.get("boot_cpu_s") for r in sluices]))
     entry = [r["entry_us"] / 1000 if r.get("entry_us") is not None else None for r in sluices]
     rows.append(row("sluice entry to guest", "ms", "{:.2f}", [], entry))
     for driver in drivers:
@@ -161,3 +163,14 @@ def exits_per_mib_table(sluices, driver, kind="fetch"):
     total = spread(fetch_values(sluices, driver, "exits_per_mib_total", kind))
     table.append(["all", fmt_spread(total, "{:.1f}")])
     return markdown_table(["exit reason", "exits per MiB, min / **median** / max"], table)
+
+
+def speedup_line(baselines, sluices):
+    """This sluice against the baseline's, per run (run i of each): boot and one exit."""
+    boot = spread(ratios([r["boot_s"] for r in baselines], [r["boot_s"] for r in sluices]))
+    parts = [f"boot this/baseline {fmt_spread(boot, '{:.2f}x')}"]
+    for key, label in (("boot_cpu_s", "boot CPU time"), ("entry_us", "entry to guest"),
+                       ("cfg_us_per_read", "config read")):
+        pair = spread(ratios([r.get(key) for r in baselines], [r.get(key) for r in sluices]))
+        parts.append(f"{label} this/baseline {fmt_spread(pair, '{:.2f}x')}")
+    return "Speed-up (min / **median** / max of the per-run ratios): " + "; ".join(parts) + "."

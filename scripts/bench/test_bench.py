@@ -148,6 +148,15 @@ class ReportTests(unittest.TestCase):
         self.assertIn("| e1000e fetch throughput | MiB/s |", table)
         self.assertIn("1.00x / **1.00x** / 1.00x | met", table)
 
+    def test_the_speed_up_line_divides_this_sluice_by_the_baseline_run_by_run(self):
+        baselines = [{"boot_s": 4.0, "boot_cpu_s": 8.0, "entry_us": 2000}]
+        sluices = [{"boot_s": 3.0, "boot_cpu_s": 6.0, "entry_us": 500}]
+        line = report.speedup_line(baselines, sluices)
+        self.assertIn("boot this/baseline 0.75x / **0.75x** / 0.75x", line)
+        self.assertIn("boot CPU time this/baseline 0.75x", line)
+        self.assertIn("entry to guest this/baseline 0.25x", line)
+        self.assertIn("config read this/baseline -", line)
+
 
 if __name__ == "__main__":
     unittest.main()

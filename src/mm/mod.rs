@@ -6,3 +6,4 @@ pub use range::PhysRange;
 pub mod carve;
 pub mod guest_ram;
 pub mod pagetable;
+pub mod zero;

@@ -336,3 +336,59 @@ fn no_offset_or_width_panics_and_unknown_or_unaligned_offsets_read_zero() {
     assert_eq!(u.write(reg::DR + 1, 1, 0x41), None);
     assert_eq!(u.read(0x1000, 4), 0);
 }
+
+#[test]
+fn quick_access_reads_flags_and_transmits_as_the_general_path_does() {
+    let mut quick = enabled_with_fifo();
+    let mut general = enabled_with_fifo();
+    for byte in [b'a', b'\n', 0xff] {
+        assert_eq!(
+            quick.quick_access(reg::FR, None),
+            Some(QuickAccess::Read(general.read(reg::FR, 4)))
+        );
+        assert_eq!(
+            quick.quick_access(reg::DR, Some(u32::from(byte) | 0x100)),
+            Some(QuickAccess::Transmit(general.write(
+                reg::DR,
+                4,
+                u32::from(byte) | 0x100
+            )))
+        );
+    }
+    quick.write(reg::CR, 4, CR_UARTEN);
+    assert_eq!(
+        quick.quick_access(reg::DR, Some(0x41)),
+        Some(QuickAccess::Transmit(None))
+    );
+}
+
+#[test]
+fn quick_access_never_changes_the_interrupt_line() {
+    let mut u = enabled_with_fifo();
+    u.write(reg::IMSC, 4, int::TX | int::RX | int::RT);
+    for typed in [0, 1, FIFO_DEPTH] {
+        for _ in 0..typed {
+            u.push_rx(b'x');
+        }
+        let level = u.irq_level();
+        let ris = u.read(reg::RIS, 4);
+        let _ = u.quick_access(reg::FR, None);
+        let _ = u.quick_access(reg::DR, Some(0x41));
+        assert_eq!(u.irq_level(), level);
+        assert_eq!(u.read(reg::RIS, 4), ris);
+    }
+}
+
+#[test]
+fn quick_access_leaves_receive_loopback_and_other_registers_to_the_general_path() {
+    let mut u = enabled_with_fifo();
+    u.push_rx(b'x');
+    assert_eq!(u.quick_access(reg::DR, None), None);
+    assert_eq!(u.quick_access(reg::FR, Some(0)), None);
+    assert_eq!(u.quick_access(reg::CR, None), None);
+    assert_eq!(u.quick_access(reg::FR + 1, None), None);
+    assert_eq!(u.read(reg::DR, 4), u32::from(b'x'));
+    u.write(reg::CR, 4, CR_UARTEN | cr::TXE | cr::RXE | cr::LBE);
+    assert_eq!(u.quick_access(reg::DR, Some(0x41)), None);
+    assert_eq!(u.read(reg::FR, 4) & fr::RXFE, fr::RXFE);
+}

@@ -5,7 +5,7 @@
 use crate::hyp::driver::ecam::{self, HostBus};
 use crate::hyp::driver::host::Host;
 use crate::hyp::guest::{dma, table, vm};
-use crate::hyp::leaf::{console, stop};
+use crate::hyp::leaf::{console, profile, stop};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use sluice::conmux::ConsoleMux;
@@ -20,6 +20,7 @@ pub fn create(host: &'static Host) {
     } else {
         Box::leak(ecam::enumerate_hosts(&host.platform.pci_hosts).into_boxed_slice())
     };
+    profile::mark("pci enumeration and BARs");
     let plan = plan(host, buses);
     {
         let mut free = host.free.lock();
@@ -27,7 +28,9 @@ pub fn create(host: &'static Host) {
             free.reserve(*range);
         }
     }
+    profile::mark("plan");
     let dma_isolated = dma::enable(host, buses);
+    profile::mark("smmu");
     let vms: Vec<vm::Vm> = plan
         .guests
         .iter()

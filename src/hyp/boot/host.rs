@@ -6,7 +6,7 @@ use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
 use crate::hyp::driver::host::Host;
 use crate::hyp::driver::its::{self, PhysicalIts};
 use crate::hyp::driver::smmu::Smmu;
-use crate::hyp::leaf::{cpus, heap, kick::KICK_SGI, stop, tables::HeapTables};
+use crate::hyp::leaf::{cpus, heap, kick::KICK_SGI, profile, stop, tables::HeapTables};
 use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -84,7 +84,9 @@ pub fn init(
     // SAFETY: carved from free RAM above: no image, module, DTB or reservation overlaps it.
     unsafe { heap::add(heap_range.start as usize, heap_range.size_bytes as usize) };
     log::info!("hypervisor image {image}, heap {heap_range}");
+    profile::mark("heap");
     enable_identity_map(&platform)?;
+    profile::mark("el2 mmu");
     let boot_mpidr = cpu::mpidr_affinity();
     let boot_index = platform
         .cpus
@@ -106,7 +108,9 @@ pub fn init(
         .its
         .first()
         .map(|frame| PhysicalIts::init(*frame));
+    profile::mark("gic");
     let smmu = probe_smmu(&platform);
+    profile::mark("smmu probe");
     let host = HOST.call_once(|| Host {
         platform,
         conduit,
@@ -121,6 +125,7 @@ pub fn init(
     if let Some(its) = &host.its {
         its.map_cpu_collection(boot_index, redist.processor_number(), redist.base(), true);
     }
+    profile::mark("gic");
     Ok(host)
 }
 

@@ -6,7 +6,7 @@
 
 use crate::arch::{cpu, uart};
 use crate::hyp::guest::{reboot, run, table};
-use crate::hyp::leaf::{canary, console, heap, stop};
+use crate::hyp::leaf::{canary, console, heap, profile, stop};
 use sluice::board::{self, MsiSupport};
 use sluice::platform::{self, Platform};
 
@@ -26,6 +26,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     let boot_counter = cpu::counter();
     // SAFETY: the arena is in .bss, zeroed by entry.S and used by nothing but the heap.
     unsafe { heap::init(core::ptr::addr_of_mut!(BOOT_HEAP) as usize, BOOT_HEAP_BYTES) };
+    profile::start(boot_counter);
     let dtb = match read_dtb(dtb_phys) {
         Some(dtb) => dtb,
         None => stop::halt(), // no DT, so no UART to complain on
@@ -34,6 +35,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
         Ok(p) => p,
         Err(e) => fatal_without_platform(dtb, format_args!("bad host device tree: {e}")),
     };
+    profile::mark("dt");
     // SAFETY: the DT names this PL011 as the console; nothing else drives it.
     console::init(unsafe { uart::Pl011::new(platform.uart.base.start as usize) });
     console::init_log(log::LevelFilter::Info);
@@ -46,11 +48,13 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     if let Some(reason) = MsiSupport::of(&platform).unavailable_reason() {
         log::warn!("{reason}");
     }
+    profile::mark("console");
     let host = host::init(platform, dtb_phys as u64, load_phys as u64)
         .unwrap_or_else(|e| stop::fatal(format_args!("{e}")));
     canary::plant();
     guests::create(host);
     host::start_secondaries(host);
+    profile::mark("secondaries");
     // A guest whose first vCPU has no CPU can never run: stopped before anything starts
     // (a missing later vCPU is the guest's to cope with, as on hardware: its CPU_ON never
     // completes).
@@ -67,6 +71,8 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
     let Some((vm, vcpu)) = table::current() else {
         stop::halt()
     };
+    // Before the usage line: the profile's own heap must not count as the guest's boot 0.
+    profile::finish();
     for vm in table::guests() {
         reboot::log_usage(vm, reboot::boot_number(vm));
     }

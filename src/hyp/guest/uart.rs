@@ -1,10 +1,51 @@
 //! The guest's console: its emulated PL011 fed from and drained to sluice's physical console.
 
 use super::table;
-use super::vm::Vm;
+use super::vm::{Emulator, Vm};
+use crate::arch::context::GuestFrame;
+use crate::arch::cpu::{self, read_sysreg};
 use crate::hyp::leaf::{canary, console, stats};
 use alloc::vec::Vec;
 use sluice::conmux::Command;
+use sluice::stats::ExitReason;
+use sluice::trap::{self, Exit};
+use sluice::vuart::QuickAccess;
+
+/// The short path of a synchronous exit, taken before the exit machinery: a read of the
+/// emulated UART's FR or a transmitting write of its DR (the guest's boot console, about two
+/// exits per byte printed) is completed here with the UART's lock alone. Neither changes the
+/// UART's interrupt line, so the vGIC and the list registers, untouched, stay right. True when
+/// the exit was completed; false (nothing done) for any other exit.
+pub fn quick_exit(vm: &Vm, frame: &mut GuestFrame) -> bool {
+    let esr = read_sysreg!("esr_el2");
+    let Exit::Mmio(access) = trap::decode(esr, read_sysreg!("far_el2"), read_sysreg!("hpfar_el2"))
+    else {
+        return false;
+    };
+    let Some(region) = vm
+        .region(access.guest_phys)
+        .filter(|r| r.emulator == Emulator::Uart)
+    else {
+        return false;
+    };
+    let offset = access.guest_phys - region.range.start;
+    let write = access.is_write.then(|| frame.reg(access.register) as u32);
+    let mut uart = vm.uart.lock();
+    match uart.quick_access(offset, write) {
+        None => return false,
+        Some(QuickAccess::Read(value)) => {
+            frame.set_reg(access.register, access.read_result(u64::from(value)))
+        }
+        // Under the UART's lock, as `access` does: the guest's bytes reach the console in
+        // the order its vCPUs wrote them.
+        Some(QuickAccess::Transmit(Some(byte))) => console::guest_output(vm.index(), byte),
+        Some(QuickAccess::Transmit(None)) => {}
+    }
+    drop(uart);
+    frame.pc = trap::next_pc(frame.pc, esr);
+    stats::count(cpu::cpu_index(), ExitReason::MmioUart);
+    true
+}
 
 /// A guest access to its PL011 at `offset`; the UART's interrupt line follows.
 pub fn access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u64>) -> u64 {

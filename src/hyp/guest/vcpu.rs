@@ -32,6 +32,11 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
             cpu::cpu_index()
         ))
     };
+    // The boot console's exits first, without the list registers' round trip (see
+    // `uart::quick_exit`); a pending reboot takes the full path, which parks this vCPU.
+    if kind == EXIT_SYNC && !reboot::requested(vm) && uart::quick_exit(vm, frame) {
+        return;
+    }
     let mut lrs = fold_list_registers(vm, vcpu);
     match kind {
         EXIT_SYNC => handle_sync(vm, vcpu, frame),

@@ -11,7 +11,7 @@ use super::bus::VirtualBus;
 use super::dma::{self, DmaView};
 use crate::hyp::driver::ecam::HostBus;
 use crate::hyp::driver::host::Host;
-use crate::hyp::leaf::{kick, tables::HeapTables};
+use crate::hyp::leaf::{kick, profile, tables::HeapTables};
 use dt::build_guest_dt;
 use load::{host_slice, load_images, scrub_logged};
 pub use regions::{Emulator, MmioRegion};
@@ -26,6 +26,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 use map::{plan_map, ram_list};
+use sluice::bootprof::Profile;
 use sluice::guestdt;
 use sluice::guestmap;
 use sluice::its::vits::VirtualIts;
@@ -154,6 +155,7 @@ pub fn create(
     let cpus = &plan.cpus;
     let host_ram = plan.ram[0];
     let mut pci = build_pci(host, buses, plan)?;
+    profile::mark("guest pci");
     let streams = if dma_isolated {
         dma::streams(host, pci.as_ref())
     } else {
@@ -173,10 +175,12 @@ pub fn create(
         }
         _ => None,
     };
+    profile::mark("smmu stage 2");
     let vcpu_mpidrs: Vec<u64> = (0..cpus.len()).map(psci::vcpu_affinity).collect();
     let cpu_mpidrs: Vec<u64> = cpus.iter().map(|&c| host.platform.cpus[c].mpidr).collect();
     let layout = plan_guest(&plan.images, ram.first_ipa())?;
     let (stage2, vtcr) = build_stage2(&ram)?;
+    profile::mark("stage 2");
     let uart_intid = host.platform.uart.intid;
     // The guest gets an ITS of its own when the host has one and devices are passed through.
     let vits = match (&host.its, &pci) {
@@ -195,8 +199,10 @@ pub fn create(
         vits.is_some(),
         0,
     )?;
+    profile::mark("dt build");
     if plan.node.is_some() {
         scrub_logged(&label, &ram);
+        profile::mark("scrub");
     }
     load_images(&plan.images, &ram, &layout, &dtb);
     let intx_intids: Vec<u32> = pci
@@ -395,6 +401,7 @@ impl Vm {
     /// scrubbed, pristine kernel and initrd and a fresh DT loaded, vCPU 0 pending at the
     /// kernel entry. Every other vCPU must be parked.
     pub fn restart(&self, boot: u32) -> Result<(), VmError> {
+        let mut profile = Profile::starting_at(cpu::counter());
         *self.uart.lock() = Pl011::new();
         let lpi_count = if self.vits.is_some() { GUEST_LPIS } else { 0 };
         *self.vgic.lock() = build_vgic(
@@ -409,7 +416,9 @@ impl Vm {
                 VirtualIts::new(self.vcpu_mpidrs.len(), GUEST_LPIS, bus.guest_device_ids());
         }
         mmu::invalidate_guest_tlbs();
+        profile.mark("device reset", cpu::counter());
         scrub_logged(&self.label(), &self.ram);
+        profile.mark("scrub", cpu::counter());
         let dtb = build_guest_dt(
             self.host,
             (&self.ram, &self.layout, &self.images),
@@ -418,7 +427,14 @@ impl Vm {
             self.vits.is_some(),
             boot,
         )?;
+        profile.mark("dt build", cpu::counter());
         load_images(&self.images, &self.ram, &self.layout, &dtb);
+        profile.mark("image loading", cpu::counter());
+        log::info!(
+            "{}: reboot profile: {}",
+            self.label(),
+            profile.summary(cpu::counter_hz())
+        );
         self.power
             .lock()
             .reboot(self.kernel_entry, self.dtb_guest_phys);

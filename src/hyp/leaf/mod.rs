@@ -10,6 +10,7 @@ pub mod fault;
 pub mod heap;
 pub mod kick;
 pub mod panic;
+pub mod profile;
 pub mod stats;
 pub mod stop;
 pub mod tables;
