@@ -5,7 +5,8 @@
 #                  [--smp N] [--mem SIZE]
 #                  [--timeout SECONDS] [--nic e1000e|virtio|none]... [--pci BDF|none]...
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
-#                  [--guests two] [--guest-append NAME=ARGS]... [-- EXTRA QEMU ARGS...]
+#                  [--guests two] [--guest-append NAME=ARGS]... [--gic 3|4]
+#                  [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
 #                      modules: 6.1 (bookworm, the default) or 6.12 (bookworm-backports)
@@ -37,6 +38,9 @@
 #                      "(net0) " or "(net1) "; Ctrl-A three times moves the input focus.
 #   --guest-append NAME=ARGS  with --guests: added to guest NAME's command line only (after
 #                      --append's); repeatable, e.g. --guest-append net0=sluice.reboots=10
+#   --gic 3|4          the machine's GIC (default 3, or $SLUICE_GIC): 4 is QEMU gic-version=4
+#                      (GICv4.0: direct virtual LPI injection, which sluice then uses for the
+#                      MSIs of passed-through functions)
 #   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
 #                      adds properties to run.sh's own (e.g. -- -machine mte=on)
 #
@@ -55,7 +59,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 kernel="" initrd="" guest_kernel=6.1 guests=""
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
-nics=() pcis=() extra=() guest_appends=()
+nics=() pcis=() extra=() guest_appends=() gic=${SLUICE_GIC:-3}
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -75,6 +79,7 @@ while [ $# -gt 0 ]; do
         --no-guest) no_guest=1; shift ;;
         --guests) need_value "$@"; guests=$2; shift 2 ;;
         --guest-append) need_value "$@"; guest_appends+=("$2"); shift 2 ;;
+        --gic) need_value "$@"; gic=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
@@ -95,6 +100,7 @@ mem_mib=${BASH_REMATCH[1]}
 for nic in "${nics[@]}"; do
     case "$nic" in e1000e | virtio | none) ;; *) die "--nic must be e1000e, virtio or none, got '$nic'" ;; esac
 done
+case "$gic" in 3 | 4) ;; *) die "--gic must be 3 or 4, got '$gic'" ;; esac
 case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
 # The native baseline has no IOMMU translation in the way.
 [ "$native" = 0 ] || iommu=none
@@ -133,7 +139,7 @@ if [ "$(head -c 2 "$kernel" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
     kernel=$tmp/Image
 fi
 
-machine="virt,virtualization=on,gic-version=3"
+machine="virt,virtualization=on,gic-version=$gic"
 qemu_args=(-cpu max -smp "$smp" -m "$mem" -nographic -no-reboot)
 # virtio devices bypass an IOMMU unless they are told to honour it.
 virtio_opts="disable-legacy=on"

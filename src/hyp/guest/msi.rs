@@ -39,6 +39,7 @@ pub fn program_vector(vm: &Vm, function: &VirtualFunction, index: usize) {
     regs.write32(4, (doorbell >> 32) as u32);
     regs.write32(8, index as u32);
     regs.write32(12, entry.masked as u32);
+    super::vpe::routes_changed(vm);
 }
 
 /// The guest changed MSI-X enable or function mask: reprogram every vector, then the control.
@@ -94,6 +95,7 @@ pub fn program_msi(
     if enabled {
         ecam.write16(bdf, control, base | 1 | (enabled_log2 as u16) << 4);
     }
+    super::vpe::routes_changed(vm);
 }
 
 /// A physical LPI fired on the CPU of `vm`'s vCPU `vcpu`: deliver it as its owner meant, or
@@ -122,6 +124,12 @@ fn deliver_owned(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let Some((assigned, vector)) = bus.lpi_owner(physical_lpi) else {
         return;
     };
+    if let (Some(its), Some(device)) = (&vm.host.its, assigned.its_device_id) {
+        if its.is_direct(device, vector as u32) {
+            // A doorbell: the vLPI waits in the vPE's pending table until its vCPU runs again.
+            return;
+        }
+    }
     let message = {
         let function = assigned.function.lock();
         match function.msix() {
@@ -200,6 +208,7 @@ fn run_commands(vm: &Vm, vcpu: usize) {
             break;
         }
         let command = ItsCommand::decode(&bytes);
+        super::vpe::routes_changed(vm);
         match its.execute(command) {
             Ok(effects) => {
                 for effect in effects {
@@ -244,6 +253,7 @@ pub fn reload(vm: &Vm, vcpu: usize, intid: u32) {
 /// Reads LPI `intid`'s entry of the guest's property table (bounded by its IDbits and by
 /// guest memory) into the vGIC.
 fn reload_lpi(vm: &Vm, intid: u32) -> sluice::vgic::Kick {
+    super::vpe::config_changed(vm);
     let Some((base, id_bits)) = vm.vgic.lock().lpi_property_table() else {
         return sluice::vgic::Kick::NONE;
     };
