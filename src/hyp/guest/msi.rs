@@ -187,10 +187,27 @@ pub fn its_access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u6
         None => vits.lock().read(offset, width),
         Some(v) => {
             let run = vits.lock().write(offset, width, v)?;
+            if offset == 0 && run {
+                check_tables(vm); // GITS_CTLR.Enabled: the tables are fixed from now on
+            }
             if run {
                 run_commands(vm, vcpu);
             }
             Some(0)
+        }
+    }
+}
+
+/// The guest's Device and Collection tables must lie in its memory, like its command queue.
+/// The virtual ITS never reads or writes them, so one that does not is only reported.
+fn check_tables(vm: &Vm) {
+    let Some(vits) = &vm.vits else { return };
+    let tables = vits.lock().tables();
+    for (base, bytes) in tables {
+        if vm.ram.to_host(base, bytes).is_none() {
+            guest_fault(format_args!(
+                "vITS: table at IPA {base:#x} ({bytes} bytes) is outside guest memory: ignored"
+            ));
         }
     }
 }
