@@ -8,7 +8,9 @@
 check_direct() { # LOG
     local log=$1 irqs exits
     expect_line "$log" '^\[sluice\] GICv4: direct virtual LPI injection' "the GICv4 path" || return 1
-    irqs=$(grep -E '^sluice-demo: irq +[0-9]+: .* ITS-' "$log" | awk '{n[$3] = $4 + $5} END {s = 0; for (i in n) s += n[i]; print s}' | tr -dc 0-9)
+    # Per guest ("(NAME) " prefix with several) and IRQ, the last count printed.
+    irqs=$(grep -E '^(\([a-z0-9]+\) )?sluice-demo: irq +[0-9]+: .* ITS-' "$log" | sed -E 's/^\(([a-z0-9]+)\) /\1:/' |
+        awk '{n[$1 $3] = $4 + $5} END {s = 0; for (i in n) s += n[i]; print s}' | tr -dc 0-9)
     exits=$(grep -E '^\[sluice\] irq device ' "$log" | tail -n 1 | awk '{print $NF}' | tr -dc 0-9)
     irqs=${irqs:-0} exits=${exits:-0}
     echo "  $irqs MSIs counted by the guest, $exits device-interrupt exits"
@@ -30,6 +32,8 @@ test_hostile_msi_gic4() { gicv4 hostile_msi "$1"; }
 test_reboot_loop_gic4() { gicv4 reboot_loop "$1"; }
 test_reboot_midfetch_gic4() { gicv4 reboot_midfetch "$1"; }
 test_guest_fuzz_gic4() { gicv4 guest_fuzz "$1"; }
+test_two_guests_gic4() { gicv4 two_guests "$1"; }
+test_guest_612_gic4() { gicv4 guest_612 "$1"; }
 
 scenario nic_both_gic4 full
 scenario nic_intx_gic4 full
@@ -38,3 +42,5 @@ scenario hostile_msi_gic4 full
 scenario reboot_loop_gic4 full
 scenario reboot_midfetch_gic4 full
 scenario guest_fuzz_gic4 full
+scenario two_guests_gic4 full
+scenario guest_612_gic4 full

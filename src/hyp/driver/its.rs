@@ -114,7 +114,7 @@ impl PhysicalIts {
             "ITS {frame}: {} LPIs, DeviceID bits {device_bits}",
             prop_bytes
         );
-        let v4 = TYPER::Virtual.is_set(typer).then(Gicv4::new);
+        let v4 = TYPER::Virtual.is_set(typer).then(Gicv4::default);
         if v4.is_some() {
             log::info!("GICv4: direct virtual LPI injection (MSIs of assigned functions reach the vCPU without an exit)");
         } else {

@@ -32,7 +32,8 @@ struct VpeSlot {
     resident: bool,
 }
 
-/// GICv4.0 state of the physical ITS.
+/// GICv4.0 state of the physical ITS (no vPE yet by default).
+#[derive(Default)]
 pub struct Gicv4 {
     slots: Mutex<[VpeSlot; MAX_CPUS]>,
     /// Events delivered straight to a vPE now: (DeviceID, EventID) -> route. Every other event
@@ -41,14 +42,6 @@ pub struct Gicv4 {
 }
 
 impl Gicv4 {
-    /// No vPE yet.
-    pub fn new() -> Self {
-        Self {
-            slots: Mutex::new([VpeSlot::default(); MAX_CPUS]),
-            routes: Mutex::new(BTreeMap::new()),
-        }
-    }
-
     /// CPU `cpu` is up with its redistributor at `rd_base` (`target` as MAPC names it): gives
     /// its vPE a pending table. Called once per CPU, before any guest runs there.
     pub fn add_cpu(&self, cpu: usize, target: u64, rd_base: u64) {
