@@ -280,6 +280,70 @@ pub fn property_table_bytes(id_bits: u32) -> u64 {
     (1u64 << id_bits.clamp(14, VPT_ID_BITS)) - FIRST_LPI as u64
 }
 
+/// One step of a vPE's life on its redistributor, in the order the caller must take them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VpeAction {
+    /// VMAPP V=1 (and VSYNC): the ITS learns the vPE's redistributor and pending table.
+    Map,
+    /// GICR_VPROPBASER, then GICR_VPENDBASER.Valid = 1.
+    MakeResident,
+    /// GICR_VPENDBASER.Valid = 0, then wait for Dirty = 0.
+    MakeNonResident,
+    /// VMAPP V=0 (and VSYNC).
+    Unmap,
+    /// Zero its virtual pending table (nothing uses it any more).
+    ClearTable,
+}
+
+/// Where one vPE stands: mapped in the ITS, resident on its redistributor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VpeState {
+    /// VMAPP done.
+    pub mapped: bool,
+    /// GICR_VPENDBASER.Valid set.
+    pub resident: bool,
+}
+
+impl VpeState {
+    /// Its vCPU enters the guest with LPIs on: what makes the vPE resident (mapping it first
+    /// if it is not); nothing when it already is.
+    pub fn enter(&mut self) -> Vec<VpeAction> {
+        let mut actions = Vec::new();
+        if !self.resident {
+            if !self.mapped {
+                actions.push(VpeAction::Map);
+            }
+            actions.push(VpeAction::MakeResident);
+        }
+        *self = Self {
+            mapped: true,
+            resident: true,
+        };
+        actions
+    }
+
+    /// Its vCPU stops: the vPE leaves its redistributor (its table keeps what is pending).
+    /// `forget` (the guest reboots or stops): it is also unmapped and its table cleared,
+    /// after it stopped being used.
+    pub fn leave(&mut self, forget: bool) -> Vec<VpeAction> {
+        let mut actions = Vec::new();
+        if self.resident {
+            actions.push(VpeAction::MakeNonResident);
+        }
+        if forget && self.mapped {
+            actions.push(VpeAction::Unmap);
+        }
+        if forget {
+            actions.push(VpeAction::ClearTable);
+        }
+        *self = Self {
+            mapped: self.mapped && !forget,
+            resident: false,
+        };
+        actions
+    }
+}
+
 /// GICR_VPENDBASER making the vPE whose pending table is at `vpt` resident (`valid`) or not.
 pub fn vpendbaser(vpt: u64, valid: bool) -> u64 {
     (GICR_VPENDBASER::Valid.val(valid as u64)

@@ -8,7 +8,9 @@ use super::its::PhysicalIts;
 use crate::arch::mmio::MmioBase;
 use alloc::collections::BTreeMap;
 use sluice::gicv3::redist::{GICR_VPENDBASER, GICR_VPROPBASER};
-use sluice::its::vpe::{self, Event, Route, Step, VirtualCommand, VPT_ALIGN, VPT_BYTES};
+use sluice::its::vpe::{
+    self, Event, Route, Step, VirtualCommand, VpeAction, VpeState, VPT_ALIGN, VPT_BYTES,
+};
 use sluice::its::ItsCommand;
 use spin::Mutex;
 
@@ -26,10 +28,8 @@ struct VpeSlot {
     rd_base: u64,
     /// Its virtual pending table (heap, zeroed, allocated once at CPU bring-up).
     vpt: u64,
-    /// VMAPP done.
-    mapped: bool,
-    /// GICR_VPENDBASER.Valid set on its redistributor.
-    resident: bool,
+    /// Mapped, resident.
+    state: VpeState,
 }
 
 /// GICv4.0 state of the physical ITS (no vPE yet by default).
@@ -74,14 +74,14 @@ impl PhysicalIts {
     pub fn vpe_mapped(&self, cpu: usize) -> bool {
         self.v4
             .as_ref()
-            .is_some_and(|v4| v4.slots.lock().get(cpu).is_some_and(|s| s.mapped))
+            .is_some_and(|v4| v4.slots.lock().get(cpu).is_some_and(|s| s.state.mapped))
     }
 
     /// Whether CPU `cpu`'s vPE is resident.
     pub fn vpe_resident(&self, cpu: usize) -> bool {
         self.v4
             .as_ref()
-            .is_some_and(|v4| v4.slots.lock().get(cpu).is_some_and(|s| s.resident))
+            .is_some_and(|v4| v4.slots.lock().get(cpu).is_some_and(|s| s.state.resident))
     }
 
     /// Makes CPU `cpu`'s vPE resident on its redistributor with the guest's property table
@@ -93,29 +93,12 @@ impl PhysicalIts {
         let Some(slot) = slots.get_mut(cpu) else {
             return false;
         };
-        let Some(target) = slot.target else {
+        if slot.target.is_none() {
             return false;
-        };
-        if slot.resident {
-            return true;
         }
-        if !slot.mapped {
-            let vpe = cpu as u16;
-            self.submit_steps(&[
-                Step::Virtual(VirtualCommand::Vmapp {
-                    vpe,
-                    target,
-                    vpt_addr: slot.vpt,
-                    valid: true,
-                }),
-                Step::Virtual(VirtualCommand::Vsync { vpe }),
-            ]);
-            slot.mapped = true;
+        for action in slot.state.enter() {
+            self.apply(cpu, slot, action, vpropbaser);
         }
-        let regs = vlpi_regs(slot.rd_base);
-        regs.write64(GICR_VPROPBASER, vpropbaser);
-        regs.write64(GICR_VPENDBASER, vpe::vpendbaser(slot.vpt, true));
-        slot.resident = true;
         true
     }
 
@@ -128,37 +111,51 @@ impl PhysicalIts {
         let Some(slot) = slots.get_mut(cpu) else {
             return;
         };
-        if slot.resident {
-            let regs = vlpi_regs(slot.rd_base);
-            regs.write64(GICR_VPENDBASER, vpe::vpendbaser(slot.vpt, false));
-            let clean = crate::arch::cpu::spin_while(DIRTY_TIMEOUT_MS, || {
-                GICR_VPENDBASER::Dirty.is_set(regs.read64(GICR_VPENDBASER))
-            });
-            if !clean {
-                log::error!(
-                    "GICv4: CPU {cpu}'s vPE still Dirty {DIRTY_TIMEOUT_MS} ms after leaving"
-                );
-            }
-            slot.resident = false;
+        for action in slot.state.leave(forget) {
+            self.apply(cpu, slot, action, 0);
         }
-        if forget && slot.mapped {
-            let vpe = cpu as u16;
-            self.submit_steps(&[
+    }
+
+    /// Takes one step of CPU `cpu`'s vPE (`vpropbaser`: for MakeResident).
+    fn apply(&self, cpu: usize, slot: &VpeSlot, action: VpeAction, vpropbaser: u64) {
+        let vpe = cpu as u16;
+        let regs = vlpi_regs(slot.rd_base);
+        let vmapp = |valid| {
+            [
                 Step::Virtual(VirtualCommand::Vmapp {
                     vpe,
                     target: slot.target.unwrap_or(0),
                     vpt_addr: slot.vpt,
-                    valid: false,
+                    valid,
                 }),
                 Step::Virtual(VirtualCommand::Vsync { vpe }),
-            ]);
-            slot.mapped = false;
-        }
-        if forget && slot.vpt != 0 {
-            // SAFETY: sluice's own table, `VPT_BYTES` long; no redistributor uses it now (the
-            // vPE is neither resident nor mapped).
-            unsafe { core::ptr::write_bytes(slot.vpt as *mut u8, 0, VPT_BYTES) };
-            crate::arch::cpu::clean_dcache_range(slot.vpt, VPT_BYTES as u64);
+            ]
+        };
+        match action {
+            VpeAction::Map => self.submit_steps(&vmapp(true)),
+            VpeAction::Unmap => self.submit_steps(&vmapp(false)),
+            VpeAction::MakeResident => {
+                regs.write64(GICR_VPROPBASER, vpropbaser);
+                regs.write64(GICR_VPENDBASER, vpe::vpendbaser(slot.vpt, true));
+            }
+            VpeAction::MakeNonResident => {
+                regs.write64(GICR_VPENDBASER, vpe::vpendbaser(slot.vpt, false));
+                let clean = crate::arch::cpu::spin_while(DIRTY_TIMEOUT_MS, || {
+                    GICR_VPENDBASER::Dirty.is_set(regs.read64(GICR_VPENDBASER))
+                });
+                if !clean {
+                    log::error!(
+                        "GICv4: CPU {cpu}'s vPE still Dirty {DIRTY_TIMEOUT_MS} ms after leaving"
+                    );
+                }
+            }
+            VpeAction::ClearTable if slot.vpt != 0 => {
+                // SAFETY: sluice's own table, `VPT_BYTES` long; no redistributor uses it now
+                // (the vPE is neither resident nor mapped: `VpeState::leave` orders it last).
+                unsafe { core::ptr::write_bytes(slot.vpt as *mut u8, 0, VPT_BYTES) };
+                crate::arch::cpu::clean_dcache_range(slot.vpt, VPT_BYTES as u64);
+            }
+            VpeAction::ClearTable => {}
         }
     }
 

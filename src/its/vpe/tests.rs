@@ -218,3 +218,48 @@ fn vpendbaser_valid_and_address_sit_in_place() {
     assert_eq!(vpendbaser(0x4801_0000, false) >> 63, 0);
     assert_eq!(VPT_BYTES, 8192);
 }
+
+#[test]
+fn entering_maps_once_and_makes_resident_once() {
+    let mut vpe = VpeState::default();
+    assert_eq!(vpe.enter(), [VpeAction::Map, VpeAction::MakeResident]);
+    assert!(vpe.enter().is_empty(), "already resident");
+    assert_eq!(vpe.leave(false), [VpeAction::MakeNonResident]);
+    assert_eq!(
+        vpe.enter(),
+        [VpeAction::MakeResident],
+        "still mapped after CPU_OFF"
+    );
+}
+
+#[test]
+fn cpu_off_keeps_the_pending_table_and_the_mapping() {
+    let mut vpe = VpeState::default();
+    vpe.enter();
+    assert_eq!(vpe.leave(false), [VpeAction::MakeNonResident]);
+    assert_eq!(
+        vpe,
+        VpeState {
+            mapped: true,
+            resident: false
+        }
+    );
+    assert!(vpe.leave(false).is_empty(), "leaving twice does nothing");
+}
+
+#[test]
+fn reboot_leaves_then_unmaps_then_clears_and_the_next_boot_maps_again() {
+    let mut vpe = VpeState::default();
+    vpe.enter();
+    assert_eq!(
+        vpe.leave(true),
+        [
+            VpeAction::MakeNonResident,
+            VpeAction::Unmap,
+            VpeAction::ClearTable
+        ]
+    );
+    assert_eq!(vpe, VpeState::default());
+    assert_eq!(vpe.leave(true), [VpeAction::ClearTable], "a vPE never used");
+    assert_eq!(vpe.enter(), [VpeAction::Map, VpeAction::MakeResident]);
+}
