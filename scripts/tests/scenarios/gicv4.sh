@@ -34,6 +34,7 @@ test_reboot_midfetch_gic4() { gicv4 reboot_midfetch "$1"; }
 test_guest_fuzz_gic4() { gicv4 guest_fuzz "$1"; }
 test_two_guests_gic4() { gicv4 two_guests "$1"; }
 test_guest_612_gic4() { gicv4 guest_612 "$1"; }
+test_guest_reboots_while_other_fetches_gic4() { gicv4 guest_reboots_while_other_fetches "$1"; }
 
 scenario nic_both_gic4 full
 scenario nic_intx_gic4 full
@@ -44,3 +45,4 @@ scenario reboot_midfetch_gic4 full
 scenario guest_fuzz_gic4 full
 scenario two_guests_gic4 full
 scenario guest_612_gic4 full
+scenario guest_reboots_while_other_fetches_gic4 full
