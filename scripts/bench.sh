@@ -2,8 +2,8 @@
 # Benchmarks a sluice guest against the same guest run natively, on the same QEMU.
 #
 #   scripts/bench.sh [--runs N] [--size MIB] [--nic e1000e|virtio|none]...
-#                    [--disk nvme|virtio|none]... [--iommu smmuv3|none] [--baseline DIR]
-#                    [--out FILE]
+#                    [--disk nvme|virtio|none]... [--iommu smmuv3|none] [--gic 3|4]
+#                    [--baseline DIR] [--out FILE]
 #
 #   --runs N      pairs of runs, alternating native and sluice (default 5)
 #   --size MIB    size of the file each NIC fetches and of each disk read, in MiB (default 64)
@@ -16,6 +16,9 @@
 #                 one's run, and report this sluice against it too: a speed-up measured in the
 #                 same run, so that it holds on a noisy machine (the baseline's run.sh must know
 #                 every option the runs use: with an older checkout, --disk none)
+#   --gic 3|4     the machine's GIC for every run, as run.sh --gic (default 3): 4 is GICv4.0,
+#                 where sluice delivers the NICs' MSIs straight to the vCPU (no exit); run once
+#                 with each to compare the two paths
 #   --out FILE    where to write the results (default: bench-results/YYYY-MM-DD-HHMM.md)
 #
 # Each run boots the cached Debian kernel and the demo initramfs through scripts/run.sh with
@@ -33,7 +36,7 @@ source "$(dirname "$0")/env.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
-runs=5 size_mib=64 out="" nics=() disks=() iommu=smmuv3 baseline=""
+runs=5 size_mib=64 out="" nics=() disks=() iommu=smmuv3 baseline="" gic=3
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
         --out) need_value "$@"; out=$2; shift 2 ;;
         --iommu) need_value "$@"; iommu=$2; shift 2 ;;
         --baseline) need_value "$@"; baseline=$(cd "$2" 2>/dev/null && pwd) || die "--baseline: no directory '$2'"; shift 2 ;;
+        --gic) need_value "$@"; gic=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown option: $1 (see scripts/bench.sh --help)" ;;
     esac
@@ -62,6 +66,9 @@ done
 nic_list=$(IFS=,; echo "${nics[*]}" | sed -E 's/(^|,)none//g; s/^,//')
 disk_list=$(IFS=,; echo "${disks[*]}" | sed -E 's/(^|,)none//g; s/^,//')
 case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
+case "$gic" in 3 | 4) ;; *) die "--gic must be 3 or 4, got '$gic'" ;; esac
+# run.sh takes the GIC from the environment: every run, native and sluice, gets the same one.
+export SLUICE_GIC=$gic
 command -v python3 >/dev/null || die "python3 is missing; run scripts/setup.sh" 2
 if [ -n "$baseline" ]; then
     [ -x "$baseline/scripts/run.sh" ] || die "--baseline: $baseline has no scripts/run.sh"

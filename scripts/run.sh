@@ -7,7 +7,7 @@
 #                  [--iommu smmuv3|none] [--native] [--poweroff-line REGEX] [--no-guest]
 #                  [--guest SPEC]... [--guests two] [--guest-append NAME=ARGS]...
 #                  [--guest-image NAME=FILE]... [--hyp-append "ARGS"] [--boot kernel|uboot]
-#                  [--disk nvme|virtio[:IMAGE]]... [-- EXTRA QEMU ARGS...]
+#                  [--disk nvme|virtio[:IMAGE]]... [--gic 3|4] [-- EXTRA QEMU ARGS...]
 #
 #   --guest-kernel V   which cached Debian kernel, with the demo initramfs built from its
 #                      modules: 6.1 (bookworm, the default) or 6.12 (bookworm-backports)
@@ -68,6 +68,9 @@
 #                      written.bin and written.txt; read them back with scripts/mkdisk.sh --cat).
 #                      KIND:IMAGE attaches IMAGE as it is instead (raw, nothing added to the
 #                      command line)
+#   --gic 3|4          the machine's GIC (default 3, or $SLUICE_GIC): 4 is QEMU gic-version=4
+#                      (GICv4.0: direct virtual LPI injection, which sluice then uses for the
+#                      MSIs of passed-through functions)
 #   -- ...             everything after -- is passed to QEMU verbatim; a further -machine
 #                      adds properties to run.sh's own (e.g. -- -machine mte=on)
 #
@@ -88,7 +91,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 kernel="" initrd="" guest_kernel=6.1 guests="" boot=kernel hyp_append=""
 poweroff_line='reboot: Power down'
 append="" smp=2 mem=1G timeout_s=300 native=0 no_guest=0 kernel_given=0 initrd_given=0 iommu=smmuv3
-nics=() pcis=() extra=() guest_appends=() guest_images=() disks=() guest_specs=()
+nics=() pcis=() extra=() guest_appends=() guest_images=() disks=() guest_specs=() gic=${SLUICE_GIC:-3}
 
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -113,6 +116,7 @@ while [ $# -gt 0 ]; do
         --guest-image) need_value "$@"; guest_images+=("$2"); shift 2 ;;
         --disk) need_value "$@"; disks+=("$2"); shift 2 ;;
         --hyp-append) need_value "$@"; hyp_append=$2; shift 2 ;;
+        --gic) need_value "$@"; gic=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) die "unknown option: $1 (see scripts/run.sh --help)" ;;
@@ -133,6 +137,7 @@ mem_mib=${BASH_REMATCH[1]}
 for nic in "${nics[@]}"; do
     case "$nic" in e1000e | virtio | none) ;; *) die "--nic must be e1000e, virtio or none, got '$nic'" ;; esac
 done
+case "$gic" in 3 | 4) ;; *) die "--gic must be 3 or 4, got '$gic'" ;; esac
 case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
 # The native baseline has no IOMMU translation in the way.
 [ "$native" = 0 ] || iommu=none
@@ -228,7 +233,7 @@ if [ "$(head -c 2 "$kernel" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
     kernel=$tmp/Image
 fi
 
-machine="virt,virtualization=on,gic-version=3"
+machine="virt,virtualization=on,gic-version=$gic"
 qemu_args=(-cpu max -smp "$smp" -m "$mem" -nographic -no-reboot)
 # virtio devices bypass an IOMMU unless they are told to honour it.
 virtio_opts="disable-legacy=on"

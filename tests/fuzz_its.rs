@@ -5,13 +5,17 @@
 //! `ItsCommand::decode`, `VirtualIts::execute`, `advance`. Nothing may panic; no effect and no
 //! translation may ever name an LPI outside the guest's range, a vCPU it does not have, or a
 //! DeviceID it does not own; what the guest mapped translates as it asked; a refused command
-//! changes nothing.
+//! changes nothing. On the GICv4 path (`sluice::its::vpe`), the routes the hypervisor derives
+//! from the vITS after each batch only ever name the guest's own vPEs and in-range virtual
+//! LPIs, and the physical commands that move an event never panic and settle (a second
+//! derivation issues nothing).
 
 mod fuzz_support;
 
 use fuzz_support::Rng;
 use sluice::its::lpi::FIRST_LPI;
 use sluice::its::vits::{ItsEffect, VirtualIts, MAX_EVENT_BITS};
+use sluice::its::vpe::{self, Event, Route, Step, VirtualCommand};
 use sluice::its::{ItsCommand, COMMAND_BYTES};
 use std::collections::BTreeMap;
 
@@ -50,6 +54,8 @@ struct Guest {
     owned: Vec<u32>,
     /// Collection -> vCPU, as the accepted MAPC/MOVALL commands left it.
     collections: BTreeMap<u16, usize>,
+    /// GICv4: where each (device, vector) of the physical ITS goes now.
+    routes: BTreeMap<(u32, u32), Route>,
 }
 
 impl Guest {
@@ -69,6 +75,7 @@ impl Guest {
             lpi_count,
             owned,
             collections: BTreeMap::new(),
+            routes: BTreeMap::new(),
         }
     }
 
@@ -216,6 +223,48 @@ impl Guest {
             }
         }
         self.its.advance();
+        self.sync_gicv4_routes(rng_free_data(&self.ram));
+    }
+
+    /// What `src/hyp/guest/vpe.rs` does after a batch: every vector of every owned device
+    /// (the guest's MSI data for it taken from its RAM, as garbage as it likes) is routed where
+    /// the vITS says; vPEs of odd vCPUs are "not mapped" here.
+    fn sync_gicv4_routes(&mut self, data: Vec<u32>) {
+        let vpe_of = |vcpu: usize| vcpu.is_multiple_of(2).then_some(vcpu as u16 + 100);
+        for (d, &device) in self.owned.iter().enumerate() {
+            for (vector, &message) in data.iter().enumerate() {
+                let translated = self.its.translate(device, message);
+                let to = vpe::desired_route(vector % 3 != 0, translated, vpe_of, 0);
+                if let Route::Virtual { vintid, vpe } = to {
+                    assert!(self.lpi_in_range(vintid) && vintid >> vpe::VPT_ID_BITS == 0);
+                    assert!(vpe >= 100 && ((vpe - 100) as usize) < self.vcpus);
+                    assert!(vpe.is_multiple_of(2), "{to:?}: a vPE that is not mapped");
+                }
+                let key = (d as u32, vector as u32);
+                let from = self
+                    .routes
+                    .get(&key)
+                    .copied()
+                    .unwrap_or(Route::Physical { collection: 0 });
+                let ev = Event {
+                    device,
+                    event: vector as u32,
+                    lpi: FIRST_LPI + vector as u32,
+                };
+                for step in vpe::reroute(ev, from, to) {
+                    let bytes = step.encode();
+                    if let Step::Virtual(
+                        VirtualCommand::Vmapti { vpe, .. } | VirtualCommand::Vmovi { vpe, .. },
+                    ) = step
+                    {
+                        assert!(matches!(to, Route::Virtual { vpe: v, .. } if v == vpe));
+                    }
+                    assert_eq!(bytes.len(), COMMAND_BYTES);
+                }
+                assert!(vpe::reroute(ev, to, to).is_empty());
+                self.routes.insert(key, to);
+            }
+        }
     }
 
     fn lpi_in_range(&self, intid: u32) -> bool {
@@ -378,4 +427,14 @@ impl Guest {
             },
         }
     }
+}
+
+/// The MSI data of 8 vectors: EventIDs 0..4 as a driver writes them, then four words from the
+/// start of the guest's RAM (often its command queue: garbage as far as MSIs go).
+fn rng_free_data(ram: &[u8]) -> Vec<u32> {
+    let garbage = ram
+        .chunks_exact(4)
+        .take(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    (0..4).chain(garbage).collect()
 }

@@ -119,13 +119,15 @@ def results_text(args, natives, sluices, drivers, started):
     nic_opts = " ".join(f"--nic {n}" for n in nics or ["none"])
     nic_opts += " " + " ".join(f"--disk {d}" for d in args["disks"] or ["none"])
     disks = [DISK_DRIVERS[d] for d in args["disks"]]
+    gic = os.environ.get("SLUICE_GIC", "3")
     parts = [
         f"# sluice benchmark, {started:%Y-%m-%d %H:%M} UTC",
         "",
-        f"`scripts/bench.sh --runs {runs} --size {size_mib} {nic_opts} --iommu {args['iommu']}`: "
+        f"`scripts/bench.sh --runs {runs} --size {size_mib} {nic_opts} --iommu {args['iommu']} --gic {gic}`: "
         f"{runs} native and {runs} sluice runs, alternating; {size_mib} MiB per fetch and per disk "
         f"read (the whole raw disk, sequentially, 1 MiB at a time); sluice "
-        f"runs with IOMMU `{args['iommu']}`, native runs without one. {qemu_version()}, TCG, 2 vCPUs, "
+        f"runs with IOMMU `{args['iommu']}`, native runs without one; QEMU `gic-version={gic}`"
+        f"{' (GICv4.0: MSIs injected straight into the vCPU)' if gic == '4' else ''}. {qemu_version()}, TCG, 2 vCPUs, "
         f"{os.cpu_count()} host CPUs ({platform.machine()}), load average at the start "
         f"{os.getloadavg()[0]:.2f}: a shared machine where other QEMUs may run at the same time. "
         f"Console logs: `{os.path.relpath(args['logs'], args['root'])}`.",

@@ -176,6 +176,36 @@ register_bitfields! {u64,
     ]
 }
 
+register_bitfields! {u64,
+    /// GICv4.0 virtual commands (5.3: VMAPP, VMAPTI, VMOVI, VSYNC, VINVALL), doubleword 1.
+    pub ITS_VCMD_DW1 [
+        /// The vPE the command names.
+        vPEID OFFSET(32) NUMBITS(16) [],
+        /// VMAPTI/VMOVI: EventID.
+        EventID OFFSET(0) NUMBITS(32) []
+    ],
+    /// GICv4.0 virtual commands, doubleword 2.
+    pub ITS_VCMD_DW2 [
+        /// VMAPP: map (1) or unmap (0) the vPE.
+        Valid OFFSET(63) NUMBITS(1) [],
+        /// VMAPTI/VMOVI: the physical LPI raised when the vPE is not resident (1023: none).
+        Dbell_pINTID OFFSET(32) NUMBITS(32) [],
+        /// VMAPP: target redistributor, as in MAPC.
+        RDbase OFFSET(16) NUMBITS(35) [],
+        /// VMAPTI: the virtual LPI the event becomes.
+        vINTID OFFSET(0) NUMBITS(32) [],
+        /// VMOVI: Dbell_pINTID is meant (else the old doorbell stays).
+        D OFFSET(0) NUMBITS(1) []
+    ],
+    /// VMAPP doubleword 3.
+    pub ITS_VCMD_DW3 [
+        /// Virtual pending table address, bits [51:16].
+        VPT_addr OFFSET(16) NUMBITS(36) [],
+        /// Virtual LPI ID bits the pending table covers, minus one.
+        VPT_size OFFSET(0) NUMBITS(5) []
+    ]
+}
+
 /// MAPD's ITT address in doubleword 2, in place (256-byte aligned, bits [51:8]).
 pub const ITT_ADDRESS_MASK: u64 = 0x000f_ffff_ffff_ff00;
 

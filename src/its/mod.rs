@@ -6,5 +6,6 @@
 pub mod command;
 pub mod lpi;
 pub mod vits;
+pub mod vpe;
 
 pub use command::{ItsCommand, COMMAND_BYTES};

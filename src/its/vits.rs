@@ -27,8 +27,9 @@ const INTID_BITS: u64 = 16;
 /// GITS_IIDR and GITS_PIDR2, as the vGIC reports them (Arm implementer, GICv3).
 const IIDR: u64 = 0x43b;
 const PIDR2_GICV3: u64 = 0x3b;
-/// The second GITS_BASER<n>: BASER1..7 are unimplemented (RAZ/WI).
+/// GITS_BASER1, the Collection table; BASER2..7 are unimplemented (RAZ/WI).
 const GITS_BASER1: usize = GITS_BASER + 8;
+const GITS_BASER2: usize = GITS_BASER + 16;
 
 /// GITS_BASER0: a flat Device table (Type 1, 8-byte entries). Guests size and allocate it, as
 /// on hardware; the virtual ITS never reads it (its tables are its own), but an OS needs it
@@ -37,7 +38,23 @@ fn baser0_read_only() -> FieldValue<u64, GITS_BASER::Register> {
     GITS_BASER::Type::Devices + GITS_BASER::Entry_Size.val(7)
 }
 
-/// Guest-writable GITS_BASER0 fields: Valid, caches, PA, shareability, page size, size.
+/// GITS_BASER1: a flat Collection table (Type 4, 8-byte entries). The virtual ITS keeps its
+/// collections itself (GITS_TYPER.HCC covers every vCPU's), but guests written against KVM's
+/// ITS provision one and check what they read back.
+fn baser1_read_only() -> FieldValue<u64, GITS_BASER::Register> {
+    GITS_BASER::Type::Collections + GITS_BASER::Entry_Size.val(7)
+}
+
+/// Bytes of one page of a GITS_BASER table, by its Page_Size field (4, 16 or 64 KiB).
+fn baser_page_bytes(baser: u64) -> u64 {
+    match GITS_BASER::Page_Size.read(baser) {
+        0 => 4 << 10,
+        1 => 16 << 10,
+        _ => 64 << 10,
+    }
+}
+
+/// Guest-writable GITS_BASER0/1 fields: Valid, caches, PA, shareability, page size, size.
 fn baser0_writable() -> u64 {
     (GITS_BASER::Valid::SET
         + GITS_BASER::InnerCache::SET
@@ -127,6 +144,7 @@ pub struct VirtualIts {
     cwriter: u64,
     creadr: u64,
     baser0: u64,
+    baser1: u64,
     vcpus: usize,
     lpi_count: u32,
     owned: Vec<u32>,
@@ -145,6 +163,7 @@ impl VirtualIts {
             cwriter: 0,
             creadr: 0,
             baser0: 0,
+            baser1: 0,
             vcpus,
             lpi_count,
             owned,
@@ -172,7 +191,8 @@ impl VirtualIts {
             GITS_CWRITER => self.cwriter,
             gits::GITS_CREADR => self.creadr,
             GITS_BASER => baser0_read_only().modify(self.baser0),
-            GITS_BASER1..=gits::GITS_BASER_LAST => 0, // BASER1..7: unimplemented
+            GITS_BASER1 => baser1_read_only().modify(self.baser1),
+            GITS_BASER2..=gits::GITS_BASER_LAST => 0, // BASER2..7: unimplemented
             _ => match (offset as usize, width) {
                 (GITS_CTLR, 4) => {
                     let ctlr = GITS_CTLR::Enabled.val(self.enabled as u32)
@@ -207,6 +227,7 @@ impl VirtualIts {
                 self.creadr = 0;
             }
             GITS_BASER if !self.enabled => self.baser0 = merge(self.baser0)? & baser0_writable(),
+            GITS_BASER1 if !self.enabled => self.baser1 = merge(self.baser1)? & baser0_writable(),
             GITS_CWRITER => {
                 self.cwriter = merge(self.cwriter)? & gits::CWRITER_OFFSET_MASK;
                 return Some(self.enabled);
@@ -229,6 +250,24 @@ impl VirtualIts {
                 (GITS_CBASER::Size.read(self.cbaser) + 1) * gits::CBASER_PAGE_BYTES,
             )
         })
+    }
+
+    /// The guest's Device and Collection tables that are Valid: (guest-physical base, bytes),
+    /// for the hypervisor to check against guest memory (the virtual ITS never uses them).
+    /// With 64 KiB pages, BASER bits [15:12] hold address bits [51:48] (12.19.1).
+    pub fn tables(&self) -> Vec<(u64, u64)> {
+        [self.baser0, self.baser1]
+            .into_iter()
+            .filter(|&b| GITS_BASER::Valid.is_set(b))
+            .map(|b| {
+                let page = baser_page_bytes(b);
+                let mut base = b & gits::BASER_ADDRESS_MASK;
+                if page == 64 << 10 {
+                    base = (base & !0xffff) | (b >> 12 & 0xf) << 48;
+                }
+                (base, (GITS_BASER::Size.read(b) + 1) * page)
+            })
+            .collect()
     }
 
     /// Guest addresses of the commands to run now (each `COMMAND_BYTES` long), in order; the

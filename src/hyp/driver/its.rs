@@ -18,6 +18,9 @@ use sluice::mm::PhysRange;
 use spin::Mutex;
 use tock_registers::fields::FieldValue;
 
+use super::vpe::Gicv4;
+use sluice::gicv3::redist::{GICR_TYPER, GICR_TYPER as RTYPER};
+
 /// CPUs sluice drives (one collection each).
 const MAX_CPUS: usize = crate::hyp::leaf::cpus::MAX_CPUS;
 
@@ -29,6 +32,11 @@ const QUEUE_BYTES: usize = 64 << 10;
 pub const LPI_ID_BITS: u32 = 14;
 /// LPI priority sluice programs (same as its other interrupts).
 const LPI_PRIORITY: u8 = 0xa0;
+
+/// Zeroed heap memory for a GIC table, handed to the GIC for ever.
+pub(super) fn alloc_table(bytes: usize, align: usize) -> u64 {
+    alloc_aligned(bytes, align)
+}
 
 fn alloc_aligned(bytes: usize, align: usize) -> u64 {
     let layout = table_layout(bytes, align);
@@ -66,6 +74,8 @@ pub struct PhysicalIts {
     lpi_collections: Mutex<Vec<u8>>,
     /// Interrupt translation tables of mapped devices: (DeviceID, address, bytes).
     itts: Mutex<Vec<(u32, u64, usize)>>,
+    /// GICv4.0 direct injection, when the ITS has GITS_TYPER.Virtual.
+    pub(super) v4: Option<Gicv4>,
 }
 
 impl PhysicalIts {
@@ -104,6 +114,12 @@ impl PhysicalIts {
             "ITS {frame}: {} LPIs, DeviceID bits {device_bits}",
             prop_bytes
         );
+        let v4 = TYPER::Virtual.is_set(typer).then(Gicv4::default);
+        if v4.is_some() {
+            log::info!("GICv4: direct virtual LPI injection (MSIs of assigned functions reach the vCPU without an exit)");
+        } else {
+            log::info!("GICv3: virtual LPIs through list registers");
+        }
         Self {
             regs,
             frame,
@@ -116,6 +132,7 @@ impl PhysicalIts {
             home_collection: AtomicUsize::new(0),
             lpi_collections: Mutex::new(alloc::vec![0; prop_bytes]),
             itts: Mutex::new(Vec::new()),
+            v4,
         }
     }
 
@@ -147,6 +164,16 @@ impl PhysicalIts {
         if home {
             self.home_collection.store(cpu_index, Ordering::Release);
         }
+        if let Some(v4) = &self.v4 {
+            // SAFETY: `rd_base` is this CPU's redistributor, found in the DT's regions, which
+            // the EL2 map covers as Device memory.
+            let rd = unsafe { MmioBase::new(rd_base as usize) };
+            if RTYPER::VLPIS.is_set(rd.read64(GICR_TYPER)) {
+                v4.add_cpu(cpu_index, target, rd_base);
+            } else {
+                log::warn!("GICv4: CPU {cpu_index}'s redistributor has no VLPIS: its vCPU takes MSIs through list registers");
+            }
+        }
         self.submit(&[
             ItsCommand::Mapc {
                 collection: cpu_index as u16,
@@ -158,7 +185,7 @@ impl PhysicalIts {
     }
 
     /// The redistributor target of collection `index`, or the home collection's.
-    fn target_of(&self, index: usize) -> u64 {
+    pub(super) fn target_of(&self, index: usize) -> u64 {
         let targets = self.collection_targets.lock();
         targets
             .get(index)
@@ -180,7 +207,7 @@ impl PhysicalIts {
             return;
         };
         let has_collection = matches!(self.collection_targets.lock().get(cpu_index), Some(Some(_)));
-        if *current as usize == cpu_index || !has_collection {
+        if *current as usize == cpu_index || !has_collection || self.is_direct(device, event) {
             return;
         }
         let old_target = self.target_of(*current as usize);
@@ -230,6 +257,7 @@ impl PhysicalIts {
     /// Unmaps `device` (MAPD with V = 0: its events raise nothing from now on) and frees its
     /// interrupt translation table.
     pub fn unmap_device(&self, device: u32) {
+        self.forget_device_routes(device);
         let target = self.target_of(self.home_collection.load(Ordering::Acquire));
         self.submit(&[
             ItsCommand::Mapd {
@@ -249,11 +277,21 @@ impl PhysicalIts {
         }
     }
 
+    /// The collection sluice's LPI `lpi` is in now.
+    pub(super) fn collection_of(&self, lpi: u32) -> u16 {
+        let slot = lpi.saturating_sub(FIRST_LPI) as usize;
+        self.lpi_collections.lock().get(slot).copied().unwrap_or(0) as u16
+    }
+
     /// Writes commands to the queue and waits until the ITS has consumed them.
     fn submit(&self, commands: &[ItsCommand]) {
+        self.submit_encoded(commands.iter().map(ItsCommand::encode));
+    }
+
+    /// Writes encoded commands to the queue and waits until the ITS has consumed them.
+    pub(super) fn submit_encoded(&self, commands: impl Iterator<Item = [u8; COMMAND_BYTES]>) {
         let mut offset = self.write_offset.lock();
-        for command in commands {
-            let bytes = command.encode();
+        for bytes in commands {
             let slot = self.queue + *offset as u64;
             // SAFETY: `slot` lies inside the queue sluice allocated (offset < QUEUE_BYTES,
             // wraps below); only this function writes it, under the lock.

@@ -9,3 +9,4 @@ pub mod host;
 pub mod its;
 pub mod reset;
 pub mod smmu;
+pub mod vpe;

@@ -5,6 +5,7 @@
 //! - `bus` (the virtual PCI bus and its functions' LPI wiring), `dma` (the SMMU's view of the
 //!   guest), `vm` (RAM, stage 2, vGIC, vITS, vUART, trapped regions, creation and restart);
 //! - `table` (every guest, and which vCPU of which guest each physical CPU runs);
+//! - `vpe` (GICv4: the vCPUs' vPEs and the vectors routed straight to them);
 //! - `abort` (aborts reflected to the guest), `msi` (vITS commands, LPI delivery, the real
 //!   MSI/MSI-X programming), `vpci` (the guest's ECAM and what config writes imply), `uart`
 //!   (the guest's console), then `mmio`, the one dispatcher of every trapped access, MSI-X
@@ -25,3 +26,4 @@ pub mod uart;
 pub mod vcpu;
 pub mod vm;
 pub mod vpci;
+pub mod vpe;

@@ -39,6 +39,7 @@ pub fn program_vector(vm: &Vm, function: &VirtualFunction, index: usize) {
     regs.write32(4, (doorbell >> 32) as u32);
     regs.write32(8, index as u32);
     regs.write32(12, entry.masked as u32);
+    super::vpe::routes_changed(vm);
 }
 
 /// The guest changed MSI-X enable or function mask: reprogram every vector, then the control.
@@ -94,6 +95,7 @@ pub fn program_msi(
     if enabled {
         ecam.write16(bdf, control, base | 1 | (enabled_log2 as u16) << 4);
     }
+    super::vpe::routes_changed(vm);
 }
 
 /// A physical LPI fired on the CPU of `vm`'s vCPU `vcpu`: deliver it as its owner meant, or
@@ -122,6 +124,12 @@ fn deliver_owned(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let Some((assigned, vector)) = bus.lpi_owner(physical_lpi) else {
         return;
     };
+    if let (Some(its), Some(device)) = (&vm.host.its, assigned.its_device_id) {
+        if its.is_direct(device, vector as u32) {
+            // A doorbell: the vLPI waits in the vPE's pending table until its vCPU runs again.
+            return;
+        }
+    }
     let message = {
         let function = assigned.function.lock();
         match function.msix() {
@@ -179,10 +187,27 @@ pub fn its_access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u6
         None => vits.lock().read(offset, width),
         Some(v) => {
             let run = vits.lock().write(offset, width, v)?;
+            if offset == 0 && run {
+                check_tables(vm); // GITS_CTLR.Enabled: the tables are fixed from now on
+            }
             if run {
                 run_commands(vm, vcpu);
             }
             Some(0)
+        }
+    }
+}
+
+/// The guest's Device and Collection tables must lie in its memory, like its command queue.
+/// The virtual ITS never reads or writes them, so one that does not is only reported.
+fn check_tables(vm: &Vm) {
+    let Some(vits) = &vm.vits else { return };
+    let tables = vits.lock().tables();
+    for (base, bytes) in tables {
+        if vm.ram.to_host(base, bytes).is_none() {
+            guest_fault(format_args!(
+                "vITS: table at IPA {base:#x} ({bytes} bytes) is outside guest memory: ignored"
+            ));
         }
     }
 }
@@ -200,6 +225,7 @@ fn run_commands(vm: &Vm, vcpu: usize) {
             break;
         }
         let command = ItsCommand::decode(&bytes);
+        super::vpe::routes_changed(vm);
         match its.execute(command) {
             Ok(effects) => {
                 for effect in effects {
@@ -244,6 +270,7 @@ pub fn reload(vm: &Vm, vcpu: usize, intid: u32) {
 /// Reads LPI `intid`'s entry of the guest's property table (bounded by its IDbits and by
 /// guest memory) into the vGIC.
 fn reload_lpi(vm: &Vm, intid: u32) -> sluice::vgic::Kick {
+    super::vpe::config_changed(vm);
     let Some((base, id_bits)) = vm.vgic.lock().lpi_property_table() else {
         return sluice::vgic::Kick::NONE;
     };

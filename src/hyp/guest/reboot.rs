@@ -209,6 +209,7 @@ fn stop_other_vcpus(vm: &Vm, current: usize) {
 /// Leaves nothing of the old guest in this CPU: timers off, their interrupts inactive, the
 /// virtual CPU interface empty, EL1 back to its reset configuration.
 fn clean_this_cpu(vm: &Vm) {
+    super::vpe::leave(vm, true);
     cpu::stop_el1_timers();
     let timer = &vm.host.platform.timer;
     gic::clear_active_private(

@@ -4,7 +4,7 @@
 
 use super::uart;
 use super::vm::Vm;
-use super::{msi, reboot};
+use super::{msi, reboot, vpe};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu;
 use crate::hyp::leaf::cpus::stack_top;
@@ -32,6 +32,7 @@ pub fn run_vcpu(vm: &'static Vm, vcpu: usize) -> ! {
 
 /// Parks this CPU until its vCPU is turned on, then enters the guest at the requested entry.
 pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
+    vpe::leave(vm, false);
     loop {
         if reboot::requested(vm) {
             reboot::park(vm);
@@ -40,6 +41,7 @@ pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
         // the `if let` would hold the power table for ever.
         let pending = vm.power.lock().take_pending(index);
         if let Some((entry, context_id)) = pending {
+            vpe::enter(vm, index);
             start(entry, context_id);
         }
         cpu::wait_for_event();

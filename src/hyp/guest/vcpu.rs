@@ -5,7 +5,7 @@
 //! physical CPU (`table`); `vcpu` below is always the guest-local index.
 
 use super::vm::Vm;
-use super::{abort, dma, mmio, msi, psci, reboot, run, table, uart};
+use super::{abort, dma, mmio, msi, psci, reboot, run, table, uart, vpe};
 use crate::arch::context::GuestFrame;
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
@@ -63,6 +63,7 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
         reboot::park(vm);
         run::wait_for_cpu_on(vm, vcpu);
     }
+    vpe::enter(vm, vcpu);
 }
 
 /// First thing at an exit: the list registers go back into the vGIC model and are emptied,

@@ -269,7 +269,12 @@ fn registers_advertise_physical_lpis_and_collections_and_no_tables() {
         1,
         "BASER0 is a device table"
     );
-    assert_eq!(its.read(0x108, 8), Some(0), "no other tables");
+    assert_eq!(
+        its.read(0x108, 8).unwrap() >> 56 & 7,
+        4,
+        "BASER1 is a collection table"
+    );
+    assert_eq!(its.read(0x110, 8), Some(0), "no other tables");
     its.write(0x100, 8, 1 << 63 | 0x4900_0000 | 1 << 62 | 0x1f);
     assert_eq!(
         its.read(0x100, 8).unwrap(),
@@ -341,4 +346,35 @@ fn a_refused_mapd_leaves_the_device_and_its_events_mapped() {
         Some((8200, 1)),
         "the vGIC was told nothing, so nothing may change"
     );
+}
+
+#[test]
+fn tables_keep_64k_and_16k_pages_and_report_their_extent() {
+    let mut its = its();
+    // Device table: 64 KiB pages, 2 pages, address bits [51:48] = 1 in BASER bits [15:12].
+    its.write(0x100, 8, 1 << 63 | 2 << 8 | 0x4901_0000 | 1 << 12 | 1);
+    // Collection table: 16 KiB pages, 1 page.
+    its.write(0x108, 8, 1 << 63 | 1 << 8 | 0x4902_4000);
+    let baser0 = its.read(0x100, 8).unwrap();
+    assert_eq!(baser0 >> 8 & 3, 2, "64 KiB pages read back");
+    assert_eq!(
+        its.read(0x108, 8).unwrap() >> 8 & 3,
+        1,
+        "16 KiB pages read back"
+    );
+    assert_eq!(
+        its.tables(),
+        [(1 << 48 | 0x4901_0000, 128 << 10), (0x4902_4000, 16 << 10)]
+    );
+    its.write(0x108, 8, 0);
+    assert_eq!(its.tables().len(), 1, "an invalid table is no table");
+}
+
+#[test]
+fn tables_cannot_move_while_the_its_is_enabled() {
+    let mut its = its();
+    its.write(0x108, 8, 1 << 63 | 0x4902_0000);
+    its.write(0x0, 4, 1);
+    its.write(0x108, 8, 1 << 63 | 0x5000_0000);
+    assert_eq!(its.tables(), [(0x4902_0000, 4096)]);
 }
