@@ -49,7 +49,7 @@ test_disk_nvme() {
     check_disk_clean "$log" || ok=1
     return $ok
 }
-scenario disk_nvme full
+scenario disk_nvme ci
 
 # virtio-blk with 2 vCPUs: a request queue per vCPU (num-queues follows -smp), each delivering.
 test_disk_virtio() {

@@ -36,7 +36,7 @@ test_two_guests_gic4() { gicv4 two_guests "$1"; }
 test_guest_612_gic4() { gicv4 guest_612 "$1"; }
 test_guest_reboots_while_other_fetches_gic4() { gicv4 guest_reboots_while_other_fetches "$1"; }
 
-scenario nic_both_gic4 full
+scenario nic_both_gic4 ci
 scenario nic_intx_gic4 full
 scenario hostile_its_gic4 full
 scenario hostile_msi_gic4 full

@@ -97,7 +97,7 @@ test_guest_option() {
     return $ok
 }
 
-scenario guest_fault_other_runs full
+scenario guest_fault_other_runs ci
 scenario single_guest_fault full
 scenario guest_option full
 

@@ -58,7 +58,7 @@ test_shape_gicv2_refused() {
     return $ok
 }
 
-scenario shape_a53 full
+scenario shape_a53 ci
 scenario shape_a72 full
 scenario shape_n1 full
 scenario shape_no_its full

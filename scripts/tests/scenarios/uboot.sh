@@ -48,5 +48,5 @@ test_uboot_two_guests() {
     return $ok
 }
 
-scenario uboot_boot full
+scenario uboot_boot ci
 scenario uboot_two_guests full
