@@ -19,6 +19,7 @@ mod lr;
 mod owned;
 mod redist;
 mod sgi;
+pub mod shadow;
 
 use alloc::vec::Vec;
 use core::fmt;
