@@ -20,7 +20,9 @@
 # end, sequentially, through an emptied page cache (md5 checked after the timed read). The
 # harness (scripts/bench/) stamps the console lines, takes sluice's exit table (Ctrl-\) before
 # and after each step, and prints min / median / max per figure and the sluice/native ratio
-# per pair. Logs go to target/bench/logs/DATE. Exit status: 0 done, 1 bad option, 2 setup or build
+# per pair. Then scripts/exitbench.sh measures the cost of one exit (guest/vcputest's loops of
+# PSCI_VERSION calls and ECAM reads, ns per iteration, native against sluice, and against the
+# --baseline sluice when there is one) and appends its table. Logs go to target/bench/logs/DATE. Exit status: 0 done, 1 bad option, 2 setup or build
 # failed, 3 a run failed (its log is named).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -61,4 +63,7 @@ command -v python3 >/dev/null || die "python3 is missing; run scripts/setup.sh" 
 "$SLUICE_ROOT/scripts/setup.sh" || die "setup failed" 2
 "$SLUICE_ROOT/scripts/build.sh" || die "build failed" 2
 
+[ -n "$out" ] || out=$SLUICE_ROOT/bench-results/$(date +%Y-%m-%d-%H%M).md
 python3 "$SLUICE_ROOT/scripts/bench/bench.py" "$SLUICE_ROOT" "$runs" "$size_mib" "$out" "$iommu" "$nic_list" "$disk_list" || exit 3
+printf '\n## One exit (scripts/exitbench.sh)\n\n' >>"$out"
+"$SLUICE_ROOT/scripts/exitbench.sh" --runs "$runs" --out "$out" ${baseline:+--baseline "$baseline"} || exit 3
