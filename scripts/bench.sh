@@ -29,7 +29,9 @@
 # end, sequentially, through an emptied page cache (md5 checked after the timed read). The
 # harness (scripts/bench/) stamps the console lines, takes sluice's exit table (Ctrl-\) before
 # and after each step, and prints min / median / max per figure and the sluice/native ratio
-# per pair. Logs go to target/bench/logs/DATE. Exit status: 0 done, 1 bad option, 2 setup or build
+# per pair. Then scripts/exitbench.sh measures the cost of one exit (guest/vcputest's loops of
+# PSCI_VERSION calls and ECAM reads, ns per iteration, native against sluice, and against the
+# --baseline sluice when there is one) and appends its table. Logs go to target/bench/logs/DATE. Exit status: 0 done, 1 bad option, 2 setup or build
 # failed, 3 a run failed (its log is named).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -82,4 +84,7 @@ if [ -n "$baseline" ]; then
     "$baseline/scripts/build.sh" || die "baseline build failed" 2
 fi
 
+[ -n "$out" ] || out=$SLUICE_ROOT/bench-results/$(date +%Y-%m-%d-%H%M).md
 BENCH_BASELINE="$baseline" python3 "$SLUICE_ROOT/scripts/bench/bench.py" "$SLUICE_ROOT" "$runs" "$size_mib" "$out" "$iommu" "$nic_list" "$disk_list" || exit 3
+printf '\n## One exit (scripts/exitbench.sh)\n\n' >>"$out"
+"$SLUICE_ROOT/scripts/exitbench.sh" --runs "$runs" --out "$out" ${baseline:+--baseline "$baseline"} || exit 3

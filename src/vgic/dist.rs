@@ -270,6 +270,7 @@ impl Vgic {
         }
         if offset as usize == gicd::GICD_CTLR {
             self.ctlr = value as u32 & ctlr_writable().mask();
+            self.mark_all_spis_busy();
             return Ok(self.all_vcpus());
         }
         Ok(Kick::NONE) // everything else is read-only or write-ignored

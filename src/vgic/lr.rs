@@ -8,6 +8,9 @@
 //! deactivated first (its EOI must find them in an LR, with the priority and group it took
 //! them at), then pending ones by priority, then those a guest made active through ISACTIVER
 //! without taking them (only ICACTIVER ends those, so they must not crowd out the timer).
+//! `flush` looks at the private interrupts and only at the SPIs marked busy (`spi_busy`: every
+//! change to an SPI marks it, and the scan unmarks those that want no LR), so that an exit
+//! with nothing pending does not walk up to 988 SPIs.
 //! Two things follow that matter:
 //! - an interrupt that arrives again while the guest still handles the previous one (an SGI
 //!   pinged back before the handler's EOI) goes in as pending *and* active in the same LR, so
@@ -185,24 +188,40 @@ impl Vgic {
         }
     }
 
-    /// The rank of every interrupt that should be in a list register of `vcpu` now.
-    fn wanting_lr(&self, vcpu: usize) -> Vec<Rank> {
+    /// The rank of every interrupt that should be in a list register of `vcpu` now. Only the
+    /// SPIs marked busy are looked at; those that want no LR lose the mark.
+    fn wanting_lr(&mut self, vcpu: usize) -> Vec<Rank> {
         let cpu_groups = self.cpu_groups.get(vcpu).copied().unwrap_or([true; 2]);
-        let spis = (PRIVATE_IRQS..PRIVATE_IRQS + self.cfg.spi_count)
-            .filter(|&i| self.target_of(vcpu, i) == Some(vcpu));
-        (0..PRIVATE_IRQS)
-            .chain(spis)
+        let mut wanted: Vec<Rank> = (0..PRIVATE_IRQS)
             .filter_map(|intid| {
                 let irq = self.irq(vcpu, intid)?;
-                let wanted = !irq.in_lr && irq.wants_lr(self.group_enabled(irq.group1));
-                wanted.then(|| rank(irq, intid, cpu_groups))
+                let wants = !irq.in_lr && irq.wants_lr(self.group_enabled(irq.group1));
+                wants.then(|| rank(irq, intid, cpu_groups))
             })
-            .chain(self.lpis_wanting_lr(vcpu).map(|(active, priority, intid)| {
-                // An LPI is only ever active because the guest took it.
-                let class = if active { Class::Taken } else { Class::Pending };
-                (class, priority, intid)
-            }))
-            .collect()
+            .collect();
+        for w in 0..self.spi_busy.len() {
+            let mut bits = self.spi_busy[w];
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let intid = PRIVATE_IRQS + (w * 64 + bit) as u32;
+                let Some(irq) = self.irq(vcpu, intid) else {
+                    self.spi_busy[w] &= !(1 << bit);
+                    continue;
+                };
+                if !irq.wants_lr(self.group_enabled(irq.group1)) {
+                    self.spi_busy[w] &= !(1 << bit);
+                } else if !irq.in_lr && self.target_of(vcpu, intid) == Some(vcpu) {
+                    wanted.push(rank(irq, intid, cpu_groups));
+                }
+            }
+        }
+        wanted.extend(self.lpis_wanting_lr(vcpu).map(|(active, priority, intid)| {
+            // An LPI is only ever active because the guest took it.
+            let class = if active { Class::Taken } else { Class::Pending };
+            (class, priority, intid)
+        }));
+        wanted
     }
 
     /// Builds the LR for `intid` and marks it as held in an LR; a pending state that only

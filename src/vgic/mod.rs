@@ -19,6 +19,7 @@ mod lr;
 mod owned;
 mod redist;
 mod sgi;
+pub mod shadow;
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -123,6 +124,10 @@ pub struct Vgic {
     foreign_write: Option<ForeignSpiWrite>,
     /// Per vCPU: the groups its virtual CPU interface takes (group 0, group 1), see `lr`.
     cpu_groups: Vec<[bool; 2]>,
+    /// One bit per SPI that may want a list register: set by every mutable access to the SPI
+    /// (`irq_mut`) and by a GICD_CTLR write, cleared by `flush`'s scan when the SPI wants none,
+    /// so that an exit scans only SPIs touched since (see `lr`).
+    spi_busy: Vec<u64>,
 }
 
 impl Vgic {
@@ -143,6 +148,7 @@ impl Vgic {
             owned: SpiSet::all(),
             foreign_write: None,
             cpu_groups: alloc::vec![[true; 2]; vcpus],
+            spi_busy: alloc::vec![u64::MAX; (spi_count as usize).div_ceil(64)],
         }
     }
 
@@ -157,11 +163,23 @@ impl Vgic {
         }
     }
 
+    /// The interrupt, to change: an SPI is marked as maybe wanting a list register.
     fn irq_mut(&mut self, vcpu: usize, intid: u32) -> Option<&mut Irq> {
         match intid {
             0..PRIVATE_IRQS => self.private.get_mut(vcpu)?.get_mut(intid as usize),
-            _ => self.spis.get_mut((intid - PRIVATE_IRQS) as usize),
+            _ => {
+                let spi = (intid - PRIVATE_IRQS) as usize;
+                if let Some(word) = self.spi_busy.get_mut(spi / 64) {
+                    *word |= 1 << (spi % 64);
+                }
+                self.spis.get_mut(spi)
+            }
         }
+    }
+
+    /// Every SPI may want a list register again (a group was enabled).
+    fn mark_all_spis_busy(&mut self) {
+        self.spi_busy.fill(u64::MAX);
     }
 
     /// The vCPU an interrupt is delivered to, if any: the owner of a private interrupt, or the

@@ -1,7 +1,8 @@
 //! The guest's options, from `/chosen/bootargs`: `vcputest.rounds=N` (IPI round trips per
 //! pair), `vcputest.cycles=N` (PSCI CPU_OFF/CPU_ON cycles), `vcputest.races=N` (racing
 //! CPU_ON pairs), `vcputest.probe=SECS` (instead of the checks: the cross-guest probe for
-//! SECS seconds, see `probe`), `vcputest.probespi=INTID` (the other guest's SPI it pokes).
+//! SECS seconds, see `probe`), `vcputest.probespi=INTID` (the other guest's SPI it pokes), `vcputest.bench=N` (instead of
+//! the checks: the exit micro-benchmark, N iterations per loop, see `bench`).
 //! Other words are ignored (the scripts add `console=ttyAMA0`).
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,8 @@ pub struct Config {
     pub probe_secs: u32,
     /// Another guest's SPI to poke through the distributor (0: none).
     pub probe_spi: u32,
+    /// Iterations of each exit micro-benchmark loop (0: the vCPU checks instead).
+    pub bench: u32,
 }
 
 impl Default for Config {
@@ -28,6 +31,7 @@ impl Default for Config {
             races: 50,
             probe_secs: 0,
             probe_spi: 0,
+            bench: 0,
         }
     }
 }
@@ -46,6 +50,7 @@ pub fn parse(bootargs: &str) -> (Config, Option<&str>) {
             Some(("races", v)) => v.parse().ok().map(|n| config.races = n),
             Some(("probe", v)) => v.parse().ok().map(|n| config.probe_secs = n),
             Some(("probespi", v)) => v.parse().ok().map(|n| config.probe_spi = n),
+            Some(("bench", v)) => v.parse().ok().map(|n| config.bench = n),
             _ => None,
         };
         if slot.is_none() && bad.is_none() {
@@ -77,6 +82,7 @@ mod tests {
                 races: 4,
                 probe_secs: 0,
                 probe_spi: 0,
+                bench: 0,
             }
         );
         assert_eq!(bad, None);
@@ -86,6 +92,12 @@ mod tests {
     fn the_probe_options_set_its_duration_and_target_spi() {
         let (c, bad) = parse("vcputest.probe=90 vcputest.probespi=37");
         assert_eq!((c.probe_secs, c.probe_spi, bad), (90, 37, None));
+    }
+
+    #[test]
+    fn the_bench_option_sets_the_iterations_per_loop() {
+        assert_eq!(parse("vcputest.bench=5000").0.bench, 5000);
+        assert_eq!(parse("console=ttyAMA0").0.bench, 0);
     }
 
     #[test]

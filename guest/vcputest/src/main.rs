@@ -7,7 +7,8 @@
 //! Checks: IPI ping-pong between every pair of vCPUs (`ipi`), the virtual timer's level as the
 //! GIC sees it (`timer`), PSCI CPU_ON/CPU_OFF/AFFINITY_INFO semantics (`psci`), and every
 //! feature the ID registers advertise, executed (`idregs`). With `vcputest.probe=SECS` it runs
-//! the cross-guest probe instead (`probe`).
+//! the cross-guest probe instead (`probe`), with `vcputest.bench=N` the exit micro-benchmark
+//! (`bench`).
 //!
 //! Layout: pure logic (`dt`, `platform`, `bootargs`, `features`, `encode`) is target-independent and
 //! tested on the host with `cargo test`; the rest only exists in the aarch64 build
@@ -26,6 +27,8 @@ mod platform;
 
 #[cfg(target_os = "none")]
 mod arch;
+#[cfg(target_os = "none")]
+mod bench;
 #[cfg(target_os = "none")]
 mod boot;
 #[cfg(target_os = "none")]

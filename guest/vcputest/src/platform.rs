@@ -63,6 +63,8 @@ pub struct Platform<'a> {
     pub cpu_count: usize,
     /// `/chosen/bootargs` (empty without one).
     pub bootargs: &'a str,
+    /// The PCI host bridge's ECAM base (`pci-host-ecam-generic`), 0 without one.
+    pub ecam: u64,
 }
 
 /// What is missing from the device tree.
@@ -195,6 +197,10 @@ impl<'a> Platform<'a> {
             mpidrs: [0; MAX_CPUS],
             cpu_count: 0,
             bootargs,
+            ecam: fdt
+                .find_compatible("pci-host-ecam-generic")
+                .and_then(|n| reg(fdt, n, 0))
+                .map_or(0, |r| r.base),
         };
         gic(fdt, &mut p)?;
         cpus(fdt, &mut p)?;

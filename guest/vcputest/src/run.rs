@@ -79,6 +79,14 @@ fn init(dtb: u64, image: u64, entry_el: u64) -> bootargs::Config {
 #[no_mangle]
 extern "C" fn vt_primary_main(dtb: u64, image: u64, entry_el: u64) -> ! {
     let cfg = init(dtb, image, entry_el);
+    if cfg.bench > 0 {
+        phase("bench", || {
+            crate::bench::run(crate::smp::platform(), cfg.bench)
+        });
+        report::done();
+        psci_call(psci::SYSTEM_OFF, 0, 0, 0);
+        hang()
+    }
     if cfg.probe_secs > 0 {
         phase("probe", || crate::probe::run(&cfg));
         report::done();

@@ -47,3 +47,20 @@ test_vcpu_check_native() { vcpu_run "$1" 4 1; }
 scenario vcpu_check ci
 scenario vcpu_check_smp4 full
 scenario vcpu_check_native full
+
+# The exit micro-benchmark (vcputest.bench, what scripts/exitbench.sh times): under sluice,
+# one vCPU and a NIC for an ECAM, both loops run to the end without a fault or a warning.
+test_exit_bench() {
+    local log=$1 ok=0 image
+    image=$(scripts/mkvcputest.sh) || { echo "  building guest/vcputest failed"; return 1; }
+    $RUN --timeout "${SLUICE_VCPU_TIMEOUT:-300}" --kernel "$image" --nic virtio --smp 1 \
+        --append vcputest.bench=500 >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    grep -a 'exit bench: ' "$log" | sed 's/^/  /'
+    expect_line "$log" '^vcputest: exit bench: psci_version iters=500 ticks_per_iter=[0-9.]+ ns_per_iter=[1-9]' "the PSCI_VERSION loop" || ok=1
+    expect_line "$log" '^vcputest: exit bench: ecam read iters=500 ticks_per_iter=[0-9.]+ ns_per_iter=[1-9]' "the ECAM read loop" || ok=1
+    expect_line "$log" '^vcputest: done checks=0 failed=0 ' "a clean end" || ok=1
+    reject_line "$log" '^\[sluice\] (WARN|ERROR)' "hypervisor warning" || ok=1
+    return $ok
+}
+
+scenario exit_bench full

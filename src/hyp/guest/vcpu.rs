@@ -10,13 +10,16 @@ use crate::arch::context::GuestFrame;
 use crate::arch::cpu::{self, read_sysreg};
 use crate::arch::gic;
 use crate::arch::idregs;
+use crate::hyp::leaf::cpus::MAX_CPUS;
 use crate::hyp::leaf::fault::{guest_fault, inject};
 use crate::hyp::leaf::kick::KICK_SGI;
 use crate::hyp::leaf::{stats, stop};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use sluice::cpuid;
 use sluice::psci::CallFunction;
 use sluice::stats::ExitReason;
 use sluice::trap::{self, Exit, InjectKind, SysRegAccess};
+use sluice::vgic::shadow::LrShadow;
 
 /// Exit kinds pushed by `vectors.S`.
 const EXIT_SYNC: u64 = 0;
@@ -71,11 +74,11 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
 /// that the exit is handled against the model
 /// alone.
 fn fold_list_registers(vm: &Vm, vcpu: usize) -> ListRegisters {
+    let mut lrs = ListRegisters::read();
     // The underflow interrupt asked for at the last entry has done its job; left on, the
     // level-sensitive maintenance interrupt would stay asserted while LRs are empty and
     // `handle_interrupts` would acknowledge it for ever.
-    gic::set_underflow_interrupt(false);
-    let mut lrs = ListRegisters::read();
+    lrs.set_underflow_interrupt(false);
     let kick = {
         let mut vgic = vm.vgic.lock();
         let kick = vgic.sync(vcpu, lrs.as_mut());
@@ -100,7 +103,7 @@ fn load_list_registers(vm: &Vm, vcpu: usize, lrs: &mut ListRegisters) {
         (outcome, vgic.take_hw_deactivations(vcpu))
     };
     lrs.write();
-    gic::set_underflow_interrupt(outcome.underflow_irq_needed);
+    lrs.set_underflow_interrupt(outcome.underflow_irq_needed);
     deactivate_released(vm, &released);
     vm.kick(vcpu, outcome.kick);
 }
@@ -127,30 +130,83 @@ fn deactivate_released(vm: &Vm, released: &[u32]) {
     }
 }
 
-/// A copy of this CPU's implemented list registers.
+/// Each physical CPU's list-register shadow (`LrShadow::to_bits`; only that CPU uses it).
+static SHADOWS: [AtomicU32; MAX_CPUS] =
+    [const { AtomicU32::new(LrShadow::UNKNOWN.to_bits()) }; MAX_CPUS];
+/// Each physical CPU's implemented list registers (ICH_VTR_EL2.ListRegs + 1; 0: not read yet).
+static LR_COUNTS: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(0) }; MAX_CPUS];
+
+/// A copy of this CPU's implemented list registers; only the live ones (`LrShadow`) are read
+/// and only the changed ones written.
 struct ListRegisters {
     values: [u64; 16],
     count: usize,
+    cpu: usize,
+    shadow: LrShadow,
 }
 
 impl ListRegisters {
     fn read() -> Self {
-        let count = gic::list_register_count().min(16);
+        let cpu = cpu::cpu_index();
+        let shadow = SHADOWS.get(cpu).map_or(LrShadow::UNKNOWN, |s| {
+            LrShadow::from_bits(s.load(Ordering::Relaxed))
+        });
+        let count = list_register_count(cpu);
         let mut values = [0u64; 16];
         for (n, lr) in values.iter_mut().enumerate().take(count) {
-            *lr = gic::read_list_register(n);
+            if shadow.live & 1 << n != 0 {
+                *lr = gic::read_list_register(n);
+            }
         }
-        Self { values, count }
+        Self {
+            values,
+            count,
+            cpu,
+            shadow,
+        }
     }
 
     fn as_mut(&mut self) -> &mut [u64] {
         &mut self.values[..self.count]
     }
 
-    fn write(&self) {
+    fn write(&mut self) {
+        let writes = self.shadow.store(&self.values[..self.count]);
         for (n, lr) in self.values.iter().enumerate().take(self.count) {
-            gic::write_list_register(n, *lr);
+            if writes & 1 << n != 0 {
+                gic::write_list_register(n, *lr);
+            }
         }
+        self.save();
+    }
+
+    /// ICH_HCR_EL2.UIE, written only when it changes.
+    fn set_underflow_interrupt(&mut self, enabled: bool) {
+        if self.shadow.set_underflow(enabled) {
+            gic::set_underflow_interrupt(enabled);
+        }
+        self.save();
+    }
+
+    fn save(&self) {
+        if let Some(slot) = SHADOWS.get(self.cpu) {
+            slot.store(self.shadow.to_bits(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// This CPU's implemented list registers (at most 16), read from ICH_VTR_EL2 once.
+fn list_register_count(cpu: usize) -> usize {
+    let Some(slot) = LR_COUNTS.get(cpu) else {
+        return gic::list_register_count().min(16);
+    };
+    match slot.load(Ordering::Relaxed) {
+        0 => {
+            let count = gic::list_register_count().min(16);
+            slot.store(count as u8, Ordering::Relaxed);
+            count
+        }
+        count => usize::from(count),
     }
 }
 

@@ -417,3 +417,47 @@ fn an_lpi_sent_again_while_the_first_is_active_goes_in_as_pending_and_active() {
     exit(&mut g, 1, &mut lrs);
     assert_eq!(lrs, [0; 4]);
 }
+
+#[test]
+fn an_spi_pended_after_idle_exits_is_still_loaded() {
+    let mut g = vgic(2, 4);
+    enable(&mut g, 0, 50, 0xa0);
+    let mut lrs = [0u64; 4];
+    for _ in 0..3 {
+        exit(&mut g, 0, &mut lrs);
+        assert_eq!(
+            lrs, [0; 4],
+            "nothing pending: the scan clears every SPI's mark"
+        );
+    }
+    g.dist_write(0x200 + 4, 4, 1 << (50 - 32)).unwrap(); // ISPENDR1
+    exit(&mut g, 0, &mut lrs);
+    assert_eq!(holding(&lrs, 50), [(0, PENDING)]);
+}
+
+#[test]
+fn a_pending_spi_of_a_disabled_group_is_loaded_once_gicd_ctlr_enables_it() {
+    let mut g = vgic(2, 4);
+    enable(&mut g, 0, 50, 0xa0);
+    g.dist_write(0, 4, 0).unwrap(); // both groups off
+    g.dist_write(0x200 + 4, 4, 1 << (50 - 32)).unwrap();
+    let mut lrs = [0u64; 4];
+    exit(&mut g, 0, &mut lrs);
+    assert_eq!(holding(&lrs, 50), []);
+    g.dist_write(0, 4, 0x3).unwrap();
+    exit(&mut g, 0, &mut lrs);
+    assert_eq!(holding(&lrs, 50), [(0, PENDING)]);
+}
+
+#[test]
+fn an_spi_routed_to_another_vcpu_keeps_its_mark_for_that_vcpu() {
+    let mut g = vgic(2, 4);
+    enable(&mut g, 0, 50, 0xa0);
+    g.dist_write(0x6000 + 8 * 50, 8, 1).unwrap(); // IROUTER: vCPU 1
+    g.dist_write(0x200 + 4, 4, 1 << (50 - 32)).unwrap();
+    let (mut lrs0, mut lrs1) = ([0u64; 4], [0u64; 4]);
+    exit(&mut g, 0, &mut lrs0);
+    assert_eq!(holding(&lrs0, 50), []);
+    exit(&mut g, 1, &mut lrs1);
+    assert_eq!(holding(&lrs1, 50), [(0, PENDING)]);
+}
