@@ -2,7 +2,7 @@
 # Benchmarks a sluice guest against the same guest run natively, on the same QEMU.
 #
 #   scripts/bench.sh [--runs N] [--size MIB] [--nic e1000e|virtio|none]...
-#                    [--disk nvme|virtio|none]... [--iommu smmuv3|none] [--gic 3|4]
+#                    [--disk nvme|virtio|none]... [--iommu smmuv3|none] [--gic 3|4|both]
 #                    [--baseline DIR] [--out FILE]
 #
 #   --runs N      pairs of runs, alternating native and sluice (default 5)
@@ -16,9 +16,9 @@
 #                 one's run, and report this sluice against it too: a speed-up measured in the
 #                 same run, so that it holds on a noisy machine (the baseline's run.sh must know
 #                 every option the runs use: with an older checkout, --disk none)
-#   --gic 3|4     the machine's GIC for every run, as run.sh --gic (default 3): 4 is GICv4.0,
-#                 where sluice delivers the NICs' MSIs straight to the vCPU (no exit); run once
-#                 with each to compare the two paths
+#   --gic 3|4|both  the machine's GIC for every run, as run.sh --gic (default 3): 4 is
+#                 GICv4.0, where sluice delivers the NICs' MSIs straight to the vCPU (no exit);
+#                 both: GICv3 runs plus a GICv4 sluice run in every pair, reported side by side
 #   --out FILE    where to write the results (default: bench-results/YYYY-MM-DD-HHMM.md)
 #
 # Each run boots the cached Debian kernel and the demo initramfs through scripts/run.sh with
@@ -68,9 +68,10 @@ done
 nic_list=$(IFS=,; echo "${nics[*]}" | sed -E 's/(^|,)none//g; s/^,//')
 disk_list=$(IFS=,; echo "${disks[*]}" | sed -E 's/(^|,)none//g; s/^,//')
 case "$iommu" in smmuv3 | none) ;; *) die "--iommu must be smmuv3 or none, got '$iommu'" ;; esac
-case "$gic" in 3 | 4) ;; *) die "--gic must be 3 or 4, got '$gic'" ;; esac
-# run.sh takes the GIC from the environment: every run, native and sluice, gets the same one.
-export SLUICE_GIC=$gic
+case "$gic" in 3 | 4 | both) ;; *) die "--gic must be 3, 4 or both, got '$gic'" ;; esac
+# run.sh takes the GIC from the environment: every run, native and sluice, gets the same one;
+# with both, GICv3 and bench.py adds a GICv4 sluice run to every pair.
+if [ "$gic" = both ]; then export SLUICE_GIC=3 BENCH_BOTH_GICS=1; else export SLUICE_GIC=$gic; fi
 command -v python3 >/dev/null || die "python3 is missing; run scripts/setup.sh" 2
 if [ -n "$baseline" ]; then
     [ -x "$baseline/scripts/run.sh" ] || die "--baseline: $baseline has no scripts/run.sh"

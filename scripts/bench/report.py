@@ -137,6 +137,25 @@ def interrupt_targets(sluices, drivers):
     return lines
 
 
+def gic_side_by_side(gic3s, gic4s, drivers):
+    """Per NIC, the GICv3 and GICv4 sluice runs of the same pairs: throughput and exits per
+    device interrupt (median, min-max), with the GICv4 target (at most 0.05 exits)."""
+    header = ["figure", "GICv3 min / **median** / max", "GICv4 min / **median** / max", "GICv4 target"]
+    rows = []
+    for driver in drivers:
+        name = NIC_LABELS.get(driver, driver)
+        for key, label, pattern in (("mib_s", "fetch throughput (MiB/s)", "{:.2f}"),
+                                    ("interrupt_exits_per_irq", "exits per device interrupt", "{:.2f}"),
+                                    ("all_exits_per_irq", "all exits per device interrupt", "{:.2f}")):
+            v4 = spread(fetch_values(gic4s, driver, key))
+            verdict = ""
+            if key == "interrupt_exits_per_irq" and v4:
+                verdict = f"{'met' if v4[1] <= 0.05 else 'MISSED'} (at most 0.05)"
+            rows.append([f"{name} {label}", fmt_spread(spread(fetch_values(gic3s, driver, key)), pattern),
+                         fmt_spread(v4, pattern), verdict])
+    return markdown_table(header, rows)
+
+
 def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

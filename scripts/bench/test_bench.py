@@ -157,6 +157,17 @@ class ReportTests(unittest.TestCase):
         self.assertIn("entry to guest this/baseline 0.25x", line)
         self.assertIn("config read this/baseline -", line)
 
+    def test_gicv3_and_gicv4_runs_stand_side_by_side_with_the_direct_path_target(self):
+        gic3 = [{"fetch": {"e1000e": {"mib_s": 10.0, "interrupt_exits_per_irq": 1.14}}}]
+        gic4 = [{"fetch": {"e1000e": {"mib_s": 12.0, "interrupt_exits_per_irq": 0.0}}}]
+        table = report.gic_side_by_side(gic3, gic4, ["e1000e"])
+        self.assertIn("| e1000e fetch throughput (MiB/s) | 10.00 / **10.00** / 10.00 | "
+                      "12.00 / **12.00** / 12.00 |", table)
+        self.assertIn("| e1000e exits per device interrupt | 1.14 / **1.14** / 1.14 | "
+                      "0.00 / **0.00** / 0.00 | met (at most 0.05) |", table)
+        slow = [{"fetch": {"e1000e": {"interrupt_exits_per_irq": 0.5}}}]
+        self.assertIn("MISSED (at most 0.05)", report.gic_side_by_side(gic3, slow, ["e1000e"]))
+
 
 if __name__ == "__main__":
     unittest.main()
