@@ -226,7 +226,8 @@ if [ "$native" = 0 ]; then
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# This run's console (see below) becomes target/run.log however the run ends.
+trap '[ ! -f "$tmp/console.log" ] || cp "$tmp/console.log" "$SLUICE_ROOT/target/run.log"; rm -rf "$tmp"' EXIT
 # sluice loads a raw Image; accept a gzip-compressed one too.
 if [ "$(head -c 2 "$kernel" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
     gzip -dc "$kernel" >"$tmp/Image" || die "cannot decompress $kernel"
@@ -365,28 +366,30 @@ if [ ${#guest_specs[@]} -gt 0 ] && [ "$boot" = kernel ]; then
     qemu_args+=(-dtb "$tmp/guests.dtb")
 fi
 
-log=$SLUICE_ROOT/target/run.log
+# The console goes to this run's own file (checked below, copied to target/run.log at exit):
+# runs at the same time in one checkout (tests, benchmarks) never judge each other's console.
+console=$tmp/console.log log=$SLUICE_ROOT/target/run.log
 stdin=/dev/null
 [ -t 0 ] && stdin=/dev/stdin
 set +e
 note "starting QEMU" # scripts/bench.sh times the boot from this line
-timeout --foreground -k 5 "$timeout_s" "$QEMU" "${qemu_args[@]}" "${extra[@]}" <"$stdin" 2>&1 | tee "$log"
+timeout --foreground -k 5 "$timeout_s" "$QEMU" "${qemu_args[@]}" "${extra[@]}" <"$stdin" 2>&1 | tee "$console"
 status=${PIPESTATUS[0]}
 set -e
 [ -t 0 ] && stty sane 2>/dev/null
 
-if grep -qE '^\[sluice\] (PANIC|FATAL)' "$log"; then
+if grep -qE '^\[sluice\] (PANIC|FATAL)' "$console"; then
     die "hypervisor panic or fatal error (see $log)" 3
 fi
 [ "$status" != 124 ] && [ "$status" != 137 ] || die "timeout after $timeout_s s (see $log)" 4
 [ "$status" = 0 ] || die "QEMU exited with status $status (see $log)" 5
 if [ "$native" = 1 ]; then
-    grep -qE -- "$poweroff_line" "$log" || die "the guest stopped without powering off (see $log)" 5
+    grep -qE -- "$poweroff_line" "$console" || die "the guest stopped without powering off (see $log)" 5
 else
     # One guest powers the machine off; several: the last one off (or stopped) does.
-    grep -qE '^\[sluice\] (guest powered off \(PSCI SYSTEM_OFF\)|every guest is off: powering the machine off)' "$log" ||
+    grep -qE '^\[sluice\] (guest powered off \(PSCI SYSTEM_OFF\)|every guest is off: powering the machine off)' "$console" ||
         die "the guest stopped without powering off (see $log)" 5
-    if stopped=$(grep -m1 -E '^\[sluice\] guest ([^ ]+ )?stopped: ' "$log"); then
+    if stopped=$(grep -m1 -E '^\[sluice\] guest ([^ ]+ )?stopped: ' "$console"); then
         die "a guest was stopped after a fatal fault: ${stopped#\[sluice\] } (see $log)" 6
     fi
 fi
