@@ -12,10 +12,12 @@ use super::dma::{self, DmaView};
 use crate::hyp::driver::ecam::HostBus;
 use crate::hyp::driver::host::Host;
 use crate::hyp::leaf::{kick, profile, tables::HeapTables};
+use build::{build_pci, build_stage2, build_vgic, plan_guest};
 use dt::build_guest_dt;
-use load::{host_slice, load_images, scrub_logged};
+use load::{load_images, scrub_logged};
 pub use regions::{Emulator, MmioRegion};
 
+mod build;
 mod dt;
 mod load;
 mod map;
@@ -30,17 +32,14 @@ use sluice::bootprof::Profile;
 use sluice::guestdt;
 use sluice::guestmap;
 use sluice::its::vits::VirtualIts;
-use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
+use sluice::loader::{self, GuestLayout};
 use sluice::mm::guest_ram::GuestRam;
-use sluice::mm::pagetable::{self, Attributes, PageTable, Stage2Layout};
-use sluice::mm::PhysRange;
+use sluice::mm::pagetable::{self, Attributes, PageTable};
 use sluice::partition::GuestPlan;
 use sluice::platform;
 use sluice::psci::{self, VcpuPowerTable};
 use sluice::trap::Unemulated;
-use sluice::vgic::{Kick, SpiSet, Vgic, VgicConfig};
-use sluice::vpci::layout::GuestPciLayout;
-use sluice::vpci::topology::Assignment;
+use sluice::vgic::{Kick, SpiSet, Vgic};
 pub use state::RebootState;
 
 /// LPIs the guest's vITS and vGIC offer (INTIDs 8192..65535, 16 ID bits).
@@ -282,87 +281,6 @@ fn object_label(from_node: bool, name: &str) -> String {
     } else {
         String::from("the guest")
     }
-}
-
-/// The virtual GIC, with the timers and passed-through INTx lines forwarded with LR.HW so that
-/// the guest's deactivation deactivates the physical interrupt; the INTx lines go to vCPU 0,
-/// so their SPIs are routed to its physical CPU (`boot_cpu`, an MPIDR). Its distributor
-/// shows only the SPIs in `owned`.
-fn build_vgic(
-    host: &Host,
-    (vcpu_mpidrs, boot_cpu): (&[u64], u64),
-    intx_intids: &[u32],
-    lpi_count: u32,
-    owned: SpiSet,
-) -> Vgic {
-    let mut vgic = Vgic::new(VgicConfig {
-        vcpu_mpidrs: vcpu_mpidrs.to_vec(),
-        spi_count: host.dist.spi_count(),
-        list_register_count: crate::arch::gic::list_register_count(),
-        priority_bits: crate::arch::gic::virtual_priority_bits(),
-        lpi_count,
-    });
-    vgic.restrict_spis(owned);
-    let timer = &host.platform.timer;
-    for vcpu in 0..vcpu_mpidrs.len() {
-        vgic.link_hw(vcpu, timer.virt.intid, timer.virt.intid);
-        vgic.link_hw(vcpu, timer.nonsecure_phys.intid, timer.nonsecure_phys.intid);
-    }
-    for &intid in intx_intids {
-        vgic.link_hw(0, intid, intid);
-        host.dist.enable_spi(intid, boot_cpu, false);
-    }
-    vgic
-}
-
-/// The guest's virtual bus with the functions the plan gives it, from the host buses
-/// enumerated at boot; its address map comes later, with the guest's RAM (`plan_map`). The
-/// single guest keeps `sluice.pci=`'s selection (and its log lines).
-fn build_pci(
-    host: &Host,
-    buses: &'static [HostBus],
-    plan: &GuestPlan,
-) -> Result<Option<VirtualBus>, VmError> {
-    if buses.is_empty() {
-        return Ok(None);
-    }
-    let p = &host.platform;
-    let (assignment, guest) = match plan.node {
-        Some(_) => (Assignment::Only(plan.pci.clone()), Some(plan.name.as_str())),
-        None => (
-            Assignment::from_bootargs(&p.host_bootargs).map_err(VmError::Assignment)?,
-            None,
-        ),
-    };
-    let bus = VirtualBus::new(
-        GuestPciLayout::UNPLACED,
-        buses,
-        &assignment,
-        host.its.as_ref(),
-        guest,
-    );
-    Ok((bus.assigned().count() > 0).then_some(bus))
-}
-
-fn plan_guest(images: &platform::GuestImages, ram: PhysRange) -> Result<GuestLayout, VmError> {
-    let kernel = host_slice(images.kernel);
-    let header = ImageHeader::parse(kernel).map_err(VmError::Loader)?;
-    let images = GuestImages {
-        header,
-        kernel_bytes: images.kernel.size_bytes,
-        initrd_bytes: images.ramdisk.map(|r| r.size_bytes),
-    };
-    loader::plan(ram, &images).map_err(VmError::Loader)
-}
-
-/// Stage 2 with every RAM bank mapped (with the largest blocks both addresses allow).
-fn build_stage2(ram: &GuestRam) -> Result<(PageTable, u64), VmError> {
-    let layout = Stage2Layout::from_pa_range(cpu::pa_range());
-    let mut mem = HeapTables::BUILDING;
-    let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(VmError::Stage2)?;
-    ram.map_into(&mut table, &mut mem, Attributes::NORMAL_RWX)
-        .map_err(VmError::Stage2)?;
-    Ok((table, layout.vtcr_el2()))
 }
 
 impl Vm {
