@@ -14,9 +14,6 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use tock_registers::fields::FieldValue;
 
-/// Offset of GITS_TRANSLATER (second 64 KiB frame), as a guest-physical offset; the one
-/// definition is [`gits::GITS_TRANSLATER`].
-pub const GITS_TRANSLATER: u64 = gits::GITS_TRANSLATER as u64;
 /// Bytes of the ITS register frames.
 pub const ITS_FRAME_BYTES: u64 = gits::GITS_FRAME_BYTES as u64;
 /// EventIDs per device the virtual ITS accepts (MAPD size field beyond this is refused).

@@ -12,7 +12,8 @@ use super::table;
 use super::vm::Vm;
 use crate::arch::mmio::MmioBase;
 use crate::hyp::leaf::fault::guest_fault;
-use sluice::its::vits::{ItsEffect, GITS_TRANSLATER};
+use sluice::gicv3::its::GITS_TRANSLATER;
+use sluice::its::vits::ItsEffect;
 use sluice::its::{ItsCommand, COMMAND_BYTES};
 use sluice::pci::ConfigAccess;
 use sluice::vpci::msix::MSIX_ENTRY_BYTES;
@@ -145,7 +146,7 @@ fn deliver_owned(vm: &Vm, vcpu: usize, physical_lpi: u32) {
     let Some((address, data)) = message else {
         return;
     };
-    if address != vm.its_guest_frame() + GITS_TRANSLATER {
+    if address != vm.its_guest_frame() + GITS_TRANSLATER as u64 {
         return; // not aimed at the guest's ITS: nowhere to go
     }
     let Some((intid, target)) = vits.lock().translate(assigned.guest_device_id(), data) else {

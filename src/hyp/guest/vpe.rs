@@ -15,7 +15,7 @@ use crate::hyp::driver::its::PhysicalIts;
 use crate::hyp::leaf::fault::guest_fault;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use sluice::its::vits::GITS_TRANSLATER;
+use sluice::gicv3::its::GITS_TRANSLATER;
 use sluice::its::vpe::{self as plan, Event, Route};
 use sluice::vpci::VirtualFunction;
 use spin::Mutex;
@@ -108,7 +108,7 @@ fn sync_routes(vm: &Vm, its: &PhysicalIts) {
         return;
     };
     let _one_at_a_time = SYNC.lock();
-    let doorbell = vm.its_guest_frame() + GITS_TRANSLATER;
+    let doorbell = vm.its_guest_frame() + GITS_TRANSLATER as u64;
     let vpe_of = |vcpu: usize| {
         vm.cpus
             .get(vcpu)
