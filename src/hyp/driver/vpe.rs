@@ -210,7 +210,13 @@ impl PhysicalIts {
     /// `device` is unmapped: none of its events is routed to a vPE any more.
     pub(super) fn forget_device_routes(&self, device: u32) {
         if let Some(v4) = &self.v4 {
-            v4.routes.lock().retain(|&(d, _), _| d != device);
+            let mut routes = v4.routes.lock();
+            routes.retain(|&(d, _), _| d != device);
+            if routes.is_empty() {
+                // An emptied BTreeMap keeps its root node: give it back, so that the heap in
+                // use after a guest's reboot is what it was at its first boot.
+                *routes = BTreeMap::new();
+            }
         }
     }
 
