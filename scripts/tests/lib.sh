@@ -30,6 +30,19 @@ reject_line() { # LOG REGEX DESCRIPTION
 
 count_lines() { grep -cE -- "$2" "$1"; }
 
+expect_in_order() { # LOG DESCRIPTION REGEX...: the first line matching each REGEX, in that order
+    local log=$1 what=$2 previous=0 at regex where=()
+    shift 2
+    for regex in "$@"; do
+        at=$(grep -nE -- "$regex" "$log" | head -1 | cut -d: -f1)
+        where+=("${at:-?}")
+        if [ -z "$at" ] || [ "$previous" = -1 ] || [ "$at" -le "$previous" ]; then previous=-1; else previous=$at; fi
+    done
+    [ "$previous" != -1 ] && return 0
+    echo "  wrong order: $what (first lines: ${where[*]})"
+    return 1
+}
+
 # --- PCI passthrough helpers -----------------------------------------------------------------
 FETCH_BYTES=$((64 << 20))
 SMALL_BYTES=$((8 << 20))

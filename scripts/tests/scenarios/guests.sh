@@ -180,15 +180,10 @@ test_guest_off_other_runs() {
         "net1's fetch with the right md5" || ok=1
     reject_line "$log" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
     reject_line "$log" '^\(net0\) sluice-demo: fetch' "a fetch by net0" || ok=1
-    line_of() { grep -nE -- "$1" "$log" | head -1 | cut -d: -f1; }
-    off0=$(line_of '^\[sluice\] guest net0 powered off \(PSCI SYSTEM_OFF\)')
-    start1=$(line_of '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) starting')
-    end1=$(line_of '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) bytes=')
-    off1=$(line_of '^\[sluice\] guest net1 powered off \(PSCI SYSTEM_OFF\)')
-    machine=$(line_of '^\[sluice\] every guest is off: powering the machine off')
-    [ -n "$off0" ] && [ -n "$start1" ] && [ -n "$end1" ] && [ -n "$off1" ] && [ -n "$machine" ] &&
-        [ "$off0" -lt "$start1" ] && [ "$start1" -lt "$end1" ] && [ "$end1" -lt "$off1" ] && [ "$off1" -lt "$machine" ] ||
-        { echo "  wrong order: net0 off at line ${off0:-?}, net1 fetch from ${start1:-?} to ${end1:-?}, net1 off at ${off1:-?}, machine off at ${machine:-?}"; ok=1; }
+    expect_in_order "$log" "net0 off, net1's fetch starts and ends, net1 off, machine off" \
+        '^\[sluice\] guest net0 powered off \(PSCI SYSTEM_OFF\)' '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) starting' \
+        '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) bytes=' '^\[sluice\] guest net1 powered off \(PSCI SYSTEM_OFF\)' \
+        '^\[sluice\] every guest is off: powering the machine off' || ok=1
     reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
     return $ok
 }
