@@ -49,9 +49,8 @@ fn virtio_reset(
     let address =
         reset::virtio_status_address(function, method).ok_or("no BAR holds device_status")?;
     cfg.write_command(function.bdf, COMMAND_MEMORY | COMMAND_INTX_DISABLE);
-    // SAFETY: `address` lies inside a memory BAR sluice assigned to this function, within the
-    // host bridge windows identity-mapped as Device memory; the accessors are fallible, so an
-    // abort from the device is reported, not taken.
+    // SAFETY: `address` lies in a memory BAR sluice assigned to this function, in the host
+    // bridge windows mapped as Device memory; fallible accessors report a device's abort.
     let status = unsafe { MmioBase::new(address as usize) };
     let written = status.try_write(0, 1, 0);
     let reset = written

@@ -196,9 +196,8 @@ fn msix_access(
 /// Performs exactly the guest's access on the real BAR; `None` (the guest gets an abort) when
 /// the device answers it with an abort.
 fn forward(host_phys: u64, width: u8, write: Option<u64>) -> Option<u64> {
-    // SAFETY: `host_phys` lies in a page of an assigned function's BAR (checked by
-    // `VirtualFunction::msix_access`), identity-mapped as Device memory; the access keeps the
-    // guest's width.
+    // SAFETY: `host_phys` is in a page of an assigned function's BAR (`msix_access` checked
+    // it), identity-mapped as Device memory; the access keeps the guest's width.
     let regs = unsafe { MmioBase::new(host_phys as usize) };
     match write {
         None => regs.try_read(0, width),

@@ -35,9 +35,8 @@ pub(super) fn scrub_logged(label: &str, ram: &GuestRam) {
     let started = cpu::counter();
     for bank in ram.banks() {
         let host = bank.host();
-        // SAFETY: the host RAM behind this guest RAM bank, carved for it alone and
-        // identity-mapped at EL2 as Normal memory; every vCPU is parked and every device
-        // quiesced, so nothing else writes it.
+        // SAFETY: host RAM carved for this bank alone, mapped at EL2 as Normal memory; every
+        // vCPU is parked and every device quiesced, so nothing else writes it.
         unsafe { cpu::zero_range(host.start, host.size_bytes) };
     }
     let zeroed = cpu::counter();
