@@ -147,6 +147,12 @@ register_bitfields! {u64,
     pub ICC_IAR1_EL1 [
         /// The acknowledged INTID (1023: none).
         INTID OFFSET(0) NUMBITS(24) []
+    ],
+    /// ICC_HPPIR1_EL1, Highest Priority Pending Interrupt Register 1 (12.2.12): the INTID an
+    /// acknowledge would return now, without acknowledging it.
+    pub ICC_HPPIR1_EL1 [
+        /// The highest-priority pending group 1 INTID (1023: none).
+        INTID OFFSET(0) NUMBITS(24) []
     ]
 }
 

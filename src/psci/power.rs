@@ -134,6 +134,11 @@ impl VcpuPowerTable {
         }
     }
 
+    /// Whether `vcpu` has a CPU_ON waiting for `take_pending`.
+    pub fn start_pending(&self, vcpu: usize) -> bool {
+        matches!(self.states.get(vcpu), Some(PowerState::OnPending { .. }))
+    }
+
     /// CPU_OFF from `vcpu` itself (an out-of-range index is ignored).
     pub fn cpu_off(&mut self, vcpu: usize) {
         if let Some(s) = self.states.get_mut(vcpu) {
@@ -172,7 +177,9 @@ mod tests {
         assert_eq!(t.cpu_on(1, 0x4000_0000, 7), Ok(1));
         assert_eq!(t.cpu_on(1, 0x4000_0000, 7), Err(PsciReturn::OnPending));
         assert_eq!(t.affinity_info(1, 0), AFFINITY_ON_PENDING);
+        assert!(t.start_pending(1) && !t.start_pending(0) && !t.start_pending(9));
         assert_eq!(t.take_pending(1), Some((0x4000_0000, 7)));
+        assert!(!t.start_pending(1));
         assert_eq!(t.take_pending(1), None);
         assert_eq!(t.cpu_on(1, 0, 0), Err(PsciReturn::AlreadyOn));
         assert_eq!(t.affinity_info(1, 0), AFFINITY_ON);

@@ -105,6 +105,12 @@ pub fn wait_for_event() {
     unsafe { asm!("wfe", options(nomem, nostack)) };
 }
 
+/// Sleeps until an interrupt is pending at this CPU, masked or not (WFI).
+pub fn wait_for_interrupt() {
+    // SAFETY: WFI only pauses this CPU.
+    unsafe { asm!("wfi", options(nomem, nostack)) };
+}
+
 /// Wakes every CPU sleeping in `wait_for_event`.
 pub fn send_event() {
     // SAFETY: DSB makes earlier stores visible before the event; SEV has no memory effect.

@@ -71,6 +71,8 @@ gic_sysreg!(/// ICC_IGRPEN1_EL1, group 1 enable (12.2.13).
     IccIgrpen1El1, "ICC_IGRPEN1_EL1", (), write);
 gic_sysreg!(/// ICC_IAR1_EL1, acknowledge (12.2.11).
     IccIar1El1, "ICC_IAR1_EL1", cpuif::ICC_IAR1_EL1::Register, read);
+gic_sysreg!(/// ICC_HPPIR1_EL1, highest pending interrupt, not acknowledged (12.2.12).
+    IccHppir1El1, "ICC_HPPIR1_EL1", cpuif::ICC_HPPIR1_EL1::Register, read);
 gic_sysreg!(/// ICC_EOIR1_EL1, priority drop (12.2.9).
     IccEoir1El1, "ICC_EOIR1_EL1", (), write);
 gic_sysreg!(/// ICC_DIR_EL1, deactivation (12.2.7).
@@ -255,6 +257,13 @@ impl Redistributor {
         GICR_TYPER::Processor_Number.read(self.regs.read64(gicr::GICR_TYPER))
     }
 
+    /// Gives SGI/PPI `intid` the highest priority (0), above every other interrupt's
+    /// `DEFAULT_PRIORITY`.
+    pub fn make_private_urgent(&self, intid: u32) {
+        self.regs
+            .write8(gicr::GICR_IPRIORITYR + (intid % 32) as usize, 0);
+    }
+
     /// Enables SGI or PPI `intid` on this CPU.
     pub fn enable_private(&self, intid: u32) {
         self.regs.write32(gicr::GICR_ISENABLER0, 1 << (intid % 32));
@@ -328,6 +337,11 @@ pub fn clear_active_private(redist_regions: &[sluice::mm::PhysRange], intids: &[
 /// Acknowledges the highest-priority pending group 1 interrupt (ICC_IAR1_EL1).
 pub fn acknowledge() -> u32 {
     IccIar1El1.read(cpuif::ICC_IAR1_EL1::INTID) as u32
+}
+
+/// The INTID `acknowledge` would return now (ICC_HPPIR1_EL1), left pending.
+pub fn highest_pending() -> u32 {
+    IccHppir1El1.read(cpuif::ICC_HPPIR1_EL1::INTID) as u32
 }
 
 /// Drops the running priority of `intid` (ICC_EOIR1_EL1; EOImode = 1, so it stays active).

@@ -6,7 +6,8 @@ use crate::arch::{cpu, firmware, gic, mmio::MmioBase, mmu};
 use crate::hyp::driver::host::Host;
 use crate::hyp::driver::its::{self, PhysicalIts};
 use crate::hyp::driver::smmu::Smmu;
-use crate::hyp::leaf::{cpus, heap, kick::KICK_SGI, profile, stop, tables::HeapTables};
+use crate::hyp::leaf::kick::{self, KICK_SGI};
+use crate::hyp::leaf::{cpus, heap, profile, stop, tables::HeapTables};
 use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -257,6 +258,8 @@ pub fn init_this_cpu(host: &Host, cpu_index: usize) -> gic::Redistributor {
     ] {
         redist.enable_private(intid);
     }
+    // `kick::sleep_while` takes a kick only while it is the highest-priority pending interrupt.
+    redist.make_private_urgent(KICK_SGI);
     if let Some(its) = &host.its {
         if let Err(why) = redist.enable_lpis(
             its.prop_table,
@@ -287,9 +290,7 @@ const SECONDARY_TIMEOUT_MS: u64 = 1000;
 pub fn secondary_up(cpu_index: usize) {
     mark_up(cpu_index);
     SECONDARIES_UP.fetch_add(1, Ordering::Release);
-    while !GUESTS_RELEASED.load(Ordering::Acquire) {
-        cpu::wait_for_event();
-    }
+    kick::sleep_while(|| !GUESTS_RELEASED.load(Ordering::Acquire));
 }
 
 fn cpu_bit(cpu_index: usize) -> u64 {
@@ -306,9 +307,9 @@ pub fn cpu_is_up(cpu_index: usize) -> bool {
 }
 
 /// Lets the secondary CPUs enter their guests.
-pub fn release_guests() {
+pub fn release_guests(host: &Host) {
     GUESTS_RELEASED.store(true, Ordering::Release);
-    cpu::send_event();
+    kick::wake(host.platform.cpus.iter().map(|c| c.mpidr));
 }
 
 /// Starts every other CPU of the DT at `secondary_entry` through host PSCI CPU_ON, and waits

@@ -66,7 +66,7 @@ extern "C" fn primary_main(dtb_phys: usize, load_phys: usize, current_el: u64) -
             );
         }
     }
-    host::release_guests();
+    host::release_guests(host);
     let elapsed_us = (cpu::counter() - boot_counter) * 1_000_000 / cpu::counter_hz().max(1);
     let Some((vm, vcpu)) = table::current() else {
         stop::halt()

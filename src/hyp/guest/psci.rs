@@ -2,7 +2,7 @@
 
 use super::{reboot, run, vm::Vm};
 use crate::arch::context::GuestFrame;
-use crate::arch::cpu;
+use crate::hyp::leaf::kick;
 use sluice::psci::{self, PsciCall, PsciReturn};
 
 /// Handles the HVC the guest just made; x0..x3 carry the call, x0 the result.
@@ -47,8 +47,8 @@ fn cpu_on(vm: &Vm, target_mpidr: u64, entry: u64, context_id: u64) -> i64 {
         return PsciReturn::InvalidAddress as i64;
     }
     match vm.power.lock().cpu_on(target_mpidr, entry, context_id) {
-        Ok(_) => {
-            cpu::send_event();
+        Ok(index) => {
+            kick::wake(vm.cpu_mpidrs.get(index).copied());
             PsciReturn::Success as i64
         }
         Err(e) => e as i64,

@@ -57,7 +57,7 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
     vm.reboot.parked.store(0, Ordering::Release);
     vm.reboot.requested.store(false, Ordering::Release);
     vm.reboot.boot.store(boot, Ordering::Release);
-    cpu::send_event();
+    kick::wake(vm.cpu_mpidrs.iter().copied());
 }
 
 /// PSCI SYSTEM_OFF from `vcpu`. The only guest of a tree without guest nodes powers the
@@ -170,9 +170,7 @@ pub fn park(vm: &Vm) {
     clean_this_cpu(vm);
     let boot = vm.reboot.boot.load(Ordering::Acquire);
     vm.reboot.parked.fetch_add(1, Ordering::AcqRel);
-    while vm.reboot.boot.load(Ordering::Acquire) == boot {
-        cpu::wait_for_event();
-    }
+    kick::sleep_while(|| vm.reboot.boot.load(Ordering::Acquire) == boot);
 }
 
 /// Kicks every other vCPU out of the guest and waits until all of them have parked. It never

@@ -8,6 +8,7 @@ use super::{msi, reboot, vpe};
 use crate::arch::context::{enter_guest, GuestFrame};
 use crate::arch::cpu;
 use crate::hyp::leaf::cpus::stack_top;
+use crate::hyp::leaf::kick;
 use crate::hyp::leaf::stop::halt;
 
 /// PSTATE for a vCPU's first instruction: EL1h, DAIF masked (arm64 boot protocol).
@@ -44,7 +45,7 @@ pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
             vpe::enter(vm, index);
             start(entry, context_id);
         }
-        cpu::wait_for_event();
+        kick::sleep_while(|| !reboot::requested(vm) && !vm.power.lock().start_pending(index));
     }
 }
 

@@ -3,8 +3,8 @@
 //! The host firmware's conduit is recorded here as soon as the DT has been read, so that a fatal
 //! error before the host is up can still power the machine off.
 
-use super::console;
-use crate::arch::{cpu, firmware};
+use super::{console, kick};
+use crate::arch::firmware;
 use core::sync::atomic::{AtomicBool, Ordering};
 use sluice::psci;
 
@@ -41,6 +41,6 @@ pub fn fatal(args: core::fmt::Arguments) -> ! {
 /// Stops this CPU for good.
 pub fn halt() -> ! {
     loop {
-        cpu::wait_for_event();
+        kick::sleep_while(|| true);
     }
 }
