@@ -48,7 +48,8 @@
 #   --guest-append NAME=ARGS  with --guest/--guests: added to guest NAME's command line only
 #                      (after --append's); repeatable, e.g. --guest-append net0=sluice.reboots=10
 #   --hyp-append ARGS  added to sluice's own command line, e.g. sluice.unemulated=stop (a
-#                      guest access sluice cannot emulate stops that guest; README)
+#                      guest access sluice cannot emulate stops that guest; README); run.sh
+#                      adds sluice.stage2=pages (QEMU's TCG wants them) unless ARGS set it
 #   --boot HOW         kernel (default): QEMU loads sluice (-kernel) and the guest's images
 #                      (guest-loader); uboot: as on a board, Debian's U-Boot (u-boot-qemu) is
 #                      the firmware (-bios, at EL2) and boots from an NVMe disk that
@@ -206,6 +207,8 @@ for gi in "${guest_images[@]}"; do
     [ -f "${gi#*=}" ] || die "guest image not found: ${gi#*=}"
     [ "$boot" = kernel ] || die "--guest-image needs --boot kernel"
 done
+# TCG runs a guest faster with 4 KiB stage-2 pages than with blocks (docs/vcpu.md).
+[[ " $hyp_append " == *" sluice.stage2="* ]] || hyp_append="sluice.stage2=pages${hyp_append:+ $hyp_append}"
 # The demo is a guest with a passed-through NIC.
 [ ${#nics[@]} -gt 0 ] || nics=(e1000e)
 for bdf in "${pcis[@]}"; do

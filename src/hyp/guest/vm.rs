@@ -34,6 +34,7 @@ use sluice::guestmap;
 use sluice::its::vits::VirtualIts;
 use sluice::loader::{self, GuestLayout};
 use sluice::mm::guest_ram::GuestRam;
+use sluice::mm::pagetable::Leaves;
 use sluice::mm::pagetable::{self, Attributes, PageTable};
 use sluice::partition::GuestPlan;
 use sluice::platform;
@@ -116,8 +117,8 @@ pub enum VmError {
     Assignment(String),
     /// The SMMU could not be set up for guest RAM placed for it.
     Dma(dma::DmaError),
-    /// A malformed `sluice.unemulated=` option.
-    Unemulated(String),
+    /// A malformed `sluice.unemulated=` or `sluice.stage2=` option.
+    Option(String),
 }
 
 impl fmt::Display for VmError {
@@ -129,7 +130,7 @@ impl fmt::Display for VmError {
             Self::Map(e) => write!(f, "{e}"),
             Self::Assignment(e) => write!(f, "{e}"),
             Self::Dma(e) => write!(f, "DMA isolation: {e}"),
-            Self::Unemulated(e) => write!(f, "{e}"),
+            Self::Option(e) => write!(f, "{e}"),
         }
     }
 }
@@ -149,8 +150,9 @@ pub fn create(
         Some(_) => alloc::format!("guest {}", plan.name),
         None => String::from("guest"),
     };
-    let unemulated =
-        Unemulated::from_bootargs(&host.platform.host_bootargs).map_err(VmError::Unemulated)?;
+    let bootargs = &host.platform.host_bootargs;
+    let unemulated = Unemulated::from_bootargs(bootargs).map_err(VmError::Option)?;
+    let leaves = Leaves::from_bootargs(bootargs).map_err(VmError::Option)?;
     let cpus = &plan.cpus;
     let host_ram = plan.ram[0];
     let mut pci = build_pci(host, buses, plan)?;
@@ -178,7 +180,7 @@ pub fn create(
     let vcpu_mpidrs: Vec<u64> = (0..cpus.len()).map(psci::vcpu_affinity).collect();
     let cpu_mpidrs: Vec<u64> = cpus.iter().map(|&c| host.platform.cpus[c].mpidr).collect();
     let layout = plan_guest(&plan.images, ram.first_ipa())?;
-    let (stage2, vtcr) = build_stage2(&ram)?;
+    let (stage2, vtcr) = build_stage2(&ram, leaves, &label)?;
     profile::mark("stage 2");
     let uart_intid = host.platform.uart.intid;
     // The guest gets an ITS of its own when the host has one and devices are passed through.

@@ -12,6 +12,7 @@ use core::fmt;
 
 pub mod attrs;
 pub mod layout;
+mod leaves;
 mod unmap;
 mod walk;
 
@@ -19,6 +20,7 @@ pub use attrs::{Access, Attributes, Format, MemoryKind, MAIR_EL2};
 pub use layout::{
     el2_input_bits, pa_range_bits, tcr_el2, Geometry, Stage2Layout, MAX_ADDRESS_BITS,
 };
+pub use leaves::Leaves;
 
 /// Bytes in a translation granule, a page, and a table.
 pub const PAGE_BYTES: u64 = 4096;
@@ -127,6 +129,7 @@ pub struct PageTable {
     root_tables: usize,
     input_bits: u8,
     format: Format,
+    leaves: Leaves,
 }
 
 impl PageTable {
@@ -143,7 +146,13 @@ impl PageTable {
             root_tables: geometry.root_tables,
             input_bits,
             format,
+            leaves: Leaves::Blocks,
         })
+    }
+
+    /// The same tables, mapping from now on with `leaves` (blocks when created).
+    pub fn with_leaves(self, leaves: Leaves) -> Self {
+        Self { leaves, ..self }
     }
 
     /// Empty stage-2 tables shaped by `layout` (whose `vtcr_el2` goes with them).
@@ -169,6 +178,11 @@ impl PageTable {
     /// Bits of input address translated.
     pub fn input_bits(&self) -> u8 {
         self.input_bits
+    }
+
+    /// The largest leaf `map` uses.
+    pub fn leaves(&self) -> Leaves {
+        self.leaves
     }
 
     /// The regime the descriptors are encoded for.

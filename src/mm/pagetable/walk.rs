@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use super::{
-    level_bytes, level_shift, Attributes, PageTable, PageTableError, Result, TableMemory,
+    level_bytes, level_shift, Attributes, Leaves, PageTable, PageTableError, Result, TableMemory,
     DESC_TABLE, DESC_VALID, MAX_ADDRESS_BITS, OUTPUT_MASK, PAGE_BYTES, TABLE_ENTRIES,
 };
 
@@ -53,7 +53,7 @@ impl PageTable {
 
     /// Maps `[input_addr, input_addr + size_bytes)` to `[output_phys, output_phys + size_bytes)`
     /// with 1 GiB and 2 MiB blocks wherever both addresses are aligned to them and 4 KiB pages
-    /// elsewhere. Changes nothing and returns `AlreadyMapped` if any part is mapped already; on
+    /// elsewhere (pages only under `Leaves::Pages`). Changes nothing and returns `AlreadyMapped` if any part is mapped already; on
     /// `OutOfMemory`, undoes what it did before returning.
     pub fn map(
         &mut self,
@@ -90,8 +90,11 @@ impl PageTable {
 
     /// Level 1 or 2 when both addresses are aligned to its block size and enough is left,
     /// otherwise level 3. Blocks at the start level are allowed only from level 1 down (the 4 KiB
-    /// granule has no level 0 blocks).
+    /// granule has no level 0 blocks); none with `Leaves::Pages`.
     fn leaf_level(&self, input: u64, output: u64, remaining_bytes: u64) -> u8 {
+        if self.leaves == Leaves::Pages {
+            return 3;
+        }
         (self.start_level.max(1)..3)
             .find(|&level| {
                 let block = level_bytes(level);

@@ -10,7 +10,7 @@ use crate::hyp::guest::bus::VirtualBus;
 use crate::hyp::leaf::tables::HeapTables;
 use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
 use sluice::mm::guest_ram::GuestRam;
-use sluice::mm::pagetable::{Attributes, PageTable, Stage2Layout};
+use sluice::mm::pagetable::{Attributes, Leaves, PageTable, PageTableError, Stage2Layout};
 use sluice::mm::PhysRange;
 use sluice::partition::GuestPlan;
 use sluice::platform;
@@ -92,12 +92,43 @@ pub(super) fn plan_guest(
     loader::plan(ram, &images).map_err(VmError::Loader)
 }
 
-/// Stage 2 with every RAM bank mapped (with the largest blocks both addresses allow).
-pub(super) fn build_stage2(ram: &GuestRam) -> Result<(PageTable, u64), VmError> {
+/// Stage 2 with every RAM bank mapped, with `leaves` (`sluice.stage2=`): the largest blocks
+/// both addresses allow, or 4 KiB pages. Pages that do not fit in sluice's heap fall back to
+/// blocks, said once (`label` names the guest).
+pub(super) fn build_stage2(
+    ram: &GuestRam,
+    leaves: Leaves,
+    label: &str,
+) -> Result<(PageTable, u64), VmError> {
     let layout = Stage2Layout::from_pa_range(cpu::pa_range());
     let mut mem = HeapTables::BUILDING;
-    let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(VmError::Stage2)?;
-    ram.map_into(&mut table, &mut mem, Attributes::NORMAL_RWX)
-        .map_err(VmError::Stage2)?;
+    let map = |mem: &mut HeapTables, leaves| {
+        let mut table = PageTable::new_stage2(mem, &layout)?.with_leaves(leaves);
+        match ram.map_into(&mut table, mem, Attributes::NORMAL_RWX) {
+            Ok(()) => Ok(table),
+            Err(e) => {
+                table.destroy(mem);
+                Err(e)
+            }
+        }
+    };
+    let table = match map(&mut mem, leaves) {
+        Err(PageTableError::OutOfMemory) if leaves == Leaves::Pages => {
+            log::warn!(
+                "{label} stage 2: no heap for {} KiB of 4 KiB-page tables (sluice.stage2=pages): \
+                 RAM mapped with blocks",
+                Leaves::page_table_bytes(ram.size_bytes()) >> 10
+            );
+            map(&mut mem, Leaves::Blocks)
+        }
+        other => other,
+    }
+    .map_err(VmError::Stage2)?;
+    if leaves == Leaves::Pages && table.leaves() == Leaves::Pages {
+        log::info!(
+            "{label} stage 2: RAM mapped with 4 KiB pages (sluice.stage2=pages, {} KiB of tables)",
+            Leaves::page_table_bytes(ram.size_bytes()) >> 10
+        );
+    }
     Ok((table, layout.vtcr_el2()))
 }

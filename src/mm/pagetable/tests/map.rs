@@ -35,6 +35,21 @@ fn a_page_aligned_output_forces_pages_even_for_a_block_aligned_input() {
 }
 
 #[test]
+fn with_pages_only_an_aligned_range_gets_pages_and_translates_the_same() {
+    let (mut mem, pt) = stage2();
+    let mut pt = pt.with_leaves(Leaves::Pages);
+    pt.map(&mut mem, GIB, 3 * GIB, 4 * MIB, Attributes::NORMAL_RWX)
+        .unwrap();
+    // Root, level 1, level 2 and one level 3 table per 2 MiB.
+    assert_eq!(mem.tables.len(), 5);
+    for addr in [GIB, GIB + 2 * MIB - PAGE_BYTES, GIB + 4 * MIB - PAGE_BYTES] {
+        assert_eq!(pt.leaf_descriptor(&mem, addr).unwrap().1, 3, "{addr:#x}");
+        assert_eq!(out(&pt, &mem, addr + 0x12), Some(addr + 2 * GIB + 0x12));
+    }
+    assert_eq!(out(&pt, &mem, GIB + 4 * MIB), None);
+}
+
+#[test]
 fn unaligned_ends_use_pages_and_the_middle_uses_blocks() {
     let (mut mem, mut pt) = stage2();
     let start = GIB - 0x3000;

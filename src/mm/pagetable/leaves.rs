@@ -1,0 +1,88 @@
+//! How large a stage-2 leaf may be: the largest blocks both addresses allow (what hardware
+//! wants), or 4 KiB pages only (what an emulated CPU under QEMU's TCG wants).
+//!
+//! QEMU's TCG caches a two-stage translation with the larger of its stage-1 and stage-2 page
+//! sizes, and invalidating one page inside a cached entry larger than a page empties that
+//! translation regime's whole TLB. With guest RAM in 2 MiB blocks every entry the guest caches
+//! is "large", so each single-page TLBI of a Linux guest (tens of thousands while it boots:
+//! text patching, vmalloc, page-table updates) throws away all of its TLB. With 4 KiB stage-2
+//! pages the guest's TLBIs stay single-page, at the cost of 1 MiB of tables per GiB of RAM.
+#![forbid(unsafe_code)]
+
+use alloc::string::String;
+
+/// The largest leaf a table maps with (`PageTable::with_leaves`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Leaves {
+    /// 1 GiB and 2 MiB blocks wherever both addresses are aligned (the default).
+    #[default]
+    Blocks,
+    /// 4 KiB pages only.
+    Pages,
+}
+
+impl Leaves {
+    /// The `sluice.stage2=blocks|pages` option of sluice's command line `bootargs` (the last
+    /// one given counts); `Blocks` without it.
+    pub fn from_bootargs(bootargs: &str) -> Result<Self, String> {
+        match bootargs
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("sluice.stage2="))
+            .next_back()
+        {
+            None | Some("blocks") => Ok(Self::Blocks),
+            Some("pages") => Ok(Self::Pages),
+            Some(other) => Err(alloc::format!(
+                "sluice.stage2: '{other}' is neither blocks nor pages"
+            )),
+        }
+    }
+
+    /// Bytes of level-3 and level-2 tables that mapping `ram_bytes` with 4 KiB pages takes
+    /// beyond what blocks take (for the log line).
+    pub fn page_table_bytes(ram_bytes: u64) -> u64 {
+        const PAGE: u64 = 4096;
+        let level3 = ram_bytes.div_ceil(2 << 20);
+        let level2 = ram_bytes.div_ceil(1 << 30);
+        (level3 + level2) * PAGE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Leaves;
+
+    #[test]
+    fn blocks_without_the_option_and_the_last_one_counts() {
+        assert_eq!(Leaves::from_bootargs(""), Ok(Leaves::Blocks));
+        assert_eq!(
+            Leaves::from_bootargs("sluice.pci=00:01.0"),
+            Ok(Leaves::Blocks)
+        );
+        assert_eq!(
+            Leaves::from_bootargs("sluice.stage2=pages sluice.pci=all"),
+            Ok(Leaves::Pages)
+        );
+        assert_eq!(
+            Leaves::from_bootargs("sluice.stage2=pages sluice.stage2=blocks"),
+            Ok(Leaves::Blocks)
+        );
+    }
+
+    #[test]
+    fn anything_else_is_refused_by_name() {
+        let err = Leaves::from_bootargs("sluice.stage2=huge").unwrap_err();
+        assert!(
+            err.contains("'huge'") && err.contains("blocks nor pages"),
+            "{err}"
+        );
+        assert!(Leaves::from_bootargs("sluice.stage2=").is_err());
+    }
+
+    #[test]
+    fn pages_cost_a_table_per_2_mib_and_one_per_gib() {
+        assert_eq!(Leaves::page_table_bytes(1 << 30), (512 + 1) * 4096);
+        assert_eq!(Leaves::page_table_bytes(858 << 20), (429 + 1) * 4096);
+        assert_eq!(Leaves::page_table_bytes(0), 0);
+    }
+}
