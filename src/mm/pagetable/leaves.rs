@@ -6,7 +6,7 @@
 //! translation regime's whole TLB. With guest RAM in 2 MiB blocks every entry the guest caches
 //! is "large", so each single-page TLBI of a Linux guest (tens of thousands while it boots:
 //! text patching, vmalloc, page-table updates) throws away all of its TLB. With 4 KiB stage-2
-//! pages the guest's TLBIs stay single-page, at the cost of 1 MiB of tables per GiB of RAM.
+//! pages the guest's TLBIs stay single-page, at the cost of 2 MiB of tables per GiB of RAM.
 #![forbid(unsafe_code)]
 
 use alloc::string::String;
