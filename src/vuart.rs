@@ -96,6 +96,33 @@ const RX_BACKLOG_BYTES: usize = 4096;
 /// UARTPeriphID0..3 (part 0x011, designer 0x41 'A', revision 1) and UARTPCellID0..3.
 const IDS: [u32; 8] = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
+/// Registers in a `Pl011::read_image`.
+pub const IMAGE_REGISTERS: usize = 21;
+/// The registers a read may find non-zero (ICR is write-only; the rest of the page reads 0).
+const IMAGE_OFFSETS: [u64; IMAGE_REGISTERS] = [
+    reg::DR,
+    reg::RSR_ECR,
+    reg::FR,
+    reg::ILPR,
+    reg::IBRD,
+    reg::FBRD,
+    reg::LCR_H,
+    reg::CR,
+    reg::IFLS,
+    reg::IMSC,
+    reg::RIS,
+    reg::MIS,
+    reg::DMACR,
+    reg::ID_FIRST,
+    reg::ID_FIRST + 4,
+    reg::ID_FIRST + 8,
+    reg::ID_FIRST + 12,
+    reg::ID_FIRST + 16,
+    reg::ID_FIRST + 20,
+    reg::ID_FIRST + 24,
+    reg::ID_LAST,
+];
+
 /// The outcome of `Pl011::quick_access`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuickAccess {
@@ -202,12 +229,20 @@ impl Pl011 {
     }
 
     /// A guest read of `offset`, any width; unknown or unaligned offsets read zero.
-    pub fn read(&mut self, offset: u64, _width_bytes: u8) -> u32 {
+    pub fn read(&mut self, offset: u64, width_bytes: u8) -> u32 {
+        if offset == reg::DR {
+            return self.rx.pop_front().map_or(0, u32::from);
+        }
+        self.peek(offset, width_bytes)
+    }
+
+    /// What `read` returns, without its one side effect (a DR read takes a received byte).
+    fn peek(&self, offset: u64, _width_bytes: u8) -> u32 {
         if !offset.is_multiple_of(4) {
             return 0;
         }
         match offset {
-            reg::DR => self.rx.pop_front().map_or(0, u32::from),
+            reg::DR => self.rx.front().map_or(0, |&b| u32::from(b)),
             reg::RSR_ECR => self.rsr,
             reg::FR => self.flags(),
             reg::ILPR => self.ilpr,
@@ -286,6 +321,21 @@ impl Pl011 {
             }
             _ => None,
         }
+    }
+
+    /// What every read returns now, as (offset, value) for each register that reads other than
+    /// zero, for a read-only page that answers the guest's reads without a trap: None while
+    /// received bytes wait, as a DR read must then take one (reads must trap). Every other
+    /// offset reads zero there; a narrower aligned read sees the low bytes, as from `read`.
+    pub fn read_image(&self) -> Option<[(u64, u32); IMAGE_REGISTERS]> {
+        if !self.rx.is_empty() {
+            return None;
+        }
+        let mut image = [(0, 0); IMAGE_REGISTERS];
+        for (slot, offset) in image.iter_mut().zip(IMAGE_OFFSETS) {
+            *slot = (offset, self.peek(offset, 4));
+        }
+        Some(image)
     }
 
     /// The level of the UART's interrupt line (UARTINTR): RIS & IMSC != 0.

@@ -195,7 +195,7 @@ pub fn decode(esr_el2: u64, far_el2: u64, hpfar_el2: u64) -> Exit {
     let call: InMemoryRegister<u64, CALL::Register> = InMemoryRegister::new(u64::from(iss));
     let imm = call.read(CALL::IMM16) as u16;
     match ec {
-        ec::DABT_LOWER => decode_data_abort(iss, far_el2, guest_phys),
+        ec::DABT_LOWER => decode_data_abort(iss, far_el2, guest_phys, false),
         ec::IABT_LOWER => decode_instruction_abort(iss, far_el2, guest_phys),
         ec::HVC64 => Exit::Hvc { imm },
         ec::SMC64 => Exit::Smc { imm },
@@ -207,11 +207,38 @@ pub fn decode(esr_el2: u64, far_el2: u64, hpfar_el2: u64) -> Exit {
     }
 }
 
+/// Whether `esr_el2` is a data abort from the guest at stage 2 whose IPA HPFAR_EL2 does not
+/// give (a Permission fault, not on a stage-1 walk): the caller may find it from FAR_EL2 (an
+/// address translation of the guest's stage 1) and decode with `decode_at_ipa`.
+pub fn ipa_needs_resolving(esr_el2: u64) -> bool {
+    let esr: InMemoryRegister<u64, ESR::Register> = InMemoryRegister::new(esr_el2);
+    let d = abort_iss(esr.read(ESR::ISS) as u32);
+    esr.read(ESR::EC) as u8 == ec::DABT_LOWER
+        && !d.is_set(ABORT::S1PTW)
+        && matches!(
+            FaultKind::from_status(d.read(ABORT::FSC) as u8),
+            FaultKind::Permission { .. }
+        )
+}
+
+/// `decode` of a data abort whose faulting IPA the caller resolved (`ipa_needs_resolving`):
+/// `ipa` (its page; the offset comes from FAR_EL2) stands for HPFAR_EL2 and counts as valid,
+/// so an access with a syndrome decodes as `Exit::Mmio`.
+pub fn decode_at_ipa(esr_el2: u64, far_el2: u64, ipa: u64) -> Exit {
+    let esr: InMemoryRegister<u64, ESR::Register> = InMemoryRegister::new(esr_el2);
+    let guest_phys = (ipa & !0xfff) | (far_el2 & 0xfff);
+    match esr.read(ESR::EC) as u8 {
+        ec::DABT_LOWER => decode_data_abort(esr.read(ESR::ISS) as u32, far_el2, guest_phys, true),
+        _ => decode(esr_el2, far_el2, (ipa >> 12) << 4),
+    }
+}
+
 fn abort_iss(iss: u32) -> InMemoryRegister<u64, ABORT::Register> {
     InMemoryRegister::new(u64::from(iss))
 }
 
-fn decode_data_abort(iss: u32, far_el2: u64, guest_phys: u64) -> Exit {
+/// `ipa_resolved`: `guest_phys` is right even for a fault kind HPFAR_EL2 does not report.
+fn decode_data_abort(iss: u32, far_el2: u64, guest_phys: u64, ipa_resolved: bool) -> Exit {
     let d = abort_iss(iss);
     let fault = FaultKind::from_status(d.read(ABORT::FSC) as u8);
     let is_write = d.is_set(ABORT::WNR);
@@ -224,7 +251,7 @@ fn decode_data_abort(iss: u32, far_el2: u64, guest_phys: u64) -> Exit {
         };
     }
     let on_table_walk = d.is_set(ABORT::S1PTW);
-    let guest_phys_valid = on_table_walk || fault.reports_ipa();
+    let guest_phys_valid = on_table_walk || fault.reports_ipa() || ipa_resolved;
     let cache_maintenance = d.is_set(ABORT::CM);
     if !d.is_set(ABORT::ISV) || on_table_walk || !guest_phys_valid || cache_maintenance {
         return Exit::DataAbortNoSyndrome {

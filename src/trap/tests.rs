@@ -239,3 +239,42 @@ fn next_pc_follows_the_instruction_length() {
     assert_eq!(next_pc(0x1000, 0), 0x1002);
     assert_eq!(next_pc(u64::MAX - 1, 1 << 25), 2);
 }
+
+const PERMISSION_L3: u64 = 0x0f;
+
+#[test]
+fn a_permission_fault_write_needs_its_ipa_resolved_and_then_decodes_as_mmio() {
+    // `str w1, [x0]` to a page stage 2 maps read-only: HPFAR_EL2 is UNKNOWN (garbage here).
+    let esr = dabt(ISV | (2 << 22) | (1 << 16) | WNR | PERMISSION_L3);
+    assert!(ipa_needs_resolving(esr));
+    let Exit::DataAbortNoSyndrome {
+        guest_phys_valid, ..
+    } = decode(esr, 0xffff_8000_0900_0000, 0xdead_0000)
+    else {
+        panic!()
+    };
+    assert!(!guest_phys_valid);
+    let Exit::Mmio(a) = decode_at_ipa(esr, 0xffff_8000_1234_5000, 0x0900_0fff) else {
+        panic!()
+    };
+    assert_eq!(a.guest_phys, 0x0900_0000);
+    assert_eq!((a.width_bytes, a.is_write, a.register), (4, true, 1));
+    assert_eq!(a.fault, FaultKind::Permission { level: 3 });
+}
+
+#[test]
+fn only_permission_faults_off_the_table_walk_need_resolving() {
+    assert!(!ipa_needs_resolving(dabt(ISV | TRANSLATION_L3)));
+    assert!(!ipa_needs_resolving(dabt(S1PTW | PERMISSION_L3)));
+    assert!(!ipa_needs_resolving(iabt(PERMISSION_L3)));
+    assert!(!ipa_needs_resolving(0x16 << 26)); // HVC
+                                               // Without a syndrome the access stays one sluice cannot emulate, IPA or not.
+    let exit = decode_at_ipa(dabt(WNR | PERMISSION_L3), 0x18, 0x0900_0000);
+    assert!(matches!(
+        exit,
+        Exit::DataAbortNoSyndrome {
+            guest_phys: 0x0900_0018,
+            ..
+        }
+    ));
+}

@@ -105,6 +105,22 @@ pub fn wait_for_event() {
     unsafe { asm!("wfe", options(nomem, nostack)) };
 }
 
+/// The IPA the guest's stage 1 gives the virtual address `va` for a write at EL1 (AT S1E1W),
+/// for a stage-2 Permission fault, whose IPA HPFAR_EL2 does not report; None if the
+/// translation fails now (the guest changed its tables since: it retries the access).
+/// PAR_EL1 is the guest's, so it is given back as it was.
+pub fn guest_ipa_of_write(va: u64) -> Option<u64> {
+    let saved = read_sysreg!("par_el1");
+    // SAFETY: AT only translates (through the guest's live EL1 regime) and writes PAR_EL1,
+    // which is restored below; the ISB makes the result visible to the MRS.
+    unsafe { asm!("at s1e1w, {}", "isb", in(reg) va, options(nostack)) };
+    let par = read_sysreg!("par_el1");
+    write_sysreg!("par_el1", saved);
+    const PAR_F: u64 = 1;
+    const PAR_PA: u64 = ((1 << 52) - 1) & !0xfff;
+    (par & PAR_F == 0).then_some((par & PAR_PA) | (va & 0xfff))
+}
+
 /// Sleeps until an interrupt is pending at this CPU, masked or not (WFI).
 pub fn wait_for_interrupt() {
     // SAFETY: WFI only pauses this CPU.

@@ -28,7 +28,7 @@ pub fn run_vcpu(vm: &'static Vm, vcpu: usize) -> ! {
     uart::console_enable(vm);
     msi::route_home(vm);
     let _ = vm.power.lock().take_pending(vcpu);
-    start(vm.kernel_entry, vm.dtb_guest_phys)
+    start(vm, vm.kernel_entry, vm.dtb_guest_phys)
 }
 
 /// Parks this CPU until its vCPU is turned on, then enters the guest at the requested entry.
@@ -43,15 +43,16 @@ pub fn wait_for_cpu_on(vm: &'static Vm, index: usize) -> ! {
         let pending = vm.power.lock().take_pending(index);
         if let Some((entry, context_id)) = pending {
             vpe::enter(vm, index);
-            start(entry, context_id);
+            start(vm, entry, context_id);
         }
         kick::sleep_while(|| !reboot::requested(vm) && !vm.power.lock().start_pending(index));
     }
 }
 
-fn start(entry: u64, x0: u64) -> ! {
+fn start(vm: &Vm, entry: u64, x0: u64) -> ! {
     // A vCPU (re)starts as from reset: MMU and caches off, whatever a previous life left.
     cpu::reset_el1_state();
+    uart::mirror::sync(vm);
     let frame = GuestFrame::starting_at(entry, PSTATE_EL1H_MASKED, x0);
     enter_guest(&frame, stack_top(cpu::cpu_index()))
 }

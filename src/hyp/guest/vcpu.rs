@@ -66,6 +66,7 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
         reboot::park(vm);
         run::wait_for_cpu_on(vm, vcpu);
     }
+    uart::mirror::sync(vm);
     vpe::enter(vm, vcpu);
 }
 
@@ -210,11 +211,23 @@ fn list_register_count(cpu: usize) -> usize {
     }
 }
 
+/// The exit `esr` decoded. A stage-2 Permission fault, whose IPA HPFAR_EL2 does not give, is
+/// translated from FAR_EL2 (AT, as KVM does) and decodes as an access to that IPA when it is
+/// the guest's UART read page (`uart::mirror`); any other decodes as it always did.
+pub(super) fn decode_exit(vm: &Vm, esr: u64) -> Exit {
+    let far = read_sysreg!("far_el2");
+    if trap::ipa_needs_resolving(esr) {
+        let mirrored = |ipa: &u64| vm.uart_mirror.as_ref().is_some_and(|m| m.covers(*ipa));
+        if let Some(ipa) = cpu::guest_ipa_of_write(far).filter(mirrored) {
+            return trap::decode_at_ipa(esr, far, ipa);
+        }
+    }
+    trap::decode(esr, far, read_sysreg!("hpfar_el2"))
+}
+
 fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
     let esr = read_sysreg!("esr_el2");
-    let far = read_sysreg!("far_el2");
-    let hpfar = read_sysreg!("hpfar_el2");
-    let exit = trap::decode(esr, far, hpfar);
+    let exit = decode_exit(vm, esr);
     if let Some(reason) = sync_reason(&exit, frame.x[0]) {
         stats::count(cpu::cpu_index(), reason);
     }

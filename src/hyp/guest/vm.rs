@@ -9,6 +9,7 @@
 
 use super::bus::VirtualBus;
 use super::dma::{self, DmaView};
+use super::uart::{self, mirror::UartMirror};
 use crate::hyp::driver::ecam::HostBus;
 use crate::hyp::driver::host::Host;
 use crate::hyp::leaf::{kick, profile, tables::HeapTables};
@@ -76,6 +77,8 @@ pub struct Vm {
     pub uart: Mutex<Pl011>,
     /// INTID of the guest UART's interrupt.
     pub uart_intid: u32,
+    /// The page answering reads of the UART without a trap, when there is heap for it.
+    pub uart_mirror: Option<UartMirror>,
     /// vCPU power states (PSCI).
     pub power: Mutex<VcpuPowerTable>,
     /// Trapped guest-physical regions and their emulators.
@@ -247,7 +250,7 @@ pub fn create(
             .map_or(String::from("none"), |r| alloc::format!("{r}")),
         layout.dtb.start
     );
-    Ok(Vm {
+    let vm = Vm {
         vmid,
         name: plan.name.clone(),
         from_node: plan.node.is_some(),
@@ -261,6 +264,7 @@ pub fn create(
         vgic: Mutex::new(vgic),
         uart: Mutex::new(Pl011::new()),
         uart_intid,
+        uart_mirror: UartMirror::new(host.platform.uart.base.start),
         power: Mutex::new(VcpuPowerTable::new(&vcpu_mpidrs)),
         mmio,
         vcpu_mpidrs,
@@ -273,7 +277,10 @@ pub fn create(
         vits,
         dma,
         unemulated,
-    })
+    };
+    // The UART's read page goes in with the rest of stage 2, before the guest's first boot.
+    uart::mirror::sync(&vm);
+    Ok(vm)
 }
 
 /// `Vm::object_label` before the `Vm` exists.
@@ -323,6 +330,9 @@ impl Vm {
     pub fn restart(&self, boot: u32) -> Result<(), VmError> {
         let mut profile = Profile::starting_at(cpu::counter());
         *self.uart.lock() = Pl011::new();
+        // Mapped now, as at creation, so that every boot starts with the same tables.
+        uart::mark_stale(self);
+        uart::mirror::sync(self);
         let lpi_count = if self.vits.is_some() { GUEST_LPIS } else { 0 };
         *self.vgic.lock() = build_vgic(
             self.host,
@@ -367,7 +377,6 @@ impl Vm {
     }
 
     /// Maps `[guest_phys, +size)` of this guest to host `host_phys` in stage 2.
-    #[allow(dead_code)] // first user: vPCI BAR mapping
     pub fn map(
         &self,
         guest_phys: u64,
@@ -382,7 +391,6 @@ impl Vm {
     }
 
     /// Removes `[guest_phys, +size)` from stage 2 and invalidates the TLBs of every CPU.
-    #[allow(dead_code)] // first user: vPCI BAR mapping
     pub fn unmap(&self, guest_phys: u64, size_bytes: u64) -> Result<(), pagetable::PageTableError> {
         let mut mem = HeapTables::LIVE_STAGE2;
         self.stage2.lock().unmap(&mut mem, guest_phys, size_bytes)?;

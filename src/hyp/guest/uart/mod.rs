@@ -1,7 +1,9 @@
 //! The guest's console: its emulated PL011 fed from and drained to sluice's physical console.
 
-use super::table;
+pub mod mirror;
+
 use super::vm::{Emulator, Vm};
+use super::{table, vcpu};
 use crate::arch::context::GuestFrame;
 use crate::arch::cpu::{self, read_sysreg};
 use crate::hyp::leaf::{canary, console, stats};
@@ -18,8 +20,7 @@ use sluice::vuart::QuickAccess;
 /// the exit was completed; false (nothing done) for any other exit.
 pub fn quick_exit(vm: &Vm, frame: &mut GuestFrame) -> bool {
     let esr = read_sysreg!("esr_el2");
-    let Exit::Mmio(access) = trap::decode(esr, read_sysreg!("far_el2"), read_sysreg!("hpfar_el2"))
-    else {
+    let Exit::Mmio(access) = vcpu::decode_exit(vm, esr) else {
         return false;
     };
     let Some(region) = vm
@@ -61,9 +62,17 @@ pub fn access(vm: &Vm, vcpu: usize, offset: u64, width: u8, write: Option<u64>) 
     };
     let level = uart.irq_level();
     drop(uart);
+    mark_stale(vm);
     let k = vm.vgic.lock().set_spi_level(vm.uart_intid, level);
     vm.kick(vcpu, k);
     value
+}
+
+/// The guest's UART model changed: its read page is brought in line before the next entry.
+pub fn mark_stale(vm: &Vm) {
+    if let Some(m) = &vm.uart_mirror {
+        m.mark_stale();
+    }
 }
 
 /// "No vCPU of this guest runs here" (`Vm::kick` then interrupts every target).
@@ -88,6 +97,8 @@ pub fn console_input(vm: &Vm, vcpu: usize) {
         };
         let mut uart = target.uart.lock();
         dropped += bytes.iter().filter(|&&b| !uart.push_rx(b)).count();
+        drop(uart);
+        mark_stale(target);
         touched[guest] = true;
     }
     if dropped > 0 {
