@@ -53,8 +53,9 @@ impl PageTable {
 
     /// Maps `[input_addr, input_addr + size_bytes)` to `[output_phys, output_phys + size_bytes)`
     /// with 1 GiB and 2 MiB blocks wherever both addresses are aligned to them and 4 KiB pages
-    /// elsewhere (pages only under `Leaves::Pages`). Changes nothing and returns `AlreadyMapped` if any part is mapped already; on
-    /// `OutOfMemory`, undoes what it did before returning.
+    /// elsewhere (pages only under `Leaves::Pages`). Changes nothing and returns
+    /// `AlreadyMapped` if any part is mapped already; on `OutOfMemory`, undoes what it did
+    /// before returning.
     pub fn map(
         &mut self,
         mem: &mut impl TableMemory,
@@ -71,17 +72,32 @@ impl PageTable {
         }
         // Both ends were checked above, so these sums cannot overflow.
         let mut done = 0;
+        // The level-3 table the last page went into, and the 2 MiB of input it covers: the
+        // next pages there are written without a walk from the root (a GiB of RAM in pages
+        // is 262,144 of them).
+        let mut last_table: Option<(u64, u64)> = None;
         while done < size_bytes {
             let (input, output) = (input_addr + done, output_phys + done);
             let level = self.leaf_level(input, output, size_bytes - done);
-            if let Err(e) = self.set_leaf(mem, input, output | leaf_attrs, level) {
-                // Out of memory part-way down: also drop the tables this step created.
-                let undo = match e {
-                    PageTableError::OutOfMemory => done + level_bytes(level),
-                    _ => done,
-                };
-                let _ = self.unmap(mem, input_addr, undo);
-                return Err(e);
+            let region = input >> level_shift(2);
+            if let Some((_, table)) = last_table.filter(|&(r, _)| level == 3 && r == region) {
+                // The range was found unmapped above: the entry is free.
+                let (t, i) = self.slot(table, 3, input);
+                mem.write_entry(t, i, output | leaf_attrs | DESC_TABLE | DESC_VALID);
+                done += PAGE_BYTES;
+                continue;
+            }
+            match self.set_leaf(mem, input, output | leaf_attrs, level) {
+                Ok(table) => last_table = (level == 3).then_some((region, table)),
+                Err(e) => {
+                    // Out of memory part-way down: also drop the tables this step created.
+                    let undo = match e {
+                        PageTableError::OutOfMemory => done + level_bytes(level),
+                        _ => done,
+                    };
+                    let _ = self.unmap(mem, input_addr, undo);
+                    return Err(e);
+                }
             }
             done += level_bytes(level);
         }
@@ -106,14 +122,14 @@ impl PageTable {
     }
 
     /// Writes one block or page descriptor (`leaf` is output address | attributes), creating
-    /// tables on the way down.
+    /// tables on the way down; returns the table it went into.
     fn set_leaf(
         &mut self,
         mem: &mut impl TableMemory,
         input: u64,
         leaf: u64,
         level: u8,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let mut table = self.root_phys;
         for l in self.start_level..level {
             let (t, i) = self.slot(table, l, input);
@@ -134,7 +150,7 @@ impl PageTable {
         }
         let kind = if level == 3 { DESC_TABLE } else { 0 };
         mem.write_entry(t, i, leaf | kind | DESC_VALID);
-        Ok(())
+        Ok(table)
     }
 
     /// The first mapped address in `[start, end)`, skipping whole holes at a time.

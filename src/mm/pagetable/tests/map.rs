@@ -42,7 +42,7 @@ fn with_pages_only_an_aligned_range_gets_pages_and_translates_the_same() {
         .unwrap();
     // Root, level 1, level 2 and one level 3 table per 2 MiB.
     assert_eq!(mem.tables.len(), 5);
-    for addr in [GIB, GIB + 2 * MIB - PAGE_BYTES, GIB + 4 * MIB - PAGE_BYTES] {
+    for addr in (GIB..GIB + 4 * MIB).step_by(PAGE_BYTES as usize) {
         assert_eq!(pt.leaf_descriptor(&mem, addr).unwrap().1, 3, "{addr:#x}");
         assert_eq!(out(&pt, &mem, addr + 0x12), Some(addr + 2 * GIB + 0x12));
     }
