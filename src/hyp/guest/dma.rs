@@ -128,7 +128,15 @@ pub fn attach(
     streams: Vec<Stream>,
     who: &str,
 ) -> Result<DmaView, DmaError> {
-    let layout = Stage2Layout::from_pa_range(shared_pa_range(smmu));
+    // Only as large an IPA space as the view needs: the SMMU's walks start deeper (QEMU's
+    // model also looks its IOTLB up once per level from the first).
+    let doorbell_end = doorbell.map_or(0, |d| (d & !(PAGE - 1)) + PAGE);
+    let ram_end = ram
+        .banks()
+        .iter()
+        .map(|b| b.ipa.end_exclusive().unwrap_or(u64::MAX));
+    let ram_end = ram_end.max().unwrap_or(0);
+    let layout = Stage2Layout::covering(shared_pa_range(smmu), ram_end.max(doorbell_end));
     let mut mem = HeapTables::device_walked(smmu.coherent);
     let mut table = PageTable::new_stage2(&mut mem, &layout).map_err(DmaError::Table)?;
     ram.map_into(&mut table, &mut mem, Attributes::NORMAL_RW)

@@ -99,6 +99,21 @@ impl Stage2Layout {
         }
     }
 
+    /// An IPA space holding `[0, end)` on a CPU with `pa_range`: 39 bits when that is enough
+    /// and the PA size allows it, the largest space (`from_pa_range`) otherwise. 39 bits is
+    /// the largest a walk from level 1 through a single root table translates: one level
+    /// fewer than from level 0, and no concatenated root (which QEMU 10's SMMU model walks
+    /// wrongly: it always reads the first of the tables).
+    pub fn covering(pa_range: u8, end: u64) -> Self {
+        const ONE_LEVEL_1_TABLE: u8 = 39;
+        let needed = 64 - end.saturating_sub(1).leading_zeros() as u8;
+        if needed > ONE_LEVEL_1_TABLE {
+            return Self::from_pa_range(pa_range);
+        }
+        Self::with_ipa_bits(pa_range, ONE_LEVEL_1_TABLE)
+            .unwrap_or_else(|_| Self::from_pa_range(pa_range))
+    }
+
     /// A `ipa_bits` IPA space on a CPU with `pa_range`: `UnsupportedInputBits` if it is outside
     /// 25..=48 bits or larger than the PA size.
     pub fn with_ipa_bits(pa_range: u8, ipa_bits: u8) -> Result<Self> {
@@ -164,6 +179,26 @@ pub fn tcr_el2(pa_range: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_covering_layout_walks_from_one_level_1_table_when_39_bits_hold_the_range() {
+        // The demo guest's DMA view: RAM up to 0xb5a0_0000, a 44-bit PA CPU.
+        let l = Stage2Layout::covering(4, 0xb5a0_0000);
+        assert_eq!((l.input_bits, l.start_level, l.root_tables), (39, 1, 1));
+        assert_eq!(Stage2Layout::covering(4, 0x1000), l);
+        assert_eq!(Stage2Layout::covering(4, 1 << 39), l);
+        // More than 39 bits, or a PA size below 39 bits: the largest space there is.
+        let largest = Stage2Layout::from_pa_range(4);
+        assert_eq!(Stage2Layout::covering(4, (1 << 39) + 1), largest);
+        assert_eq!(
+            Stage2Layout::covering(1, 0x1000),
+            Stage2Layout::from_pa_range(1)
+        );
+        assert_eq!(
+            Stage2Layout::covering(5, u64::MAX),
+            Stage2Layout::from_pa_range(5)
+        );
+    }
 
     #[test]
     fn each_parange_gets_the_ipa_size_start_level_and_root_tables_of_the_arm_arm() {
