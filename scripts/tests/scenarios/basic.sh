@@ -87,6 +87,37 @@ test_console_input() {
     python3 scripts/tests/type_into_shell.py "$1"
 }
 
+# The boot console costs one exit per byte: FR reads are answered by the UART's read-only page
+# (docs/vcpu.md), only the DR writes trap. run.sh maps guest RAM with 4 KiB stage-2 pages.
+test_console_exits() {
+    local log=$1 ok=0 bytes exits
+    $RUN --timeout 120 >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    expect_line "$log" '^\[sluice\] guest stage 2: RAM mapped with 4 KiB pages \(sluice.stage2=pages' \
+        "stage 2 in pages by default under run.sh" || ok=1
+    expect_line "$log" '^sluice-demo: done' "the demo ran to its end" || ok=1
+    # Every guest line after the entry, with the CR LF the console adds.
+    bytes=$(tr -d '\r' <"$log" | awk '/^\[sluice\] entry to guest/ { on = 1; next }
+        on && !/^\[sluice\]/ { n += length($0) + 2 } END { print n + 0 }')
+    exits=$(tr -d '\r' <"$log" | awk '/^\[sluice\] mmio uart / { n = $NF } END { print n + 0 }')
+    echo "  guest console: $bytes bytes, $exits mmio uart exits"
+    [ "$exits" -gt 0 ] && [ "$bytes" -gt 10000 ] && [ "$((exits * 100))" -le "$((bytes * 115))" ] ||
+        { echo "  more than 1.15 UART exits per byte printed (two per byte without the read page)"; ok=1; }
+    return $ok
+}
+
+# sluice.stage2: blocks (the hardware default) when asked for; a bad value is refused by name.
+test_stage2_option() {
+    local log=$1 ok=0 rc
+    $RUN --timeout 120 --hyp-append sluice.stage2=blocks >"$log" 2>&1 || { echo "  run.sh exited with $?"; ok=1; }
+    reject_line "$log" 'RAM mapped with 4 KiB pages' "pages with sluice.stage2=blocks" || ok=1
+    expect_line "$log" '^sluice-demo: done' "the demo ran to its end with blocks" || ok=1
+    $RUN --timeout 60 --hyp-append sluice.stage2=huge >"$log.bad" 2>&1; rc=$?
+    [ "$rc" = 3 ] || { echo "  run.sh exit status $rc with sluice.stage2=huge, expected 3 (fatal)"; ok=1; }
+    expect_line "$log.bad" "^\[sluice\] FATAL: .*sluice.stage2: 'huge' is neither blocks nor pages" \
+        "refusal naming the bad value" || ok=1
+    return $ok
+}
+
 test_bad_script_input() {
     local ok=0 out rc
     out=$($RUN --kernel /nonexistent/Image 2>&1 >/dev/null); rc=$?
@@ -122,6 +153,8 @@ scenario demo_boot ci
 scenario custom_initrd full
 scenario devmem_fault ci
 scenario console_input ci
+scenario console_exits ci
+scenario stage2_option full
 scenario bad_script_input ci
 scenario no_kernel_module ci
 scenario not_at_el2 ci
