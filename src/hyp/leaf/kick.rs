@@ -1,4 +1,6 @@
-//! Kicks: an SGI that makes another physical CPU leave its guest and look at the vGIC again.
+//! Kicks: an SGI that makes another physical CPU leave its guest and look at the vGIC again,
+//! or ends its sleep in `sleep_while` (a CPU waiting for its vCPU's CPU_ON, a reboot, the
+//! end of the boot).
 
 use crate::arch::{cpu, gic};
 use sluice::vgic::Kick;

@@ -14,8 +14,9 @@ use sluice::trap::{self, Exit};
 use sluice::vuart::QuickAccess;
 
 /// The short path of a synchronous exit, taken before the exit machinery: a read of the
-/// emulated UART's FR or a transmitting write of its DR (the guest's boot console, about two
-/// exits per byte printed) is completed here with the UART's lock alone. Neither changes the
+/// emulated UART's FR (trapped only while the read page is unmapped, `mirror`) or a
+/// transmitting write of its DR (the guest's boot console: one exit per byte printed) is
+/// completed here with the UART's lock alone. Neither changes the
 /// UART's interrupt line, so the vGIC and the list registers, untouched, stay right. True when
 /// the exit was completed; false (nothing done) for any other exit.
 pub fn quick_exit(vm: &Vm, frame: &mut GuestFrame) -> bool {
