@@ -19,6 +19,12 @@ pub fn allocated_bytes() -> usize {
     HEAP.lock().stats_alloc_actual()
 }
 
+/// Bytes the heap could still hand out (fragmentation aside).
+pub fn free_bytes() -> usize {
+    let heap = HEAP.lock();
+    heap.stats_total_bytes() - heap.stats_alloc_actual()
+}
+
 /// Adds `[start, start + size_bytes)` to the heap.
 ///
 /// # Safety

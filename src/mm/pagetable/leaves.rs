@@ -38,6 +38,15 @@ impl Leaves {
         }
     }
 
+    /// What to map `ram_bytes` with when `spare_bytes` of table memory may go to it: `self`,
+    /// unless pages would need more than that (then blocks).
+    pub fn within(self, ram_bytes: u64, spare_bytes: u64) -> Self {
+        match self {
+            Self::Pages if Self::page_table_bytes(ram_bytes) > spare_bytes => Self::Blocks,
+            other => other,
+        }
+    }
+
     /// Bytes of level-3 and level-2 tables that mapping `ram_bytes` with 4 KiB pages takes
     /// beyond what blocks take (for the log line).
     pub fn page_table_bytes(ram_bytes: u64) -> u64 {
@@ -77,6 +86,15 @@ mod tests {
             "{err}"
         );
         assert!(Leaves::from_bootargs("sluice.stage2=").is_err());
+    }
+
+    #[test]
+    fn pages_give_way_to_blocks_only_when_their_tables_do_not_fit() {
+        let gib = 1u64 << 30;
+        assert_eq!(Leaves::Pages.within(gib, 4 << 20), Leaves::Pages);
+        assert_eq!(Leaves::Pages.within(8 * gib, 16 << 20), Leaves::Blocks);
+        assert_eq!(Leaves::Pages.within(8 * gib, 17 << 20), Leaves::Pages);
+        assert_eq!(Leaves::Blocks.within(gib, 0), Leaves::Blocks);
     }
 
     #[test]

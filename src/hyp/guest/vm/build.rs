@@ -7,6 +7,7 @@ use crate::arch::cpu;
 use crate::hyp::driver::ecam::HostBus;
 use crate::hyp::driver::host::Host;
 use crate::hyp::guest::bus::VirtualBus;
+use crate::hyp::leaf::heap;
 use crate::hyp::leaf::tables::HeapTables;
 use sluice::loader::{self, GuestImages, GuestLayout, ImageHeader};
 use sluice::mm::guest_ram::GuestRam;
@@ -92,9 +93,14 @@ pub(super) fn plan_guest(
     loader::plan(ram, &images).map_err(VmError::Loader)
 }
 
+/// Heap a guest's page-granular stage 2 leaves to everything else: a guest uses about 3 MiB
+/// of it (`guest boot N: heap in use`), more with many devices or vCPUs.
+const HEAP_KEPT_BYTES: u64 = 8 << 20;
+
 /// Stage 2 with every RAM bank mapped, with `leaves` (`sluice.stage2=`): the largest blocks
-/// both addresses allow, or 4 KiB pages. Pages that do not fit in sluice's heap fall back to
-/// blocks, said once (`label` names the guest).
+/// both addresses allow, or 4 KiB pages. Pages whose tables would leave less than
+/// `HEAP_KEPT_BYTES` of sluice's heap (for the guest's devices, vITS, routes and reboots)
+/// fall back to blocks, said once (`label` names the guest).
 pub(super) fn build_stage2(
     ram: &GuestRam,
     leaves: Leaves,
@@ -112,16 +118,26 @@ pub(super) fn build_stage2(
             }
         }
     };
-    let table = match map(&mut mem, leaves) {
-        Err(PageTableError::OutOfMemory) if leaves == Leaves::Pages => {
+    let page_tables = Leaves::page_table_bytes(ram.size_bytes());
+    let spare = (heap::free_bytes() as u64).saturating_sub(HEAP_KEPT_BYTES);
+    let built = match leaves.within(ram.size_bytes(), spare) {
+        Leaves::Blocks if leaves == Leaves::Pages => None,
+        Leaves::Blocks => Some(map(&mut mem, Leaves::Blocks)),
+        Leaves::Pages => match map(&mut mem, Leaves::Pages) {
+            Err(PageTableError::OutOfMemory) => None,
+            other => Some(other),
+        },
+    };
+    let table = match built {
+        Some(result) => result,
+        None => {
             log::warn!(
-                "{label} stage 2: no heap for {} KiB of 4 KiB-page tables (sluice.stage2=pages): \
-                 RAM mapped with blocks",
-                Leaves::page_table_bytes(ram.size_bytes()) >> 10
+                "{label} stage 2: {} KiB of 4 KiB-page tables is more than sluice's heap can \
+                 spare (sluice.stage2=pages): RAM mapped with blocks",
+                page_tables >> 10
             );
             map(&mut mem, Leaves::Blocks)
         }
-        other => other,
     }
     .map_err(VmError::Stage2)?;
     if leaves == Leaves::Pages && table.leaves() == Leaves::Pages {
