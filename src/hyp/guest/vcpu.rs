@@ -35,15 +35,22 @@ extern "C" fn handle_guest_exit(frame: &mut GuestFrame, kind: u64) {
             cpu::cpu_index()
         ))
     };
+    // A synchronous exit is decoded once, for the short path and the full one.
+    let sync = (kind == EXIT_SYNC).then(|| {
+        let esr = read_sysreg!("esr_el2");
+        (esr, decode_exit(vm, esr))
+    });
     // The boot console's exits first, without the list registers' round trip (see
     // `uart::quick_exit`); a pending reboot takes the full path, which parks this vCPU.
-    if kind == EXIT_SYNC && !reboot::requested(vm) && uart::quick_exit(vm, frame) {
-        return;
+    if let Some((esr, Exit::Mmio(access))) = &sync {
+        if !reboot::requested(vm) && uart::quick_exit(vm, frame, access, *esr) {
+            return;
+        }
     }
     let mut lrs = fold_list_registers(vm, vcpu);
-    match kind {
-        EXIT_SYNC => handle_sync(vm, vcpu, frame),
-        EXIT_IRQ => handle_interrupts(vm, vcpu),
+    match (kind, sync) {
+        (_, Some((esr, exit))) => handle_sync(vm, vcpu, frame, esr, exit),
+        (EXIT_IRQ, None) => handle_interrupts(vm, vcpu),
         _ => {
             // An SError (routed to EL2 by HCR_EL2.AMO) is an error sluice cannot attribute
             // to one instruction, an FIQ one it never routes: the guest's state is unknown.
@@ -214,7 +221,7 @@ fn list_register_count(cpu: usize) -> usize {
 /// The exit `esr` decoded. A stage-2 Permission fault, whose IPA HPFAR_EL2 does not give, is
 /// translated from FAR_EL2 (AT, as KVM does) and decodes as an access to that IPA when it is
 /// the guest's UART read page (`uart::mirror`); any other decodes as it always did.
-pub(super) fn decode_exit(vm: &Vm, esr: u64) -> Exit {
+fn decode_exit(vm: &Vm, esr: u64) -> Exit {
     let far = read_sysreg!("far_el2");
     if trap::ipa_needs_resolving(esr) {
         let mirrored = |ipa: &u64| vm.uart_mirror.as_ref().is_some_and(|m| m.covers(*ipa));
@@ -225,9 +232,8 @@ pub(super) fn decode_exit(vm: &Vm, esr: u64) -> Exit {
     trap::decode(esr, far, read_sysreg!("hpfar_el2"))
 }
 
-fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame) {
-    let esr = read_sysreg!("esr_el2");
-    let exit = decode_exit(vm, esr);
+/// A synchronous exit `exit` (decoded from `esr`).
+fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame, esr: u64, exit: Exit) {
     if let Some(reason) = sync_reason(&exit, frame.x[0]) {
         stats::count(cpu::cpu_index(), reason);
     }

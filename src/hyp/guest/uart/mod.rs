@@ -2,28 +2,24 @@
 
 pub mod mirror;
 
+use super::table;
 use super::vm::{Emulator, Vm};
-use super::{table, vcpu};
 use crate::arch::context::GuestFrame;
-use crate::arch::cpu::{self, read_sysreg};
+use crate::arch::cpu;
 use crate::hyp::leaf::{canary, console, stats};
 use alloc::vec::Vec;
 use sluice::conmux::Command;
 use sluice::stats::ExitReason;
-use sluice::trap::{self, Exit};
+use sluice::trap::{self, MmioAccess};
 use sluice::vuart::QuickAccess;
 
 /// The short path of a synchronous exit, taken before the exit machinery: a read of the
 /// emulated UART's FR (trapped only while the read page is unmapped, `mirror`) or a
 /// transmitting write of its DR (the guest's boot console: one exit per byte printed) is
-/// completed here with the UART's lock alone. Neither changes the
-/// UART's interrupt line, so the vGIC and the list registers, untouched, stay right. True when
-/// the exit was completed; false (nothing done) for any other exit.
-pub fn quick_exit(vm: &Vm, frame: &mut GuestFrame) -> bool {
-    let esr = read_sysreg!("esr_el2");
-    let Exit::Mmio(access) = vcpu::decode_exit(vm, esr) else {
-        return false;
-    };
+/// completed here with the UART's lock alone. Neither changes the UART's interrupt line, so
+/// the vGIC and the list registers, untouched, stay right. True when the exit (`access`,
+/// syndrome `esr`) was completed; false (nothing done) for any other.
+pub fn quick_exit(vm: &Vm, frame: &mut GuestFrame, access: &MmioAccess, esr: u64) -> bool {
     let Some(region) = vm
         .region(access.guest_phys)
         .filter(|r| r.emulator == Emulator::Uart)
