@@ -30,7 +30,7 @@ pub fn handle(vm: &'static Vm, vcpu_index: usize, frame: &mut GuestFrame) {
             run::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemOff => {
-            reboot::power_off(vm, vcpu_index);
+            reboot::power_off(vm);
             run::wait_for_cpu_on(vm, vcpu_index)
         }
         PsciCall::SystemReset | PsciCall::SystemReset2 { .. } => {

@@ -40,7 +40,7 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
         "{} requested a reset (PSCI SYSTEM_RESET) on vCPU {vcpu}: rebooting the guest",
         vm.label()
     );
-    stop_other_vcpus(vm, vcpu);
+    stop_other_vcpus(vm);
     clean_this_cpu(vm);
     let reset_slots = take_devices(vm);
     let boot = vm.reboot.boot.load(Ordering::Acquire) + 1;
@@ -60,30 +60,30 @@ pub fn request(vm: &'static Vm, vcpu: usize) {
     kick::wake(vm.cpu_mpidrs.iter().copied());
 }
 
-/// PSCI SYSTEM_OFF from `vcpu`. The only guest of a tree without guest nodes powers the
+/// PSCI SYSTEM_OFF from the vCPU on this CPU. The only guest of a tree without guest nodes powers the
 /// machine off, as it always did; with several guests, the guest stops (`stop`) and the
 /// machine powers off with the last one. Returns only if a reboot of the guest was in
 /// progress (the caller then waits to be its vCPU again).
-pub fn power_off(vm: &'static Vm, vcpu: usize) {
+pub fn power_off(vm: &'static Vm) {
     if table::guests().len() == 1 {
         stats::print(vm.host.platform.cpus.len());
         canary::check();
         log::info!("guest powered off (PSCI SYSTEM_OFF)");
         stop::power_off_or_halt()
     }
-    stop(vm, vcpu, format_args!("powered off (PSCI SYSTEM_OFF)"));
+    stop(vm, format_args!("powered off (PSCI SYSTEM_OFF)"));
 }
 
-/// Stops `vm` for good, from its vCPU `vcpu`, saying `why`: its other vCPUs park for ever, its
+/// Stops `vm` for good, from the vCPU on this CPU, saying `why`: its other vCPUs park for ever, its
 /// devices are quiesced and reset (never given back), its console stops; the others run on.
 /// Returns only if a reboot of the guest was in progress (this vCPU parked for it).
-pub fn stop(vm: &'static Vm, vcpu: usize, why: core::fmt::Arguments) {
+pub fn stop(vm: &'static Vm, why: core::fmt::Arguments) {
     if vm.reboot.requested.swap(true, Ordering::AcqRel) {
         park(vm);
         return;
     }
     log::info!("{} {why}", vm.label());
-    stop_other_vcpus(vm, vcpu);
+    stop_other_vcpus(vm);
     clean_this_cpu(vm);
     let _ = take_devices(vm);
     finish_stop(vm);
@@ -173,21 +173,18 @@ pub fn park(vm: &Vm) {
     kick::sleep_while(|| vm.reboot.boot.load(Ordering::Acquire) == boot);
 }
 
-/// Kicks every other vCPU out of the guest and waits until all of them have parked. It never
+/// Kicks every other vCPU (those not on this CPU) out of the guest and waits until all of them have parked. It never
 /// goes on without one: a vCPU still running the old guest while its RAM is scrubbed and
 /// reloaded would run the new guest's memory as the old one (and a vCPU that parked late
 /// would wait for a boot that already happened, and miss its CPU_ON). A vCPU that is slow to
 /// stop is kicked again and named every `PARK_TIMEOUT_MS`.
-fn stop_other_vcpus(vm: &Vm, current: usize) {
+fn stop_other_vcpus(vm: &Vm) {
     let others = vm.vcpu_mpidrs.len() - 1;
     let mut rounds = 0u32;
     loop {
-        for (index, &mpidr) in vm.cpu_mpidrs.iter().enumerate() {
-            if index != current {
-                kick::cpu(mpidr);
-            }
-        }
-        cpu::send_event(); // vCPUs that are off wait in `wait_for_cpu_on`
+        // Out of the guest, or out of `wait_for_cpu_on` for the vCPUs that are off (`wake`
+        // leaves this CPU, the rebooting vCPU's, out).
+        kick::wake(vm.cpu_mpidrs.iter().copied());
         if cpu::spin_while(PARK_TIMEOUT_MS, || {
             vm.reboot.parked.load(Ordering::Acquire) < others
         }) {

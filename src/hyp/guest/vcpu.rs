@@ -297,7 +297,7 @@ fn handle_sync(vm: &'static Vm, vcpu: usize, frame: &mut GuestFrame, esr: u64, e
 /// "stopped: `reason`" (`reboot::stop`), the other guests run on (the machine powers off
 /// with the last). This vCPU never returns to the guest.
 fn stop_guest(vm: &'static Vm, vcpu: usize, reason: core::fmt::Arguments) -> ! {
-    reboot::stop(vm, vcpu, format_args!("stopped: {reason}"));
+    reboot::stop(vm, format_args!("stopped: {reason}"));
     // A reboot of the guest was in progress: it went first, so this vCPU waits in the
     // new boot as a rebooting one does.
     run::wait_for_cpu_on(vm, vcpu)

@@ -18,11 +18,6 @@ pub fn send(vcpu_mpidrs: &[u64], current: usize, k: Kick) {
     }
 }
 
-/// Interrupts the CPU with affinity `mpidr`, whatever it runs.
-pub fn cpu(mpidr: u64) {
-    gic::send_sgi(KICK_SGI, mpidr);
-}
-
 /// Wakes the CPUs with affinities `mpidrs` (this one left out) from `sleep_while`, and any
 /// CPU in WFE.
 pub fn wake(mpidrs: impl IntoIterator<Item = u64>) {
