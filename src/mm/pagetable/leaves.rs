@@ -47,8 +47,7 @@ impl Leaves {
         }
     }
 
-    /// Bytes of level-3 and level-2 tables that mapping `ram_bytes` with 4 KiB pages takes
-    /// beyond what blocks take (for the log line).
+    /// Bytes of level-3 and level-2 tables that mapping `ram_bytes` with 4 KiB pages takes.
     pub fn page_table_bytes(ram_bytes: u64) -> u64 {
         const PAGE: u64 = 4096;
         let level3 = ram_bytes.div_ceil(2 << 20);

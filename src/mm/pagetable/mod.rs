@@ -180,11 +180,6 @@ impl PageTable {
         self.input_bits
     }
 
-    /// The largest leaf `map` uses.
-    pub fn leaves(&self) -> Leaves {
-        self.leaves
-    }
-
     /// The regime the descriptors are encoded for.
     pub fn format(&self) -> Format {
         self.format

@@ -120,31 +120,23 @@ pub(super) fn build_stage2(
     };
     let page_tables = Leaves::page_table_bytes(ram.size_bytes());
     let spare = (heap::free_bytes() as u64).saturating_sub(HEAP_KEPT_BYTES);
-    let built = match leaves.within(ram.size_bytes(), spare) {
-        Leaves::Blocks if leaves == Leaves::Pages => None,
-        Leaves::Blocks => Some(map(&mut mem, Leaves::Blocks)),
-        Leaves::Pages => match map(&mut mem, Leaves::Pages) {
-            Err(PageTableError::OutOfMemory) => None,
-            other => Some(other),
-        },
-    };
-    let table = match built {
-        Some(result) => result,
-        None => {
-            log::warn!(
-                "{label} stage 2: {} KiB of 4 KiB-page tables is more than sluice's heap can \
-                 spare (sluice.stage2=pages): RAM mapped with blocks",
-                page_tables >> 10
-            );
-            map(&mut mem, Leaves::Blocks)
-        }
+    let mut chosen = leaves.within(ram.size_bytes(), spare);
+    let mut built = map(&mut mem, chosen);
+    if chosen == Leaves::Pages && matches!(built, Err(PageTableError::OutOfMemory)) {
+        chosen = Leaves::Blocks;
+        built = map(&mut mem, chosen);
     }
-    .map_err(VmError::Stage2)?;
-    if leaves == Leaves::Pages && table.leaves() == Leaves::Pages {
-        log::info!(
+    match (leaves, chosen) {
+        (Leaves::Pages, Leaves::Blocks) => log::warn!(
+            "{label} stage 2: {} KiB of 4 KiB-page tables is more than sluice's heap can spare \
+             (sluice.stage2=pages): RAM mapped with blocks",
+            page_tables >> 10
+        ),
+        (_, Leaves::Pages) => log::info!(
             "{label} stage 2: RAM mapped with 4 KiB pages (sluice.stage2=pages, {} KiB of tables)",
-            Leaves::page_table_bytes(ram.size_bytes()) >> 10
-        );
+            page_tables >> 10
+        ),
+        _ => {}
     }
-    Ok((table, layout.vtcr_el2()))
+    Ok((built.map_err(VmError::Stage2)?, layout.vtcr_el2()))
 }
