@@ -4,6 +4,7 @@
 extern crate alloc;
 
 pub mod board;
+pub mod bootargs;
 pub mod bootprof;
 pub mod conmux;
 pub mod cpuid;

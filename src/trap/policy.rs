@@ -27,10 +27,7 @@ pub enum Unemulated {
 impl Unemulated {
     /// The policy sluice's command line `bootargs` asks for; the default without the option.
     pub fn from_bootargs(bootargs: &str) -> Result<Self, String> {
-        match bootargs
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("sluice.unemulated="))
-        {
+        match crate::bootargs::values(bootargs, "sluice.unemulated").next() {
             None | Some("abort") => Ok(Self::Abort),
             Some("stop") => Ok(Self::Stop),
             Some(other) => Err(alloc::format!(

@@ -96,10 +96,7 @@ pub enum Assignment {
 impl Assignment {
     /// Reads `sluice.pci=` from a command line; a malformed value is an error naming it.
     pub fn from_bootargs(bootargs: &str) -> Result<Self, alloc::string::String> {
-        let Some(value) = bootargs
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("sluice.pci="))
-        else {
+        let Some(value) = crate::bootargs::values(bootargs, "sluice.pci").next() else {
             return Ok(Self::All);
         };
         match value {

@@ -25,11 +25,7 @@ impl Leaves {
     /// The `sluice.stage2=blocks|pages` option of sluice's command line `bootargs` (the last
     /// one given counts); `Blocks` without it.
     pub fn from_bootargs(bootargs: &str) -> Result<Self, String> {
-        match bootargs
-            .split_whitespace()
-            .filter_map(|w| w.strip_prefix("sluice.stage2="))
-            .next_back()
-        {
+        match crate::bootargs::values(bootargs, "sluice.stage2").next_back() {
             None | Some("blocks") => Ok(Self::Blocks),
             Some("pages") => Ok(Self::Pages),
             Some(other) => Err(alloc::format!(
