@@ -20,14 +20,7 @@ test_guest_fault_other_runs() {
     reject_line "$log" '^\(net0\) sluice-(guestfuzz: pair: (read|faulted)|demo: guest alive after ldp)' "net0 running on after the fault" || ok=1
     expect_line "$log" '^\[sluice\] pci 00:01\.0 taken from guest net0' "net0's e1000e taken" || ok=1
     expect_line "$log" '^\[sluice\] pci 00:01\.0 reset' "net0's e1000e reset" || ok=1
-    expect_line "$log" "^\\(net1\\) sluice-demo: fetch eth0 \\(virtio_net\\) bytes=$FETCH_BYTES md5=$http_md5 " \
-        "net1's fetch with the right md5" || ok=1
-    reject_line "$log" "$(disturbed_lines net1)" "net1 disturbed" || ok=1
-    expect_in_order "$log" "net0 stopped, net1's fetch starts and ends, net1 off, machine off" \
-        '^\[sluice\] guest net0 stopped: ' '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) starting' \
-        '^\(net1\) sluice-demo: fetch eth0 \(virtio_net\) bytes=' '^\[sluice\] guest net1 powered off \(PSCI SYSTEM_OFF\)' \
-        '^\[sluice\] every guest is off: powering the machine off' || ok=1
-    reject_line "$log" '^\[sluice\] (PANIC|FATAL|ERROR)' "hypervisor error" || ok=1
+    check_net1_ran_on "$log" '^\[sluice\] guest net0 stopped: ' stopped || ok=1
     return $ok
 }
 
